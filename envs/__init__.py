@@ -1,0 +1,1 @@
+"""Reasoning tasks, one folder per domain and one task per file."""

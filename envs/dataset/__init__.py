@@ -1,0 +1,1 @@
+"""Tasks over datasets of expert trajectories."""

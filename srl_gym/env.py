@@ -1,0 +1,388 @@
+"""`ReasoningEnv`: the one Gymnasium env class that turns any `Task` into a step-wise environment.
+
+The env owns reset, step, seeding, rewards and rendering; a task only fills in its hooks (the
+Minigrid pattern). Every registered id (``srl/Hanoi-v0``, ...) is this class with a task path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import string
+from dataclasses import dataclass
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from srl_gym.rewards import MAX_STEP_CHARS, SIMILARITY_METHODS, split_think, step_similarity
+from srl_gym.task import InvalidStep, Problem, Task
+
+INTERFACES = ("text", "discrete")
+REWARDS = ("srl", "outcome", "mixed")
+SPLITS = ("train", "test")
+
+#: Characters an observation or a text action may hold: printable ASCII, tab and newline,
+#: Latin-1 letters and the arrows and logic/math symbols models like to write. Anything else in
+#: a text that reaches an observation is replaced by "?".
+TEXT_CHARSET = frozenset(
+    string.printable
+    + "".join(chr(c) for c in range(0xA1, 0x180))
+    + "\u2013\u2014\u2018\u2019\u201c\u201d\u2022\u2026\u2190\u2191\u2192\u2193\u2194\u21d2\u21d4"
+    + "\u2200\u2203\u2208\u2212\u2227\u2228\u2260\u2264\u2265\u00ac\u00d7\u00f7\u221a\u221e"
+)
+#: Longest observation (longer ones keep the head and the tail); longest text action accepted
+#: by the action space (longer strings are still taken, as malformed steps).
+MAX_OBS_CHARS = 65_536
+MAX_ACTION_CHARS = 16_384
+
+
+def sanitize(text: str) -> str:
+    """``text`` with every character outside `TEXT_CHARSET` replaced by "?"."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if c in TEXT_CHARSET else "?" for c in text)
+
+
+def load_task_class(path: str) -> type[Task]:
+    """Import a task class from ``"package.module:ClassName"``."""
+    module_name, _, class_name = path.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise ValueError(f"{path!r} does not name a srl_gym.Task subclass")
+    return cls
+
+
+@dataclass
+class StepOutcome:
+    """What the env makes of one agent step, before rewards."""
+
+    text: str  # the canonical text of the step if valid, else the agent's step text
+    valid: bool
+    similarity: float
+    next_state: Any
+
+
+class ReasoningEnv(gym.Env):
+    """A reasoning task as a Gymnasium env: each step is one reasoning step.
+
+    ## Description
+    An episode is one problem drawn from the task's generator. The agent writes (text interface)
+    or picks (discrete interface) one step at a time; each step is scored against the step an
+    oracle expert would take from the same state.
+
+    ## Action Space
+    - ``interface="text"``: ``Text(max_length=16384, min_length=0)``, one step as a string. A
+      ``<think>...</think>`` monologue may precede the step; only what follows ``</think>`` is the
+      step. Strings outside the space (longer, other characters) are still accepted, as steps.
+    - ``interface="discrete"``: ``Discrete(n)``. Planning tasks: their natural move set;
+      ``info["action_mask"]`` marks the legal moves. Math and logic tasks: ``n`` candidate steps
+      (the expert's step among plausible wrong ones, in a random order); the mask marks the real
+      candidates.
+
+    ## Observation Space
+    - text: ``Text`` holding the problem, the steps so far ("Step k: ...") and, for tasks that
+      draw one, the current state.
+    - discrete: the task's ``Box`` (planning: a numeric encoding of the state; math and logic:
+      UTF-8 codes of the current state and of each candidate step, 128 bytes each).
+
+    ## Starting State
+    A problem drawn with the seed given to `reset` (``split`` decides which half of the problem
+    space: train and test are disjoint by a hash of the problem text).
+
+    ## Reward
+    With ``s`` the step similarity of the agent's step to the expert's step (difflib's 2M/T by
+    default, in [0, 1]):
+    - ``"srl"``: ``s - 1`` per step, ``- invalid_penalty`` more for an invalid step, and
+      ``+ solve_bonus`` on the step that solves the problem. The expert earns 0 per step and the
+      bonus; every other policy earns strictly less, however long it plays, so the dense reward
+      cannot be farmed by stalling or wandering. With ``teacher_forcing=True`` the episode length
+      is fixed, so this is the paper's R = 2M/T shifted by a constant.
+    - ``"outcome"``: 0 on every step, then 1 on the last step if the verifier accepts the answer.
+    - ``"mixed"``: ``0.5 * srl + 0.5 * outcome``.
+
+    ## Episode End
+    - ``teacher_forcing=True`` (the paper's setting): after each step, the EXPERT's step is
+      appended whatever the agent wrote; the episode terminates after the expert's last step.
+      ``solved`` means the agent's last step, taken where the expert took its last, solved it.
+    - ``teacher_forcing=False`` (on-policy): a valid agent step is applied and the oracle
+      re-plans from the new state; an invalid step (unparseable, illegal, a wrong computation,
+      malformed or empty) leaves the state unchanged. Terminates when the goal is reached or a
+      final answer is given (right or wrong); truncates after ``max_steps`` steps.
+
+    ## Information
+    On reset and every step: ``expert_step`` (the expert's next step from the current state, ""
+    when over), ``step_similarity`` (0.0 at reset), ``valid`` (True at reset), ``difficulty``,
+    ``steps_taken``; discrete only: ``expert_action`` (index of the expert's step, -1 when over)
+    and ``action_mask`` (int8). At the episode's end: ``solved`` and ``answer``.
+
+    ## Arguments
+    - ``task``: a `Task` instance, class or ``"module:Class"`` path (set by registration).
+    - ``interface``: ``"text"`` (default) or ``"discrete"``.
+    - ``reward``: ``"srl"`` (default), ``"outcome"`` or ``"mixed"``.
+    - ``teacher_forcing``: default False.
+    - ``difficulty``: the task's level, 0 (default) the easiest.
+    - ``split``: ``"train"`` (default) or ``"test"``.
+    - ``similarity``: ``"difflib"`` (default, the paper's), ``"lcs"`` (fast) or ``"exact"``.
+    - ``require_think``: a text step without ``</think>`` is invalid (default False).
+    - ``max_steps``: on-policy step limit; default twice the expert's length plus 4.
+    - ``solve_bonus`` (1.0), ``invalid_penalty`` (1.0): see Reward.
+    - other keyword options go to the task's config (see the task's docstring).
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        task: Task | type[Task] | str,
+        *,
+        interface: str = "text",
+        reward: str = "srl",
+        teacher_forcing: bool = False,
+        difficulty: int | None = None,
+        split: str = "train",
+        similarity: str = "difflib",
+        require_think: bool = False,
+        max_steps: int | None = None,
+        solve_bonus: float = 1.0,
+        invalid_penalty: float = 1.0,
+        render_mode: str | None = None,
+        **task_options: Any,
+    ) -> None:
+        _check_choice("interface", interface, INTERFACES)
+        _check_choice("reward", reward, REWARDS)
+        _check_choice("split", split, SPLITS)
+        _check_choice("similarity", similarity, SIMILARITY_METHODS)
+        _check_choice("render_mode", render_mode, (None, *self.metadata["render_modes"]))
+        for name, value in (("teacher_forcing", teacher_forcing), ("require_think", require_think)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be True or False, got {value!r}")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+            raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
+        for name, value in (("solve_bonus", solve_bonus), ("invalid_penalty", invalid_penalty)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+
+        if isinstance(task, str):
+            task = load_task_class(task)
+        if isinstance(task, type):
+            task = task(difficulty=0 if difficulty is None else difficulty, **task_options)
+        elif task_options or difficulty not in (None, task.difficulty):
+            raise ValueError("pass options and difficulty to the Task when giving a Task instance")
+        if not isinstance(task, Task):
+            raise TypeError(f"task must be a Task, a Task class or a 'module:Class' path, got {task!r}")
+
+        self.task = task
+        self.interface = interface
+        self.reward_mode = reward
+        self.teacher_forcing = teacher_forcing
+        self.split = split
+        self.similarity = similarity
+        self.require_think = require_think
+        self.max_steps_option = max_steps
+        self.solve_bonus = float(solve_bonus)
+        self.invalid_penalty = float(invalid_penalty)
+        self.render_mode = render_mode
+
+        self.moves = task.move_set()
+        if interface == "text":
+            self.observation_space = spaces.Text(MAX_OBS_CHARS, min_length=0, charset=TEXT_CHARSET)
+            self.action_space = spaces.Text(MAX_ACTION_CHARS, min_length=0, charset=TEXT_CHARSET)
+        else:
+            self.observation_space = task.discrete_observation_space()
+            n = len(self.moves) if self.moves is not None else task.num_candidates
+            self.action_space = spaces.Discrete(n)
+
+        self.problem: Problem | None = None
+
+    # ------------------------------------------------------------------ Gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._rng = random.Random(int(self.np_random.integers(2**62)))
+        self.problem = self.task.generate_split(self._rng, self.split)
+        self._problem_text = sanitize(self.problem.text)
+        self.state = self.problem.initial_state
+        self.expert_steps = self.task.expert_trajectory(self.state)
+        self.history: list[str] = []  # canonical texts of the steps that led to self.state
+        self.steps_taken = 0
+        self.max_steps = self.max_steps_option or 2 * len(self.expert_steps) + 4
+        self._done = False
+        self._update_expert()
+        return self._observation(), self._info(similarity=0.0, valid=True)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self.problem is None:
+            raise RuntimeError("call reset() before step()")
+        if self._done:
+            raise RuntimeError("the episode is over: call reset() to start a new one")
+        outcome = self._judge(action)
+        self.steps_taken += 1
+
+        if self.teacher_forcing:
+            # The paper's setting: the expert's step is appended whatever the agent wrote.
+            before, expert_action, expert_text = self.expert_steps[self.steps_taken - 1]
+            self.state = self.task.apply(before, expert_action)
+            self.history.append(expert_text)
+            terminated = self.steps_taken == len(self.expert_steps)
+            truncated = False
+            solved = terminated and outcome.valid and self.task.is_solved(self.problem, outcome.next_state)
+            answer_state, answer_steps = outcome.next_state, [*self.history[:-1], outcome.text]
+        else:
+            if outcome.valid:
+                self.state = outcome.next_state
+                self.history.append(outcome.text)
+            terminated = self.task.is_terminal(self.state)
+            truncated = not terminated and self.steps_taken >= self.max_steps
+            solved = terminated and self.task.is_solved(self.problem, self.state)
+            answer_state, answer_steps = self.state, self.history
+
+        reward = self._reward(outcome, solved)
+        self._done = terminated or truncated
+        self._update_expert()
+        info = self._info(similarity=outcome.similarity, valid=outcome.valid)
+        if self._done:
+            info["solved"] = bool(solved)
+            info["answer"] = (
+                self.task.answer(self.problem, answer_state, answer_steps)
+                if outcome.valid or not self.teacher_forcing
+                else outcome.text
+            )
+        return self._observation(), reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi" or self.problem is None:
+            return None
+        text = self._text_observation()
+        expert = self._expert_text or "(episode over)"
+        return f"{text}\n\nExpert's next step: {expert}\n"
+
+    # ------------------------------------------------------------------ judging a step
+    def _judge(self, action: Any) -> StepOutcome:
+        """Parse, check and score one agent step against the expert's step from the state it was taken in."""
+        state = self.state
+        if self.interface == "discrete":
+            chosen = self._discrete_choice(action)
+            if chosen is None:  # a masked slot: no step at all
+                return StepOutcome("", False, 0.0, state)
+            text = self.task.format_step(state, chosen)
+            similarity = step_similarity(text, self._expert_text, self.similarity)
+            try:
+                return StepOutcome(text, True, similarity, self.task.apply(state, chosen))
+            except InvalidStep:
+                return StepOutcome(text, False, similarity, state)
+
+        if not isinstance(action, str):
+            raise TypeError(
+                f"the text interface takes a str step, got {type(action).__name__}; use interface='discrete' for integer actions"
+            )
+        monologue, step = split_think(action)
+        similarity = step_similarity(step, self._expert_text, self.similarity)
+        if not step or len(step) > MAX_STEP_CHARS or (self.require_think and monologue is None):
+            return StepOutcome(step[:MAX_STEP_CHARS], False, similarity, state)
+        try:
+            parsed = self.task.parse_step(state, step)
+            next_state = self.task.apply(state, parsed)
+        except InvalidStep:
+            return StepOutcome(step, False, similarity, state)
+        return StepOutcome(self.task.format_step(state, parsed), True, similarity, next_state)
+
+    def _discrete_choice(self, action: Any) -> Any | None:
+        if isinstance(action, np.ndarray) and action.shape in ((), (1,)):
+            action = action.reshape(()).item()
+        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+            raise TypeError(
+                f"the discrete interface takes an int action in 0..{self.action_space.n - 1}, got {action!r}"
+            )
+        if not 0 <= action < self.action_space.n:
+            raise ValueError(f"action must be in 0..{self.action_space.n - 1}, got {action}")
+        if self.moves is not None:
+            return self.moves[action]
+        return self._candidates[action] if action < len(self._candidates) else None
+
+    def _reward(self, outcome: StepOutcome, solved: bool) -> float:
+        srl = outcome.similarity - 1.0 - (0.0 if outcome.valid else self.invalid_penalty)
+        srl += self.solve_bonus if solved else 0.0
+        if self.reward_mode == "srl":
+            return srl
+        if self.reward_mode == "outcome":
+            return float(solved)
+        return 0.5 * srl + 0.5 * float(solved)
+
+    # ------------------------------------------------------------------ observations and info
+    def _update_expert(self) -> None:
+        """Cache the expert's next step from the current state (and the discrete candidates)."""
+        if self._done:
+            self._expert_action, self._expert_text = None, ""
+        elif self.teacher_forcing:
+            _, self._expert_action, self._expert_text = self.expert_steps[self.steps_taken]
+        else:
+            self._expert_action = self.task.expert_action(self.state)
+            self._expert_text = self.task.format_step(self.state, self._expert_action)
+        if self.interface == "discrete" and self.moves is None:
+            if self._expert_action is None:
+                self._candidates, self._expert_index = [], -1
+            else:
+                self._candidates, self._expert_index = self.task.candidates(self.state, self._rng)
+
+    def _observation(self) -> Any:
+        if self.interface == "text":
+            return self._text_observation()
+        texts = [] if self.moves is not None else [self.task.format_step(self.state, a) for a in self._candidates]
+        return self.task.encode_discrete(self.state, texts)
+
+    def _text_observation(self) -> str:
+        parts = [self._problem_text, "\n\nSteps so far:"]
+        if self.history:
+            parts += [f"\nStep {i}: {sanitize(text)}" for i, text in enumerate(self.history, 1)]
+        else:
+            parts.append(" none")
+        picture = self.task.render_state(self.state)
+        if picture:
+            parts += ["\n\nCurrent state:\n", sanitize(picture)]
+        text = "".join(parts)
+        if len(text) > MAX_OBS_CHARS:
+            half = MAX_OBS_CHARS // 2 - 8
+            text = f"{text[:half]}\n[...]\n{text[-half:]}"
+        return text
+
+    def action_mask(self) -> np.ndarray:
+        """Which discrete actions are legal now (for MaskablePPO's ``ActionMasker``)."""
+        if self.moves is None:
+            mask = np.zeros(self.task.num_candidates, dtype=np.int8)
+            mask[: len(self._candidates)] = 1
+            return mask
+        mask = np.zeros(len(self.moves), dtype=np.int8)
+        if not self._done:
+            for i, move in enumerate(self.moves):
+                try:
+                    self.task.apply(self.state, move)
+                    mask[i] = 1
+                except InvalidStep:
+                    pass
+        return mask
+
+    def _info(self, *, similarity: float, valid: bool) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "expert_step": self._expert_text,
+            "step_similarity": float(similarity),
+            "valid": bool(valid),
+            "difficulty": self.task.difficulty,
+            "steps_taken": self.steps_taken,
+        }
+        if self.interface == "discrete":
+            if self.moves is not None:
+                index = -1 if self._expert_action is None else self.moves.index(self._expert_action)
+            else:
+                index = self._expert_index
+            info["expert_action"] = index
+            info["action_mask"] = self.action_mask()
+        return info
+
+
+def _check_choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")

@@ -1,0 +1,285 @@
+"""One parametrised suite over every registered id: the contract every task and interface keeps."""
+
+from __future__ import annotations
+
+import pickle
+import random
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import srl_gym
+from srl_gym.registration import TASKS
+
+ENTRIES = [pytest.param(e, id=e.name) for e in TASKS]
+INTERFACES = ["text", "discrete"]
+
+
+def levels(entry) -> range:
+    return range(len(entry.load().levels))
+
+
+def expert_action(info: dict, interface: str):
+    return info["expert_step"] if interface == "text" else info["expert_action"]
+
+
+def run_expert(env: gym.Env, seed: int, interface: str) -> tuple[float, dict, list]:
+    obs, info = env.reset(seed=seed)
+    total, trace = 0.0, [obs]
+    for _ in range(10_000):
+        obs, reward, terminated, truncated, info = env.step(expert_action(info, interface))
+        total += reward
+        trace.append(obs)
+        assert info["valid"] and info["step_similarity"] == 1.0, info
+        if terminated or truncated:
+            assert terminated and not truncated
+            return total, info, trace
+    raise AssertionError("expert never finished")
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_gymnasium_check_env_without_warnings(entry, interface):
+    for difficulty in levels(entry):
+        env = gym.make(entry.env_id, interface=interface, difficulty=difficulty)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            check_env(env.unwrapped, skip_render_check=False)
+        env.close()
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_sb3_check_env_on_discrete_interface(entry):
+    sb3_env_checker = pytest.importorskip("stable_baselines3.common.env_checker")
+    env = gym.make(entry.env_id, interface="discrete")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sb3_env_checker.check_env(env.unwrapped, warn=True)
+
+
+@pytest.mark.parametrize("teacher_forcing", [False, True])
+@pytest.mark.parametrize("interface", INTERFACES)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_expert_solves_every_episode(entry, interface, teacher_forcing):
+    for difficulty in levels(entry):
+        for reward in ("srl", "outcome", "mixed"):
+            env = gym.make(
+                entry.env_id, interface=interface, difficulty=difficulty, reward=reward, teacher_forcing=teacher_forcing
+            )
+            for seed in range(3):
+                total, info, _ = run_expert(env, seed, interface)
+                assert info["solved"] is True
+                task = env.unwrapped.task
+                assert task.verify(env.unwrapped.problem, info["answer"])
+                assert total == pytest.approx({"srl": 1.0, "outcome": 1.0, "mixed": 1.0}[reward])
+                if interface == "discrete":
+                    assert info["expert_action"] == -1
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_seeding_same_seed_same_episode_different_seeds_differ(entry, interface):
+    env = gym.make(entry.env_id, interface=interface, difficulty=len(entry.load().levels) - 1)
+    _, _, first = run_expert(env, 123, interface)
+    _, _, again = run_expert(env, 123, interface)
+    assert all(np.array_equal(a, b) if interface == "discrete" else a == b for a, b in zip(first, again, strict=True))
+    problems = set()
+    for seed in range(8):
+        env.reset(seed=seed)
+        problems.add(env.unwrapped.problem.text)
+    assert len(problems) > 1
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_env_pickles_and_continues_identically(entry, interface):
+    env = gym.make(entry.env_id, interface=interface)
+    _, info = env.reset(seed=7)
+    clone = pickle.loads(pickle.dumps(env))
+    for _ in range(3):
+        action = expert_action(info, interface)
+        a = env.step(action)
+        b = clone.step(action)
+        assert (np.array_equal(a[0], b[0]) if interface == "discrete" else a[0] == b[0]) and a[1:4] == b[1:4]
+        info = a[4]
+        if a[2] or a[3]:
+            break
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_train_and_test_splits_are_disjoint(entry):
+    for difficulty in levels(entry):
+        texts = {}
+        for split in ("train", "test"):
+            env = gym.make(entry.env_id, split=split, difficulty=difficulty)
+            texts[split] = set()
+            for seed in range(30):
+                env.reset(seed=seed)
+                text = env.unwrapped.problem.text
+                assert srl_gym.problem_split(text) == split
+                texts[split].add(text)
+        assert texts["train"] and texts["test"]
+        assert not texts["train"] & texts["test"]
+
+
+JUNK = st.one_of(
+    st.text(max_size=200),
+    st.binary(max_size=100).map(lambda b: b.decode("latin-1")),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "</think>",
+            "<think>",
+            "Answer:",
+            "answer: 12",
+            "move",
+            "1 -> 3",
+            "x = ",
+            "Step 1:",
+            "\u2192\u2192",
+            "\ud7ff" * 3,
+            "A" * 1_000_000,
+            "99999999999999999999999999",
+        ]
+    ),
+)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(JUNK, min_size=1, max_size=4), seed=st.integers(0, 2**16))
+def test_fuzzed_text_steps_never_crash_and_env_stays_usable(entry, steps, seed):
+    env = gym.make(entry.env_id)
+    obs, info = env.reset(seed=seed)
+    done = False
+    for step in steps:
+        obs, reward, terminated, truncated, info = env.step(step)
+        assert env.observation_space.contains(obs)
+        assert isinstance(reward, float) and np.isfinite(reward)
+        if not info["valid"]:
+            assert reward < 0
+        done = terminated or truncated
+        if done:
+            break
+    if not done:  # the expert can still finish from wherever the junk left the env
+        for _ in range(10_000):
+            obs, _, terminated, truncated, info = env.step(info["expert_step"])
+            assert info["valid"]
+            if terminated or truncated:
+                break
+        assert terminated
+
+
+def episode_return(env: gym.Env, policy, seed: int) -> float:
+    obs, info = env.reset(seed=seed)
+    total = 0.0
+    while True:
+        obs, reward, terminated, truncated, info = env.step(policy(obs, info))
+        total += reward
+        if terminated or truncated:
+            return total
+
+
+@pytest.mark.parametrize("reward", ["srl", "mixed"])
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_dense_reward_cannot_be_farmed(entry, reward):
+    """Random, stalling and looping agents earn strictly less than the expert, on-policy."""
+    env = gym.make(entry.env_id, interface="discrete", reward=reward)
+    rng = random.Random(0)
+
+    def random_agent(obs, info):
+        legal = np.flatnonzero(info["action_mask"])
+        return int(rng.choice(legal)) if len(legal) else 0
+
+    def looping_agent(obs, info):
+        # Alternates between the two first legal actions: back-and-forth moves, or repeats.
+        legal = np.flatnonzero(info["action_mask"])
+        looping_agent.t += 1
+        return int(legal[looping_agent.t % min(2, len(legal))])
+
+    looping_agent.t = 0
+    text_env = gym.make(entry.env_id, reward=reward)
+    agents = {
+        "random": (env, random_agent),
+        "looping": (env, looping_agent),
+        "stalling": (text_env, lambda o, i: ""),
+        "chatty": (text_env, lambda o, i: "I am thinking."),
+    }
+    seeds = range(6)
+    expert = [episode_return(env, lambda o, i: i["expert_action"], seed) for seed in seeds]
+    for name, (agent_env, policy) in agents.items():
+        returns = [episode_return(agent_env, policy, seed) for seed in seeds]
+        # No episode beats the expert; an agent can tie only by taking the expert's very steps.
+        assert all(r <= e + 1e-9 for r, e in zip(returns, expert, strict=True)), name
+        assert sum(returns) < sum(expert), name
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_steps_round_trip_and_parser_tolerates_model_styles(entry):
+    task = entry.load()(difficulty=0)
+    env = srl_gym.ReasoningEnv(task)
+    for seed in range(3):
+        env.reset(seed=seed)
+        for state, action, text in env.expert_steps:
+            assert task.parse_step(state, text) == action
+            for variant in (text.lower(), text.upper(), f"Step 3: {text}.", f"  {text}  ", f"**{text}**"):
+                assert task.parse_step(state, variant) == action, variant
+            assert srl_gym.rewards.split_think(f"<think>plan</think>{text}")[1] == text
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_discrete_mask_expert_and_candidates_agree(entry):
+    env = gym.make(entry.env_id, interface="discrete")
+    for seed in range(3):
+        obs, info = env.reset(seed=seed)
+        while True:
+            mask = info["action_mask"]
+            assert mask.dtype == np.int8 and mask.shape == (env.action_space.n,)
+            assert mask[info["expert_action"]] == 1
+            obs, _, terminated, truncated, info = env.step(info["expert_action"])
+            if terminated or truncated:
+                break
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_bad_input_raises_clear_errors(entry):
+    env = gym.make(entry.env_id)
+    env.reset(seed=0)
+    with pytest.raises(TypeError, match="str step"):
+        env.step(3)
+    with pytest.raises(TypeError, match="str step"):
+        env.step(None)
+    denv = gym.make(entry.env_id, interface="discrete")
+    denv.reset(seed=0)
+    with pytest.raises(ValueError, match="action must be in"):
+        denv.step(denv.action_space.n)
+    with pytest.raises(TypeError, match="int action"):
+        denv.step("move")
+    with pytest.raises(ValueError, match="interface must be one of"):
+        gym.make(entry.env_id, interface="pixels")
+    with pytest.raises(ValueError, match="reward must be one of"):
+        gym.make(entry.env_id, reward="dense")
+    with pytest.raises(ValueError, match="split must be one of"):
+        gym.make(entry.env_id, split="val")
+    with pytest.raises(ValueError, match="difficulty must be one of"):
+        gym.make(entry.env_id, difficulty=99)
+    with pytest.raises(TypeError, match="difficulty must be an int"):
+        gym.make(entry.env_id, difficulty="hard")
+    with pytest.raises(TypeError, match="unknown option"):
+        gym.make(entry.env_id, no_such_option=1)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_verifier_rejects_garbage(entry):
+    env = gym.make(entry.env_id)
+    env.reset(seed=0)
+    task, problem = env.unwrapped.task, env.unwrapped.problem
+    for garbage in ("", "banana", "\x00\x01", "Answer: -987654321"):
+        assert task.verify(problem, garbage) is False
