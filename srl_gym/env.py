@@ -230,6 +230,7 @@ class ReasoningEnv(gym.Env):
             terminated = self.steps_taken == len(self.expert_steps)
             truncated = False
             solved = terminated and outcome.valid and self.task.is_solved(self.problem, outcome.next_state)
+            # The agent's answer is what its own last step would have made of the expert's state.
             answer_state, answer_steps = outcome.next_state, [*self.history[:-1], outcome.text]
         else:
             if outcome.valid:
@@ -246,11 +247,7 @@ class ReasoningEnv(gym.Env):
         info = self._info(similarity=outcome.similarity, valid=outcome.valid)
         if self._done:
             info["solved"] = bool(solved)
-            info["answer"] = (
-                self.task.answer(self.problem, answer_state, answer_steps)
-                if outcome.valid or not self.teacher_forcing
-                else outcome.text
-            )
+            info["answer"] = self.task.answer(self.problem, answer_state, answer_steps)
         return self._observation(), reward, terminated, truncated, info
 
     def render(self) -> str | None:
@@ -277,7 +274,8 @@ class ReasoningEnv(gym.Env):
 
         if not isinstance(action, str):
             raise TypeError(
-                f"the text interface takes a str step, got {type(action).__name__}; use interface='discrete' for integer actions"
+                f"the text interface takes a str step, got {type(action).__name__}; "
+                "use interface='discrete' for integer actions"
             )
         monologue, step = split_think(action)
         similarity = step_similarity(step, self._expert_text, self.similarity)

@@ -38,7 +38,7 @@ def last_number(text: str) -> Fraction | None:
     return parse_number(found[-1]) if found else None
 
 
-_ANSWER = re.compile(r"(?:final\s+)?answer\s*(?:is|:|=)?\s*(.+)$", re.IGNORECASE | re.DOTALL)
+_ANSWER = re.compile(r"\b(?:final\s+)?answer\s*(?:is|:|=)\s*(.+)$", re.IGNORECASE | re.DOTALL)
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
 

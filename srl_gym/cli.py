@@ -1,0 +1,141 @@
+"""The ``srl-gym`` command line: list tasks, show a problem with its expert solution, play, export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from srl_gym.env import ReasoningEnv
+from srl_gym.registration import TASKS, task_entry
+from srl_gym.trajectory import iter_expert_trajectories, write_jsonl
+
+
+def _task_options(args: argparse.Namespace) -> dict:
+    options = {"difficulty": args.difficulty}
+    if getattr(args, "path", None):
+        options["path"] = args.path
+    return options
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    for entry in TASKS:
+        cls = entry.load()
+        out.write(f"{entry.env_id:28} {entry.domain:9} {len(cls.levels)} levels\n")
+        if args.verbose:
+            for level, text in enumerate(cls.levels):
+                out.write(f"    difficulty={level}: {text}\n")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    entry = task_entry(args.env_id)
+    task = entry.load()(**_task_options(args))
+    traj = next(iter_expert_trajectories(task, [args.seed], split=args.split))
+    out.write(
+        f"{entry.env_id}  difficulty={args.difficulty} ({task.levels[args.difficulty]})  seed={args.seed}  "
+        f"split={args.split}\n\n{traj.problem}\n\nExpert trajectory ({len(traj.steps)} steps):\n"
+    )
+    for i, step in enumerate(traj.steps, 1):
+        out.write(f"  Step {i}: {step.text}\n")
+    out.write(f"\nAnswer: {traj.answer}\n" if "\n" not in (traj.answer or "") else "")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    if args.n < 1:
+        raise ValueError(f"-n must be at least 1, got {args.n}")
+    task = task_entry(args.env_id).load()(**_task_options(args))
+    seeds = range(args.seed, args.seed + args.n)
+    count = write_jsonl(iter_expert_trajectories(task, seeds, split=args.split), args.output)
+    out.write(f"wrote {count} expert trajectories of {args.env_id} to {args.output}\n")
+    return 0
+
+
+def cmd_play(args: argparse.Namespace, out: TextIO, inp: TextIO = sys.stdin) -> int:
+    env = ReasoningEnv(
+        task_entry(args.env_id).path,
+        teacher_forcing=args.teacher_forcing,
+        reward=args.reward,
+        split=args.split,
+        **_task_options(args),
+    )
+    obs, info = env.reset(seed=args.seed)
+    out.write("Type one step per line. ':hint' shows the expert's step, ':quit' stops.\n\n" + obs + "\n")
+    total = 0.0
+    while True:
+        out.write("step> ")
+        out.flush()
+        line = inp.readline()
+        if not line or line.strip() == ":quit":
+            out.write("\nbye\n")
+            return 0
+        if line.strip() == ":hint":
+            out.write(f"expert's step: {info['expert_step']}\n")
+            continue
+        obs, reward, terminated, truncated, info = env.step(line.rstrip("\n"))
+        total += reward
+        out.write(
+            f"reward {reward:+.3f}  similarity {info['step_similarity']:.3f}  "
+            f"{'valid' if info['valid'] else 'INVALID (state unchanged)'}\n"
+        )
+        if terminated or truncated:
+            verdict = "solved" if info["solved"] else ("truncated" if truncated else "not solved")
+            out.write(f"\nEpisode over: {verdict}; return {total:+.3f}; answer: {info['answer']}\n")
+            return 0
+        out.write(f"\n{obs}\n")
+        if args.show_expert:
+            out.write(f"(expert's next step: {info['expert_step']})\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="srl-gym",
+        description="Reasoning tasks as step-wise Gymnasium environments (Supervised RL, SFT, RLVR).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the registered tasks with their domain and difficulty levels")
+    p.add_argument("-v", "--verbose", action="store_true", help="describe every difficulty level")
+    p.set_defaults(func=cmd_list)
+
+    def problem_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("env_id", help="a task id such as srl/Hanoi-v0 (or just Hanoi); see `srl-gym list`")
+        p.add_argument("--seed", type=int, default=0, help="problem seed, as in env.reset(seed=...) (default 0)")
+        p.add_argument("--difficulty", type=int, default=0, help="difficulty level, 0 the easiest (default 0)")
+        p.add_argument("--split", choices=("train", "test"), default="train", help="problem split (default train)")
+        p.add_argument("--path", help="srl/Trajectories-v0 only: your JSONL file of trajectories")
+
+    p = sub.add_parser("show", help="print a problem and its expert trajectory")
+    problem_args(p)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("play", help="solve a problem yourself, step by step, and see the reward")
+    problem_args(p)
+    p.add_argument("--reward", choices=("srl", "outcome", "mixed"), default="srl", help="reward (default srl)")
+    p.add_argument("--teacher-forcing", action="store_true", help="append the expert's step after each of yours")
+    p.add_argument("--show-expert", action="store_true", help="print the expert's next step after each step")
+    p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("export", help="write expert trajectories as JSONL (one problem per seed)")
+    problem_args(p)
+    p.add_argument("-n", type=int, required=True, help="number of trajectories (seeds SEED..SEED+n-1)")
+    p.add_argument("-o", "--output", required=True, help="the JSONL file to write (atomically)")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args, out)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        parser.exit(2, f"srl-gym {args.command}: error: {exc}\n")
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
