@@ -21,10 +21,11 @@ HanoiMove = tuple[int, int]
 MOVES: tuple[HanoiMove, ...] = tuple((a, b) for a in range(3) for b in range(3) if a != b)
 
 _PEG = r"(?:peg|rod|tower|pole)?\s*([abc1-3])"
-_MOVE = re.compile(
-    rf"^(?:move|put|place|shift|transfer)?\s*(?:the\s+)?(?:top\s+)?(?:disk|disc)?\s*(\d+)?\s*"
-    rf"(?:from\s+)?{_PEG}\s*(?:to|onto|->|=>|\u2192|-|>|,)\s*{_PEG}$"
-)
+_VERB = r"^(?:move|put|place|shift|transfer)?\s*(?:the\s+)?(?:top\s+)?"
+_TO = r"\s*(?:to|onto|->|=>|\u2192|-|>|,)\s*"
+_MOVE = re.compile(rf"{_VERB}(?:(?:disk|disc)?\s*(\d+)\s*:?\s*|(?:disk|disc)\s*)?(?:from\s+)?{_PEG}{_TO}{_PEG}$")
+#: "Move disk 2 to C": the source is wherever disk 2 is.
+_DISK_TO = re.compile(rf"{_VERB}(?:disk|disc)\s*(\d+){_TO}{_PEG}$")
 
 
 @dataclass
@@ -43,10 +44,11 @@ class Hanoi(Task[tuple, HanoiMove]):
 
     ## Action Space
     Text: "Move disk 2 from A to C". Also accepted: "disk 2 A->C", "A to C", "move from peg a to
-    peg c", "1 -> 3" (pegs 1-3 stand for A-C), with any case, spacing, a "Step k:" label or a
-    final period; "disc", "rod", "tower", "pole", "put", "place", "transfer" are synonyms. A disk
-    number, when given, must be the disk on top of the source peg. Discrete: ``Discrete(6)``, the
-    moves A->B, A->C, B->A, B->C, C->A, C->B; the mask marks the legal ones.
+    peg c", "disk 2 to C" (from wherever disk 2 is), "1 -> 3" (pegs 1-3 stand for A-C), with any
+    case, spacing, a "Step k:" label or a final period; "disc", "rod", "tower", "pole", "put",
+    "place", "transfer" are synonyms. A disk number, when given, must be the disk on top of the
+    source peg. Discrete: ``Discrete(6)``, the moves A->B, A->C, B->A, B->C, C->A, C->B; the mask
+    marks the legal ones.
 
     ## Observation Space
     Text: the problem, the moves so far and the pegs now ("A: 3 2 1 | B: - | C: -", bottom to
@@ -125,11 +127,17 @@ class Hanoi(Task[tuple, HanoiMove]):
         return f"Move disk {disk} from {PEGS[action[0]]} to {PEGS[action[1]]}"
 
     def parse_step(self, state: tuple, text: str) -> HanoiMove:
-        match = _MOVE.match(normalize(text))
-        if not match:
+        text = normalize(text)
+        if match := _DISK_TO.match(text):
+            disk, target = match.groups()
+            if not 1 <= int(disk) <= len(state[1]):
+                raise InvalidStep(f"there is no disk {disk}")
+            move = (state[1][int(disk) - 1], _peg_index(target))
+        elif match := _MOVE.match(text):
+            disk, source, target = match.groups()
+            move = (_peg_index(source), _peg_index(target))
+        else:
             raise InvalidStep("expected 'Move disk D from X to Y'")
-        disk, source, target = match.groups()
-        move = (_peg_index(source), _peg_index(target))
         if move[0] == move[1]:
             raise InvalidStep("source and target pegs are the same")
         if disk is not None and int(disk) != _top_disk(state[1], move[0]):
