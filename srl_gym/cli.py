@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -89,6 +90,15 @@ def cmd_play(args: argparse.Namespace, out: TextIO, inp: TextIO = sys.stdin) -> 
             out.write(f"(expert's next step: {info['expert_step']})\n")
 
 
+#: ``srl-gym train ALGO``: the module under srl_gym.agents that holds each algorithm.
+TRAIN_ALGOS = {"sft": "sft", "srl": "srl", "rlvr": "rlvr", "srl-rlvr": "srl_rlvr", "bc": "bc", "ppo": "ppo"}
+
+
+def cmd_train(args: argparse.Namespace, out: TextIO) -> int:
+    module = importlib.import_module(f"srl_gym.agents.{TRAIN_ALGOS[args.algo]}")
+    return module.main(args.algo_args, prog=f"srl-gym train {args.algo}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="srl-gym",
@@ -123,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, required=True, help="number of trajectories (seeds SEED..SEED+n-1)")
     p.add_argument("-o", "--output", required=True, help="the JSONL file to write (atomically)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "train",
+        help="train a baseline: sft, srl, rlvr, srl-rlvr (language models) or bc, ppo (discrete agents)",
+        description="Train a baseline. `srl-gym train ALGO --help` lists the algorithm's options.",
+    )
+    p.add_argument("algo", choices=sorted(TRAIN_ALGOS), help="the algorithm")
+    p.add_argument("algo_args", nargs=argparse.REMAINDER, help="the algorithm's options (see ALGO --help)")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

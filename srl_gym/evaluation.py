@@ -1,0 +1,204 @@
+"""Plugging in agents: the `Agent` protocol, reference agents, and `evaluate`.
+
+Anything with ``act(observation, info) -> action`` is an agent (a plain callable
+``f(observation, info)`` too). Agents that answer many episodes at once (language models) add
+``act_batch(observations, infos) -> actions``; `evaluate` then steps a batch of episodes in
+lockstep, one ``act_batch`` call per step, so a model generates for all of them together.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """An agent: ``act(observation, info)`` returns the next step (a str or an int)."""
+
+    def act(self, observation: Any, info: dict[str, Any]) -> Any: ...
+
+
+@runtime_checkable
+class BatchAgent(Protocol):
+    """An agent that acts for many episodes in one call (e.g. one ``generate`` for a batch)."""
+
+    def act_batch(self, observations: Sequence[Any], infos: Sequence[dict[str, Any]]) -> list[Any]: ...
+
+
+class ExpertAgent:
+    """The oracle: takes the expert's step that the env reports (``info["expert_step"]``/``expert_action``)."""
+
+    def act(self, observation: Any, info: dict[str, Any]) -> Any:
+        return info["expert_action"] if "expert_action" in info else info["expert_step"]
+
+
+class RandomAgent:
+    """A uniformly random agent: a random legal action (discrete) or a random legal step (text).
+
+    For the text interface it needs the env, to write a random legal step of the task's move
+    set or candidates (``bind(env)``, which `evaluate` calls).
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = random.Random(seed)
+        self.env: gym.Env | None = None
+
+    def bind(self, env: gym.Env) -> None:
+        self.env = env.unwrapped
+
+    def act(self, observation: Any, info: dict[str, Any]) -> Any:
+        if "action_mask" in info:
+            legal = np.flatnonzero(info["action_mask"])
+            return int(self.rng.choice(legal)) if len(legal) else 0
+        if self.env is None:
+            raise RuntimeError("RandomAgent needs bind(env) for the text interface")
+        task, state = self.env.task, self.env.state
+        moves = task.move_set()
+        if moves is None:
+            moves, _ = task.candidates(state, self.rng)
+        return task.format_step(state, self.rng.choice(list(moves))) if moves else ""
+
+
+@dataclass
+class EpisodeResult:
+    """One evaluated episode."""
+
+    seed: int
+    difficulty: int
+    solved: bool
+    length: int
+    episode_return: float
+    mean_step_similarity: float
+    valid_fraction: float
+
+
+@dataclass
+class EvalResult:
+    """What `evaluate` measured: aggregates, per-difficulty aggregates and every episode."""
+
+    env_id: str
+    success_rate: float
+    success_ci95: tuple[float, float]
+    mean_step_similarity: float
+    mean_length: float
+    mean_return: float
+    valid_fraction: float
+    seeds: list[int]
+    per_difficulty: dict[int, dict[str, float]] = field(default_factory=dict)
+    episodes: list[EpisodeResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score 95% interval of a success rate (sound at 0 and 1, unlike the normal one)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _summary(episodes: Sequence[EpisodeResult]) -> dict[str, float]:
+    n = len(episodes)
+    return {
+        "episodes": n,
+        "success_rate": sum(e.solved for e in episodes) / n,
+        "mean_step_similarity": float(np.mean([e.mean_step_similarity for e in episodes])),
+        "mean_length": float(np.mean([e.length for e in episodes])),
+        "mean_return": float(np.mean([e.episode_return for e in episodes])),
+        "valid_fraction": float(np.mean([e.valid_fraction for e in episodes])),
+    }
+
+
+def evaluate(
+    agent: Agent | BatchAgent | Callable[[Any, dict], Any],
+    env_id: str,
+    episodes: int = 20,
+    seed: int = 0,
+    *,
+    difficulty: int | Sequence[int] = 0,
+    batch_size: int = 16,
+    **env_kwargs: Any,
+) -> EvalResult:
+    """Run ``agent`` on ``episodes`` episodes of ``env_id`` per difficulty and measure it.
+
+    Episode ``i`` uses seed ``seed + i``, so every agent meets the same problems. ``difficulty``
+    may be a list: each level gets ``episodes`` episodes and its own entry in ``per_difficulty``.
+    Other keyword arguments go to ``gym.make`` (e.g. ``split="test"``, ``interface="discrete"``).
+    Agents with ``act_batch`` are stepped ``batch_size`` episodes at a time.
+    """
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
+    act_batch = getattr(agent, "act_batch", None)
+    act = getattr(agent, "act", None) or (agent if callable(agent) else None)
+    if act_batch is None and act is None:
+        raise TypeError(f"an agent needs act(observation, info), act_batch(...) or to be callable; got {agent!r}")
+    levels = [difficulty] if isinstance(difficulty, (int, np.integer)) else list(difficulty)
+    seeds = [seed + i for i in range(episodes)]
+    results: list[EpisodeResult] = []
+    for level in levels:
+        envs = [gym.make(env_id, difficulty=int(level), **env_kwargs) for _ in range(batch_size if act_batch else 1)]
+        if hasattr(agent, "bind"):
+            agent.bind(envs[0])
+        for start in range(0, episodes, len(envs)):
+            chunk = seeds[start : start + len(envs)]
+            results += _run_lockstep(agent, envs[: len(chunk)], chunk, int(level), act, act_batch)
+        for env in envs:
+            env.close()
+    overall = _summary(results)
+    successes = sum(e.solved for e in results)
+    return EvalResult(
+        env_id=env_id,
+        success_rate=overall["success_rate"],
+        success_ci95=wilson_interval(successes, len(results)),
+        mean_step_similarity=overall["mean_step_similarity"],
+        mean_length=overall["mean_length"],
+        mean_return=overall["mean_return"],
+        valid_fraction=overall["valid_fraction"],
+        seeds=seeds,
+        per_difficulty={int(level): _summary([e for e in results if e.difficulty == level]) for level in levels},
+        episodes=results,
+    )
+
+
+def _run_lockstep(agent, envs, seeds, level, act, act_batch) -> list[EpisodeResult]:
+    """Play one episode in each env together; the agent sees all unfinished ones at each step."""
+    if hasattr(agent, "reset"):
+        agent.reset()
+    obs, infos = zip(*(env.reset(seed=s) for env, s in zip(envs, seeds, strict=True)), strict=True)
+    obs, infos = list(obs), list(infos)
+    live = list(range(len(envs)))
+    sims: list[list[float]] = [[] for _ in envs]
+    valid: list[list[bool]] = [[] for _ in envs]
+    returns = [0.0] * len(envs)
+    solved = [False] * len(envs)
+    while live:
+        if act_batch is not None:
+            actions = act_batch([obs[i] for i in live], [infos[i] for i in live])
+        else:
+            actions = [act(obs[i], infos[i]) for i in live]
+        still = []
+        for i, action in zip(live, actions, strict=True):
+            obs[i], reward, terminated, truncated, infos[i] = envs[i].step(action)
+            returns[i] += float(reward)
+            sims[i].append(infos[i]["step_similarity"])
+            valid[i].append(infos[i]["valid"])
+            if terminated or truncated:
+                solved[i] = bool(infos[i].get("solved", False))
+            else:
+                still.append(i)
+        live = still
+    return [
+        EpisodeResult(s, level, solved[i], len(sims[i]), returns[i], float(np.mean(sims[i])), float(np.mean(valid[i])))
+        for i, s in enumerate(seeds)
+    ]
