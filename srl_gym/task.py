@@ -5,7 +5,7 @@ step to a state, an oracle expert that gives the expert's next step from ANY sta
 parser from step text to a structured action, and a verifier of final answers. `ReasoningEnv`
 (`srl_gym.env`) turns any task into a `gymnasium.Env`; agents use tasks directly to build datasets.
 
-Contract for implementers (`tests/test_tasks_common.py` checks it for every registered task):
+Contract for implementers (`tests/test_envs_common.py` checks it for every registered task):
 
 - States and actions are immutable and hashable (tuples, frozen dataclasses, strings): the env
   keeps them, pickles them and compares them.
