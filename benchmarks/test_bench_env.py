@@ -1,0 +1,62 @@
+"""Env step cost per task and interface, side by side with Gymnasium's FrozenLake-v1 in the same run.
+
+Run: ``python -m pytest benchmarks --benchmark-enable --benchmark-group-by=group``. Each group
+holds FrozenLake and one task: read the ratio of their means, not the absolute times.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import gymnasium as gym
+import pytest
+
+import srl_gym  # noqa: F401
+from srl_gym.registration import TASKS
+from srl_gym.rewards import step_similarity
+
+
+def make_stepper(env: gym.Env, policy):
+    """A callable doing one env step (resetting when an episode ends), as a benchmark target."""
+    state = {"info": env.reset(seed=0)[1]}
+
+    def step() -> None:
+        _, _, terminated, truncated, info = env.step(policy(state["info"]))
+        state["info"] = env.reset()[1] if terminated or truncated else info
+
+    return step
+
+
+@pytest.mark.parametrize("interface", ["discrete", "text"])
+@pytest.mark.parametrize("entry", [pytest.param(e, id=e.name) for e in TASKS])
+def test_step(benchmark, entry, interface):
+    benchmark.group = f"step-{interface}"
+    env = gym.make(entry.env_id, interface=interface, similarity="lcs")
+    key = "expert_action" if interface == "discrete" else "expert_step"
+    benchmark(make_stepper(env, lambda info: info[key]))
+
+
+@pytest.mark.parametrize("interface", ["discrete", "text"])
+def test_step_frozenlake_reference(benchmark, interface):
+    benchmark.group = f"step-{interface}"
+    env = gym.make("FrozenLake-v1")
+    benchmark(make_stepper(env, lambda info: 1))
+
+
+STEP_PAIRS = [
+    ("Move disk 1 from A to C", "Move disk 1 from A to B"),
+    ("3x + 5 = 20 -> 3x = 15", "3x = 15"),
+    ("7 x 8 = 56 + carry 3 = 59, write 9, carry 5", "7 x 8 = 56 + carry 3 = 59, write 9, carry 5"),
+    ("The dog is in house 2 because the Brit owns it", "The dog is not in house 3"),
+]
+
+
+@pytest.mark.parametrize("method", ["difflib", "lcs"])
+def test_similarity(benchmark, method):
+    benchmark.group = "similarity"
+    benchmark(lambda: [step_similarity(a, b, method) for a, b in STEP_PAIRS])
+
+
+def test_similarity_plain_difflib_reference(benchmark):
+    benchmark.group = "similarity"
+    benchmark(lambda: [difflib.SequenceMatcher(None, a, b).ratio() for a, b in STEP_PAIRS])
