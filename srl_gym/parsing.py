@@ -6,7 +6,8 @@ import re
 from fractions import Fraction
 
 _STEP_PREFIX = re.compile(r"^\s*(?:(?:step|move)\s*\d+\s*[:.)-]|\d+\s*[.)]|[-*\u2022]\s+)\s*", re.IGNORECASE)
-_MARKUP = re.compile(r"[*_`]+|\$+|\\\(|\\\)")
+#: Markdown bold/italics pairs, code ticks and LaTeX math delimiters; a single "*" is kept (it is "times").
+_MARKUP = re.compile(r"\*\*+|__+|`+|\$+|\\\(|\\\)")
 _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"[-\u2212]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
