@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-_STEP_PREFIX = re.compile(r"^\s*(?:(?:step|move)\s*\d+\s*[:.)-]|\d+\s*[.)]|[-*\u2022]\s+)\s*", re.IGNORECASE)
+_STEP_PREFIX = re.compile(
+    r"^\s*(?:(?:step|move)\s*\d+\s*[:.)-]|\d+[.)](?=\s|$)|(?:[*\u2022]|-(?=\s+\D))\s+)\s*", re.IGNORECASE
+)
 #: Markdown bold/italics pairs, code ticks and LaTeX math delimiters; a single "*" is kept (it is "times").
 _MARKUP = re.compile(r"\*\*+|__+|`+|\$+|\\\(|\\\)")
 _SPACES = re.compile(r"\s+")

@@ -1,0 +1,536 @@
+"""Multi-step integer arithmetic with operator precedence and brackets, one operation per step."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from srl_gym.parsing import answer_text, format_number, normalize, parse_number
+from srl_gym.task import InvalidStep, Problem, Task, TaskConfig
+
+#: An expression tree: an int leaf, or ``(op, left, right)`` with op one of "+-*/".
+Expr = int | tuple
+#: A state is ``(expression, stated_answer)``; the answer is None until "Answer: N" is written.
+ArithmeticState = tuple
+#: An action: ``("rewrite", expression)`` (the whole expression after one operation) or
+#: ``("answer", Fraction)``.
+ArithmeticAction = tuple
+
+PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+@dataclass(frozen=True)
+class Level:
+    """The shape of one difficulty level."""
+
+    operands: tuple[int, int]  # fewest and most numbers
+    bracket_depth: int  # 0: no brackets; 1: exactly one level; 2: nested (depth >= 2)
+    max_leaf: int  # numbers are drawn from 1..max_leaf
+    max_value: int  # every intermediate result stays within +-max_value
+
+
+LEVELS = (
+    Level((3, 3), 0, 20, 400),
+    Level((4, 5), 0, 20, 500),
+    Level((5, 5), 1, 20, 500),
+    Level((6, 7), 2, 25, 999),
+)
+#: Longest step text parsed (a longer one is malformed) and deepest bracket nesting accepted.
+MAX_TEXT = 500
+MAX_NESTING = 30
+MAX_DIGITS = 18
+
+_MUL_STAR = re.compile(r"(?<=[\d)\s])\*(?=[\s\d(-])")
+_SYMBOLS = str.maketrans({"\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "x": "*", "\u00f7": "/", ":": "/"})
+_SYMBOLS.update(str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "[": "(", "]": ")", "{": "(", "}": ")"}))
+_LATEX = (("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("\\left", ""), ("\\right", ""))
+_TOKEN = re.compile(r"\d+|[-+*/()]")
+_NUMBER = re.compile(r"[-\u2212]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+
+
+@dataclass
+class ArithmeticConfig(TaskConfig):
+    """Options of `Arithmetic`.
+
+    Attributes:
+        division: whether problems use exact division ("/" always divides evenly), from level 1.
+    """
+
+    division: bool = True
+
+    def validate(self, levels) -> None:
+        super().validate(levels)
+        if not isinstance(self.division, bool):
+            raise TypeError(f"division must be True or False, got {self.division!r}")
+
+
+class Arithmetic(Task[tuple, tuple]):
+    """Evaluate an integer expression with + - * / and brackets, one operation per step.
+
+    ## Description
+    The problem is an expression such as ``7 + 3 * (12 - 4) / 6``. Each step evaluates exactly
+    ONE operation whose two operands are numbers and which the order of operations allows now
+    (brackets first, * and / before + and -, equal precedence left to right), and writes the
+    whole rewritten expression. All numbers and intermediate results are integers ("/" always
+    divides evenly) and only the final result may be negative. The last step states the value.
+    The oracle evaluates the operation inside the innermost brackets first, then the leftmost
+    one that precedence allows; an agent may evaluate ANY operation precedence allows (e.g.
+    ``4 * 5`` before ``2 * 3`` in ``2 * 3 + 4 * 5``) and the oracle re-plans from there.
+
+    ## Action Space
+    Text, one of:
+    - a rewrite: ``= 2 + 12`` (canonical), also ``2 + 12`` or ``2 + 3 * 4 = 2 + 12`` (the left
+      side must be the current expression), or just the operation ``3 * 4 = 12`` (its leftmost
+      occurrence that can be evaluated now is replaced). Operators: ``+``, ``-`` (also the unicode
+      minus and dashes), ``*`` (also ``x``, ``\u00d7``, ``\u00b7``, ``\\times``, ``\\cdot``),
+      ``/`` (also ``\u00f7``, ``:``, ``\\div``); brackets ``()``, ``[]`` or ``{}``; redundant
+      brackets are fine. A wrong result, evaluating an operation that precedence does not allow
+      yet, evaluating two operations at once or changing anything else is invalid.
+    - the answer: ``Answer: 14`` (also "The answer is 14", ``\\boxed{14}``, or a bare ``14``
+      once the expression is a single number). It ends the episode, right or wrong.
+    Case, spacing, a "Step k:" label, markdown and a final period are ignored.
+    Discrete: the expert's step among plausible wrong ones (off-by-one results, the wrong
+    operation, an operation that precedence does not allow yet).
+
+    ## Observation Space
+    Text: the problem, the steps so far and the current expression. Discrete: UTF-8 codes of the
+    current expression and of each candidate step (128 bytes each).
+
+    ## Starting State
+    A random expression of the level's shape whose divisions are exact and whose intermediate
+    results are non-negative integers within the level's bound.
+
+    ## Reward
+    See `srl_gym.env.ReasoningEnv`.
+
+    ## Episode End
+    When an answer is stated (right or wrong); ``is_solved`` checks it against the value.
+
+    ## Information
+    ``answer`` is the stated value ("" if none); the verifier compares it with the true value
+    and accepts "Answer: 14", "14", "\\boxed{14}", "14.0".
+
+    ## Arguments
+    ``difficulty``: 0: 3 numbers, + - *, no brackets; 1: 4-5 numbers, + - * /, no brackets;
+    2: 5 numbers, + - * /, one level of brackets; 3: 6-7 numbers, + - * /, nested brackets.
+    ``division`` (default True): False leaves "/" out of every level.
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    name = "Arithmetic"
+    domain = "math"
+    levels = (
+        "3 numbers in 1..20, + - *, no brackets, results within 400",
+        "4-5 numbers in 1..20, + - * and exact /, precedence, no brackets, results within 500",
+        "5 numbers in 1..20, + - * /, one level of brackets, results within 500",
+        "6-7 numbers in 1..25, + - * /, nested brackets, results within 999",
+    )
+    config_class = ArithmeticConfig
+
+    @property
+    def level(self) -> Level:
+        return LEVELS[self.difficulty]
+
+    def generate(self, rng: random.Random) -> Problem:
+        level = self.level
+        ops = "+-*/" if self.config.division and self.difficulty > 0 else "+-*"
+        tree = None
+        while tree is None:
+            n = rng.randint(*level.operands)
+            if level.bracket_depth == 0:
+                shape = _flat_tree([0] * n, [rng.choice(ops) for _ in range(n - 1)])
+            else:
+                shape = _random_shape(rng, n, ops)
+                depth = _bracket_depth(shape)
+                if depth == 0 or (depth > 1) != (level.bracket_depth > 1):
+                    continue
+            filled = _fill(rng, shape, level, root=True)
+            if filled is not None and isinstance(filled[0], tuple):
+                tree = filled[0]
+        value = _value(tree)
+        expression = render(tree)
+        text = (
+            f"Evaluate: {expression}\n"
+            "Evaluate one operation per step, respecting the order of operations (brackets first, then * and /, "
+            "then + and -, left to right), and write the whole expression after it.\n"
+            "Write each step as: = <the expression with one operation evaluated>\n"
+            "Finish with: Answer: <number>"
+        )
+        return Problem(text=text, initial_state=(tree, None), answer=str(value), meta={"expression": expression})
+
+    def is_terminal(self, state: ArithmeticState) -> bool:
+        return state[1] is not None
+
+    def is_solved(self, problem: Problem, state: ArithmeticState) -> bool:
+        return state[1] is not None and state[1] == Fraction(problem.answer)
+
+    def expert_action(self, state: ArithmeticState) -> ArithmeticAction | None:
+        tree, stated = state
+        if stated is not None:
+            return None
+        if isinstance(tree, int):
+            return ("answer", Fraction(tree))
+        path = _expert_path(tree)
+        return ("rewrite", _replace(tree, path, _value(_node(tree, path))))
+
+    def apply(self, state: ArithmeticState, action: ArithmeticAction) -> ArithmeticState:
+        tree, stated = state
+        if stated is not None:
+            raise InvalidStep("the answer was already given")
+        kind, payload = action
+        if kind == "answer":
+            return (tree, Fraction(payload))
+        _check_rewrite(tree, payload)
+        return (payload, None)
+
+    def format_step(self, state: ArithmeticState, action: ArithmeticAction) -> str:
+        kind, payload = action
+        if kind == "answer":
+            return f"Answer: {format_number(payload)}"
+        return f"= {render(payload)}"
+
+    def parse_step(self, state: ArithmeticState, text: str) -> ArithmeticAction:
+        if not isinstance(text, str) or len(text) > MAX_TEXT:
+            raise InvalidStep(f"a step is a short text (at most {MAX_TEXT} characters)")
+        tree = state[0]
+        stated = answer_text(text)
+        if stated is not None:
+            value = _read_number(stated.lstrip("= "))
+            if value is None:
+                raise InvalidStep("the answer must be a number, e.g. 'Answer: 14'")
+            return ("answer", value)
+        parts = _clean(text).split("=")
+        if len(parts) > 2:
+            raise InvalidStep("evaluate one operation per step: write '= <expression>'")
+        new = _parse_expression(parts[-1])
+        if len(parts) == 2 and parts[0].strip():
+            left = _parse_expression(parts[0])
+            if left != tree:
+                new = _replace_operation(tree, left, new)
+        if isinstance(tree, int) and isinstance(new, int):
+            return ("answer", Fraction(new))
+        return ("rewrite", new)
+
+    def answer(self, problem: Problem, state: ArithmeticState, steps) -> str:
+        return "" if state[1] is None else format_number(state[1])
+
+    def verify(self, problem: Problem, answer: str) -> bool:
+        if not isinstance(answer, str) or len(answer) > MAX_TEXT or problem.answer is None:
+            return False
+        stated = answer_text(answer)
+        value = _read_number((answer if stated is None else stated).strip().lstrip("= "))
+        return value is not None and value == Fraction(problem.answer)
+
+    def render_state(self, state: ArithmeticState) -> str:
+        tree, stated = state
+        return render(tree) if stated is None else f"Answer: {format_number(stated)}"
+
+    def distractors(self, state: ArithmeticState, expert: ArithmeticAction, rng: random.Random) -> list:
+        tree, _ = state
+        kind, payload = expert
+        if kind == "answer":
+            offsets = [1, -1, 2, -2, 10, -10]
+            rng.shuffle(offsets)
+            return [("answer", payload + d) for d in offsets[:3]]
+        path = _expert_path(tree)
+        op, a, b = _node(tree, path)
+        value = _value((op, a, b))
+        root = not path
+        wrong: list[ArithmeticAction] = []
+        slip = _precedence_slip(tree, rng)
+        if slip is not None:
+            wrong.append(("rewrite", slip))
+        facts = {"+": (a * b, a - b), "-": (a + b, b - a), "*": (a + b, a * (b + 1)), "/": (a * b, a - b)}[op]
+        for wrong_value in (rng.choice(facts), value + rng.choice((1, -1, 2, 10)), value - 1, value + 1):
+            action = ("rewrite", _replace(tree, path, wrong_value))
+            if wrong_value != value and (root or wrong_value >= 0) and action not in wrong:
+                wrong.append(action)
+        return wrong
+
+
+# ---------------------------------------------------------------------- expression trees
+def _value(node: Expr) -> int:
+    if isinstance(node, int):
+        return node
+    op, left, right = node
+    return _compute(op, _value(left), _value(right))
+
+
+def _compute(op: str, a: int, b: int) -> int:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    return a // b
+
+
+def _node(tree: Expr, path: tuple[int, ...]) -> Expr:
+    for side in path:
+        tree = tree[1 + side]
+    return tree
+
+
+def _replace(tree: Expr, path: tuple[int, ...], new: Expr) -> Expr:
+    if not path:
+        return new
+    op, left, right = tree
+    if path[0] == 0:
+        return (op, _replace(left, path[1:], new), right)
+    return (op, left, _replace(right, path[1:], new))
+
+
+def _needs_brackets(child: Expr, parent_op: str, is_right: bool) -> bool:
+    if isinstance(child, int):
+        return False
+    child_prec, parent_prec = PRECEDENCE[child[0]], PRECEDENCE[parent_op]
+    return child_prec < parent_prec or (is_right and child_prec == parent_prec)
+
+
+def render(tree: Expr) -> str:
+    """The expression with the fewest brackets that keep its structure (left-associative)."""
+    return str(tree) if isinstance(tree, int) else " ".join(_tokens(tree))
+
+
+def _tokens(node: Expr) -> list[str]:
+    if isinstance(node, int):
+        return [str(node) if node >= 0 else f"({node})"]
+    op, left, right = node
+    out = []
+    for child, is_right in ((left, False), (right, True)):
+        part = _tokens(child)
+        if _needs_brackets(child, op, is_right):
+            part = ["(" + part[0], *part[1:-1], part[-1] + ")"] if len(part) > 1 else [f"({part[0]})"]
+        out += part
+        if not is_right:
+            out.append(op)
+    return out
+
+
+def _bracket_depth(node: Expr) -> int:
+    if isinstance(node, int):
+        return 0
+    op, left, right = node
+    return max(
+        _bracket_depth(child) + _needs_brackets(child, op, is_right)
+        for child, is_right in ((left, False), (right, True))
+    )
+
+
+def _reducible(node: Expr, depth: int = 0, offset: int = 0, path: tuple[int, ...] = ()):
+    """Yield ``(bracket_depth, leaves_to_the_left, path)`` of every operation on two numbers."""
+    if isinstance(node, int):
+        return
+    op, left, right = node
+    if isinstance(left, int) and isinstance(right, int):
+        yield depth, offset, path
+        return
+    yield from _reducible(left, depth + _needs_brackets(left, op, False), offset, (*path, 0))
+    yield from _reducible(right, depth + _needs_brackets(right, op, True), offset + _leaves(left), (*path, 1))
+
+
+def _leaves(node: Expr) -> int:
+    return 1 if isinstance(node, int) else _leaves(node[1]) + _leaves(node[2])
+
+
+def _expert_path(tree: Expr) -> tuple[int, ...]:
+    """The innermost bracketed operation on two numbers, leftmost first."""
+    return min(_reducible(tree), key=lambda item: (-item[0], item[1]))[2]
+
+
+def _check_rewrite(old: Expr, new: Expr) -> None:
+    """Raise `InvalidStep` unless ``new`` is ``old`` with one allowed operation evaluated correctly."""
+    diffs = _differences(old, new)
+    if not diffs:
+        raise InvalidStep("the step evaluates no operation")
+    if len(diffs) > 1:
+        raise InvalidStep("evaluate exactly one operation per step and keep the rest of the expression")
+    before, after = diffs[0]
+    if isinstance(before, int) or not isinstance(after, int):
+        raise InvalidStep(
+            f"'{render(new)}' is not the expression with one operation evaluated (mind the order of operations)"
+        )
+    op, a, b = before
+    if not (isinstance(a, int) and isinstance(b, int)):
+        raise InvalidStep(f"'{render(before)}' needs more than one operation; evaluate one that precedence allows")
+    if _value(before) != after:
+        raise InvalidStep(f"wrong result: {render(before)} = {_value(before)}, not {after}")
+
+
+def _differences(old: Expr, new: Expr) -> list[tuple[Expr, Expr]]:
+    if old == new:
+        return []
+    if isinstance(old, tuple) and isinstance(new, tuple) and old[0] == new[0]:
+        return _differences(old[1], new[1]) + _differences(old[2], new[2])
+    return [(old, new)]
+
+
+def _replace_operation(tree: Expr, operation: Expr, result: Expr) -> Expr:
+    """``tree`` with the leftmost evaluable occurrence of ``operation`` (e.g. 3 * 4) replaced by ``result``."""
+    if not (isinstance(operation, tuple) and isinstance(operation[1], int) and isinstance(operation[2], int)):
+        raise InvalidStep("the left side must be the current expression or the one operation evaluated")
+    if not isinstance(result, int):
+        raise InvalidStep("write the result of the operation as a number, e.g. '3 * 4 = 12'")
+    for _, _, path in sorted(_reducible(tree), key=lambda item: item[1]):
+        if _node(tree, path) == operation:
+            return _replace(tree, path, result)
+    raise InvalidStep(f"{render(operation)} cannot be evaluated now (order of operations)")
+
+
+def _precedence_slip(tree: Expr, rng: random.Random) -> Expr | None:
+    """A typical mistake: two neighbouring numbers combined although precedence forbids it."""
+    tokens = _tokens(tree)
+    slips = []
+    for i in range(1, len(tokens) - 1):
+        op, a, b = tokens[i], tokens[i - 1].lstrip("("), tokens[i + 1].rstrip(")")
+        if op in PRECEDENCE and a.isdigit() and b.isdigit() and (op != "/" or (int(b) and int(a) % int(b) == 0)):
+            value = _compute(op, int(a), int(b))
+            if value < 0:
+                continue
+            head, tail = tokens[i - 1][: -len(a)], tokens[i + 1][len(b) :]
+            text = " ".join([*tokens[: i - 1], f"{head}{value}{tail}", *tokens[i + 2 :]])
+            slip = _parse_expression(text)
+            try:
+                _check_rewrite(tree, slip)
+            except InvalidStep:
+                slips.append(slip)
+    return rng.choice(slips) if slips else None
+
+
+# ---------------------------------------------------------------------- generation
+def _flat_tree(leaves: list[Expr], ops: list[str]) -> Expr:
+    """The tree of ``leaves[0] ops[0] leaves[1] ...`` under the usual precedence (no brackets)."""
+    products, additive = [leaves[0]], []
+    for op, leaf in zip(ops, leaves[1:], strict=True):
+        if op in "*/":
+            products[-1] = (op, products[-1], leaf)
+        else:
+            additive.append(op)
+            products.append(leaf)
+    tree = products[0]
+    for op, product in zip(additive, products[1:], strict=True):
+        tree = (op, tree, product)
+    return tree
+
+
+def _random_shape(rng: random.Random, n: int, ops: str) -> Expr:
+    if n == 1:
+        return 0
+    k = rng.randint(1, n - 1)
+    return (rng.choice(ops), _random_shape(rng, k, ops), _random_shape(rng, n - k, ops))
+
+
+def _fill(rng: random.Random, node: Expr, level: Level, root: bool) -> tuple[Expr, int] | None:
+    """Numbers for the leaves of ``node`` so that divisions are exact and results stay in bounds.
+
+    A failing operation is repaired by redrawing a leaf operand or by switching to the other
+    operation of its precedence class (which keeps the brackets); ``None`` if that fails.
+    """
+    if isinstance(node, int):
+        value = rng.randint(1, level.max_leaf)
+        return value, value
+    op, left, right = node
+    filled_left, filled_right = _fill(rng, left, level, False), _fill(rng, right, level, False)
+    if filled_left is None or filled_right is None:
+        return None
+    (left, a), (right, b) = filled_left, filled_right
+    bound = level.max_value
+    if op == "-" and a < b and not root:
+        if isinstance(right, int) and a >= 1:
+            right = b = rng.randint(1, a)
+        elif isinstance(left, int) and b + level.max_leaf <= bound:
+            left = a = b + rng.randint(1, level.max_leaf)
+        else:
+            op = "+"
+    elif op == "/" and (b == 0 or a % b):
+        divisors = [d for d in range(2, 13) if a % d == 0]
+        if isinstance(right, int) and divisors:
+            right = b = rng.choice(divisors)
+        elif isinstance(left, int) and 0 < b <= bound // 2:
+            left = a = b * rng.randint(2, max(2, min(12, bound // b)))
+        else:
+            op = "*"
+    if op == "*" and abs(a * b) > bound:
+        if isinstance(right, int) and 0 < a <= bound // 2:
+            right = b = rng.randint(2, min(level.max_leaf, bound // a))
+        elif isinstance(left, int) and 0 < b <= bound // 2:
+            left = a = rng.randint(2, min(level.max_leaf, bound // b))
+        else:
+            return None
+    value = _compute(op, a, b)
+    if abs(value) > bound or (value < 0 and not root):
+        return None
+    return (op, left, right), value
+
+
+# ---------------------------------------------------------------------- parsing
+def _clean(text: str) -> str:
+    """Normalise a step (label, markdown, case) keeping "*" between operands and mapping operator synonyms."""
+    text = _MUL_STAR.sub("\u00d7", text)
+    for latex, plain in _LATEX:
+        text = text.replace(latex, plain)
+    return normalize(text).translate(_SYMBOLS)
+
+
+def _parse_expression(text: str) -> Expr:
+    """Parse ``text`` (already cleaned) into a tree; raise `InvalidStep` if it is no expression."""
+    stripped = text.replace(" ", "")
+    tokens = _TOKEN.findall(stripped)
+    if not tokens or "".join(tokens) != stripped:
+        raise InvalidStep("expected an expression of numbers, + - * / and brackets")
+    depth = 0
+    for token in tokens:
+        depth += (token == "(") - (token == ")")
+        if depth > MAX_NESTING:
+            raise InvalidStep("brackets nested too deep")
+        if token.isdigit() and len(token) > MAX_DIGITS:
+            raise InvalidStep("number too long")
+    tree, end = _parse_sum(tokens, 0)
+    if end != len(tokens):
+        raise InvalidStep(f"unexpected '{tokens[end]}' in the expression")
+    return tree
+
+
+def _parse_sum(tokens: list[str], i: int) -> tuple[Expr, int]:
+    tree, i = _parse_product(tokens, i)
+    while i < len(tokens) and tokens[i] in "+-":
+        right, j = _parse_product(tokens, i + 1)
+        tree, i = (tokens[i], tree, right), j
+    return tree, i
+
+
+def _parse_product(tokens: list[str], i: int) -> tuple[Expr, int]:
+    tree, i = _parse_atom(tokens, i)
+    while i < len(tokens) and tokens[i] in "*/":
+        right, j = _parse_atom(tokens, i + 1)
+        tree, i = (tokens[i], tree, right), j
+    return tree, i
+
+
+def _parse_atom(tokens: list[str], i: int) -> tuple[Expr, int]:
+    if i >= len(tokens):
+        raise InvalidStep("the expression ends too early")
+    token = tokens[i]
+    if token.isdigit():
+        return int(token), i + 1
+    if token == "-" and i + 1 < len(tokens) and tokens[i + 1].isdigit():
+        return -int(tokens[i + 1]), i + 2
+    if token == "(":
+        tree, j = _parse_sum(tokens, i + 1)
+        if j >= len(tokens) or tokens[j] != ")":
+            raise InvalidStep("unbalanced brackets")
+        return tree, j + 1
+    raise InvalidStep(f"unexpected '{token}' in the expression")
+
+
+def _read_number(text: str) -> Fraction | None:
+    """A stated answer: one number ("14", "-3", "1,200", "2.5", "7/2"), else None."""
+    text = text.strip().rstrip(".")
+    if len(text) > 40 or not _NUMBER.fullmatch(text):
+        return None
+    return parse_number(text)
