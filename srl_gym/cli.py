@@ -21,8 +21,17 @@ def _task_options(args: argparse.Namespace) -> dict:
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    if args.markdown:
+        out.write("| id | domain | difficulty levels | an expert step |\n|---|---|---|---|\n")
     for entry in TASKS:
         cls = entry.load()
+        if args.markdown:
+            task = cls()
+            steps = next(iter_expert_trajectories(task, [0])).steps
+            levels = "<br>".join(f"{i}: {text}" for i, text in enumerate(cls.levels)).replace("|", "\\|")
+            example = steps[0].text.replace("|", "\\|")
+            out.write(f"| `{entry.env_id}` | {entry.domain} | {levels} | `{example}` |\n")
+            continue
         out.write(f"{entry.env_id:28} {entry.domain:9} {len(cls.levels)} levels\n")
         if args.verbose:
             for level, text in enumerate(cls.levels):
@@ -108,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list the registered tasks with their domain and difficulty levels")
     p.add_argument("-v", "--verbose", action="store_true", help="describe every difficulty level")
+    p.add_argument("--markdown", action="store_true", help="a Markdown table with an example step per task")
     p.set_defaults(func=cmd_list)
 
     def problem_args(p: argparse.ArgumentParser) -> None:

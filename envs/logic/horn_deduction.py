@@ -1,0 +1,526 @@
+"""Horn-clause deduction: forward-chaining proofs that a query follows from facts and if-then rules."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from srl_gym.parsing import answer_text, normalize
+from srl_gym.task import InvalidStep, Problem, Task, TaskConfig
+
+#: Atom names: single lower-case words that are none of the parser's filler words.
+ATOMS = (
+    "wet", "cold", "icy", "windy", "dark", "bright", "loud", "quiet", "warm", "hot", "dry", "sunny", "cloudy",
+    "foggy", "muddy", "slippery", "frozen", "stormy", "calm", "humid", "dusty", "sandy", "rocky", "green", "red",
+    "blue", "heavy", "tired", "hungry", "happy", "sad", "angry", "sleepy", "busy", "late", "early", "open",
+    "closed", "locked", "broken", "ready", "safe", "risky", "noisy", "smooth", "rough", "sharp", "soft", "hard",
+    "clean", "dirty", "fresh", "stale", "sweet", "sour", "bitter", "salty", "rich", "poor", "young", "old", "tall",
+    "short", "fast", "slow", "strong", "weak", "brave", "shy", "rusty", "shiny", "sticky", "fuzzy", "crisp",
+    "damp", "chilly", "breezy", "gloomy", "rainy", "snowy", "hazy", "misty", "starry", "wild", "tame", "lucky",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """How one difficulty level draws its theories."""
+
+    depths: tuple[int, int]  # proof depth range (longest chain of rules from facts to the query)
+    extra_premises: int  # at most this many premises per proof rule besides the one that continues the chain
+    distractors: tuple[int, int]  # range of distractor rules (dead ends, idle rules, longer detours)
+    spare_facts: tuple[int, int]  # range of facts that no proof uses
+
+
+LEVEL_SPECS = (
+    LevelSpec((2, 2), 1, (1, 1), (0, 1)),
+    LevelSpec((3, 3), 2, (1, 2), (1, 1)),
+    LevelSpec((4, 5), 2, (3, 4), (1, 2)),
+    LevelSpec((6, 7), 2, (4, 6), (2, 2)),
+)
+MAX_STEP_CHARS = 2000
+
+#: A rule: its premises and its head, as atom ids.
+Rule = tuple[tuple[int, ...], int]
+#: An action: ("derive", atom id) or ("answer", "yes" / "no").
+HornAction = tuple
+
+_TOKEN = re.compile(r"[a-z]+|\d+")
+_RULE_REF = re.compile(r"\brule\s*(?:no\.?\s*|number\s*|#\s*)?(\d+)")
+_ARROWS = re.compile(r"=>|->|\u2192|\u21d2|\u27f9|:-|\u2234")
+_FILLERS = frozenset(
+    "and so then therefore thus hence we get gets got from is are true holds hold it its follows follow that by "
+    "using use apply applying applied since because as if derive derived derives deduce deduced conclude "
+    "concluded infer inferred gives give giving yields yield implies imply know known now also both the with new "
+    "fact facts can be which means this of premise premises conclusion to a an i atom becomes obtain have has "
+    "proves prove proved fire fires fired via given in on we".split()
+)
+#: Words that, right after the first atom, announce its premises: "icy because wet and cold".
+_PREMISES_FOLLOW = frozenset("because since as from by given using via".split())
+_YES = frozenset("yes true proved provable derivable follows y".split())
+_NO = frozenset("no false unprovable underivable not cannot n".split())
+
+
+@dataclass
+class HornDeductionConfig(TaskConfig):
+    """Options of `HornDeduction`.
+
+    Attributes:
+        no_rate: share of problems whose query cannot be derived (answer "no"), in [0, 1].
+    """
+
+    no_rate: float = 0.3
+
+    def validate(self, levels) -> None:
+        super().validate(levels)
+        if isinstance(self.no_rate, bool) or not isinstance(self.no_rate, (int, float)):
+            raise TypeError(f"no_rate must be a number in [0, 1], got {self.no_rate!r}")
+        if not 0.0 <= self.no_rate <= 1.0:
+            raise ValueError(f"no_rate must be in [0, 1], got {self.no_rate}")
+
+
+@dataclass(frozen=True)
+class HornTheory:
+    """Facts, rules and the query, over atoms numbered 0..n-1 (``names[i]`` is atom i)."""
+
+    names: tuple[str, ...]
+    facts: tuple[int, ...]
+    rules: tuple[Rule, ...]
+    query: int
+
+
+@dataclass(frozen=True)
+class HornState:
+    """The theory, the atoms known so far (facts and derived atoms) and the stated answer, if any."""
+
+    theory: HornTheory
+    known: frozenset[int]
+    answer: str | None = None
+
+
+class HornDeduction(Task[HornState, HornAction]):
+    """Horn-clause deduction: derive atoms by forward chaining until the query is proved, or show it cannot be.
+
+    ## Description
+    A theory of facts ("wet, cold") and numbered rules ("Rule 1: If wet and cold then icy.") over
+    atoms named by words, and a query atom. Each step applies one rule whose premises are all known
+    and derives its head, a new atom. When the query is derived the agent answers "yes". Some
+    queries cannot be derived (``no_rate`` of the problems): then the agent first derives every atom
+    the query depends on (reachable backwards from the query through the rules) that can be derived,
+    and answers "no". Distractor rules make this a search: dead ends (a premise that can never be
+    derived), idle rules (derivable atoms the query does not need) and, from level 2, longer detours
+    to atoms of the proof. The oracle derives the next atom of a shortest proof (fewest rule
+    applications, found by exact search) of the query from the known atoms, so it re-plans after any
+    valid step; for an underivable query it derives the missing atoms the query depends on, by rule
+    order, then answers "no".
+
+    ## Action Space
+    Text, one step. A derivation, canonically "wet and cold, so icy" (premises of the rule, then the
+    new atom; "wet, cold and windy, so icy" for three). Also accepted: "icy", "icy is true",
+    "therefore icy", "from wet and cold we get icy", "if wet and cold then icy", "wet & cold => icy",
+    "icy because wet and cold", "rule 3: icy", "by rule 3, wet and cold give icy", "apply rule 3",
+    with any case, spacing, markdown, a "Step k:" label or a final period. Named premises must be the
+    premises of one rule deriving the atom, a cited rule must derive it, and its premises must be
+    known. The final answer: "Answer: yes" or "Answer: no" ("true"/"false", "the answer is yes",
+    "\\boxed{no}" and a bare "yes"/"no" too). Discrete: ``Discrete(4)`` candidate steps, the
+    expert's among plausible wrong ones (a rule with an unknown premise, an atom already known, an
+    idle derivation, the wrong answer).
+
+    ## Observation Space
+    Text: the problem, the steps so far and the current state ("Goal: icy. Derived: slick, icy").
+    Discrete: UTF-8 bytes of the current state and of each candidate step, 128 bytes each.
+
+    ## Starting State
+    The facts are known, nothing is derived, the query is not a fact.
+
+    ## Reward
+    See `srl_gym.env.ReasoningEnv`. A derivation is valid if one rule with known premises derives
+    the atom and the atom is new; idle derivations are valid but wasteful (they never match the
+    expert's step). An answer step ends the episode, right or wrong.
+
+    ## Episode End
+    When an answer is given. Solved if it is the truth: "yes" iff the query follows from the facts
+    by the rules.
+
+    ## Information
+    ``answer`` is "yes" or "no" (the stated answer); the verifier compares it with the truth,
+    tolerant of "Answer: yes", "True", "\\boxed{yes}".
+
+    ## Arguments
+    - ``difficulty``: 0: proof depth 2, 1 distractor rule; 1: depth 3, 1-2 distractor rules;
+      2: depth 4-5, 3-4 distractor rules (detours included); 3: depth 6-7, 4-6 distractor rules.
+      Each proof rule has 1 to 2 (level 0) or 3 premises; levels 1-3 add unused facts.
+    - ``no_rate``: share of problems whose query cannot be derived (default 0.3).
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    name = "HornDeduction"
+    domain = "logic"
+    levels = (
+        "proof depth 2, up to 2 premises per rule, 1 distractor rule",
+        "proof depth 3, up to 3 premises per rule, 1-2 distractor rules, 1 unused fact",
+        "proof depth 4-5, up to 3 premises per rule, 3-4 distractor rules incl. detours, 1-2 unused facts",
+        "proof depth 6-7, up to 3 premises per rule, 4-6 distractor rules incl. detours, 2 unused facts",
+    )
+    config_class = HornDeductionConfig
+
+    def generate(self, rng: random.Random) -> Problem:
+        spec = LEVEL_SPECS[self.difficulty]
+        provable = rng.random() >= self.config.no_rate
+        while True:
+            theory = _draw_theory(rng, spec, provable)
+            if theory is not None:
+                break
+        names = theory.names
+        rules = "".join(
+            f"Rule {i}: If {_join(names[p] for p in premises)} then {names[head]}.\n"
+            for i, (premises, head) in enumerate(theory.rules, 1)
+        )
+        query = names[theory.query]
+        text = (
+            f"Facts: {', '.join(names[f] for f in theory.facts)}.\n{rules}"
+            f"Question: can {query} be derived from the facts by the rules?\n"
+            "Derive one new fact per step by applying a rule whose premises are all known.\n"
+            "Write each step as: A and B, so C (the premises of the rule, then the new fact).\n"
+            f"When {query} is derived, finish with: Answer: yes. If it cannot be derived, first derive every fact "
+            f"that can be derived and that {query} depends on through the rules, then finish with: Answer: no"
+        )
+        state = HornState(theory, frozenset(theory.facts))
+        steps = len(self.expert_trajectory(state))
+        return Problem(text=text, initial_state=state, answer="yes" if provable else "no", meta={"steps": steps})
+
+    # ------------------------------------------------------------------ dynamics
+    def is_terminal(self, state: HornState) -> bool:
+        return state.answer is not None
+
+    def is_solved(self, problem: Problem, state: HornState) -> bool:
+        return state.answer is not None and state.answer == _truth(state.theory)
+
+    def expert_action(self, state: HornState) -> HornAction | None:
+        if state.answer is not None:
+            return None
+        theory, known = state.theory, state.known
+        info = _analyse(theory)
+        if info.provable:
+            if theory.query in known:
+                return ("answer", "yes")
+            return ("derive", _proof_plan(theory, known)[0])
+        for premises, head in theory.rules:
+            if head in info.relevant and head not in known and all(p in known for p in premises):
+                return ("derive", head)
+        return ("answer", "no")
+
+    def apply(self, state: HornState, action: HornAction) -> HornState:
+        if state.answer is not None:
+            raise InvalidStep("the answer was already given")
+        kind, value = action
+        if kind == "answer":
+            if value not in ("yes", "no"):
+                raise InvalidStep("the answer is yes or no")
+            return replace(state, answer=value)
+        names = state.theory.names
+        if value in state.known:
+            raise InvalidStep(f"{names[value]} is already known")
+        if _applicable_rule(state.theory, state.known, value) is None:
+            raise InvalidStep(f"no rule with known premises derives {names[value]}")
+        return HornState(state.theory, state.known | {value})
+
+    def format_step(self, state: HornState, action: HornAction) -> str:
+        kind, value = action
+        if kind == "answer":
+            return f"Answer: {value}"
+        theory, names = state.theory, state.theory.names
+        index = _applicable_rule(theory, state.known, value)
+        if index is None:  # not derivable now (a distractor): show the first rule that would derive it
+            index = next((i for i, (_, head) in enumerate(theory.rules) if head == value), None)
+        if index is None:
+            return names[value]
+        return f"{_join(names[p] for p in theory.rules[index][0])}, so {names[value]}"
+
+    def parse_step(self, state: HornState, text: str) -> HornAction:
+        if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
+            raise InvalidStep("a step is a short text")
+        line = normalize(text)
+        if "answer" in line or "boxed" in line or line in ("yes", "no", "true", "false"):
+            value = _answer_value(text)
+            if value is None:
+                raise InvalidStep("expected 'Answer: yes' or 'Answer: no'")
+            return ("answer", value)
+        return ("derive", self._parse_derivation(state, line))
+
+    def answer(self, problem: Problem, state: HornState, steps) -> str:
+        return state.answer or ""
+
+    def verify(self, problem: Problem, answer: str) -> bool:
+        if not isinstance(answer, str) or len(answer) > MAX_STEP_CHARS:
+            return False
+        return _answer_value(answer) == _truth(problem.initial_state.theory)
+
+    def render_state(self, state: HornState) -> str:
+        theory = state.theory
+        facts = set(theory.facts)
+        derived = [theory.names[a] for a in sorted(state.known - facts)]
+        text = f"Goal: {theory.names[theory.query]}. Derived: {', '.join(derived) or 'none'}"
+        return f"{text}. Answer: {state.answer}" if state.answer else text
+
+    def distractors(self, state: HornState, expert: HornAction, rng: random.Random) -> list[HornAction]:
+        theory, known = state.theory, state.known
+        info = _analyse(theory)
+        heads = list(dict.fromkeys(head for _, head in theory.rules))
+        blocked = [h for h in heads if h not in known and _applicable_rule(theory, known, h) is None]
+        repeated = [h for h in heads if h in known]
+        idle = [h for h in heads if h not in known and h not in blocked]
+        wrong_answer = ("answer", "no" if info.provable else "yes")
+        picks: list[HornAction] = []
+        for pool in (blocked, idle, repeated):
+            pool = [("derive", a) for a in pool if ("derive", a) != expert]
+            if pool:
+                picks.append(rng.choice(pool))
+        if expert[0] == "answer" or len(picks) < self.num_candidates - 1:
+            picks.insert(0, wrong_answer)
+        return picks[: self.num_candidates - 1]
+
+    # ------------------------------------------------------------------ parsing
+    def _parse_derivation(self, state: HornState, line: str) -> int:
+        theory = state.theory
+        info = _analyse(theory)
+        refs = _RULE_REF.findall(line)
+        if len(refs) > 1:
+            raise InvalidStep("cite at most one rule")
+        line = _ARROWS.sub(" so ", _RULE_REF.sub(" ", line))
+        tokens = _TOKEN.findall(line)
+        atoms: list[tuple[int, int]] = []  # (token position, atom id)
+        for position, word in enumerate(tokens):
+            atom = info.index.get(word)
+            if atom is not None:
+                atoms.append((position, atom))
+            elif word not in _FILLERS:
+                raise InvalidStep(f"unknown word {word!r}: name atoms of the problem")
+        if not atoms and not refs:
+            raise InvalidStep("expected a step such as 'A and B, so C'")
+        conclusion = None
+        premises: set[int] = set()
+        if atoms:
+            end = atoms[1][0] if len(atoms) > 1 else len(tokens)
+            first_is_conclusion = len(atoms) > 1 and any(
+                tokens[i] in _PREMISES_FOLLOW for i in range(atoms[0][0] + 1, end)
+            )
+            conclusion = atoms[0][1] if first_is_conclusion else atoms[-1][1]
+            premises = {a for _, a in atoms} - {conclusion}
+        names = theory.names
+        if refs:
+            number = int(refs[0]) if len(refs[0]) < 6 else 0
+            if not 1 <= number <= len(theory.rules):
+                raise InvalidStep(f"there is no rule {refs[0]}")
+            rule_premises, head = theory.rules[number - 1]
+            if conclusion is not None and head != conclusion:
+                raise InvalidStep(f"rule {number} derives {names[head]}, not {names[conclusion]}")
+            if premises and premises != set(rule_premises):
+                raise InvalidStep(f"rule {number} has the premises {_join(names[p] for p in rule_premises)}")
+            missing = [names[p] for p in rule_premises if p not in state.known]
+            if missing:
+                raise InvalidStep(f"rule {number} needs {_join(missing)}, not known yet")
+            return head
+        if premises:
+            matching = [r for r in theory.rules if r[1] == conclusion and set(r[0]) == premises]
+            if not matching:
+                raise InvalidStep(f"no rule derives {names[conclusion]} from {_join(names[p] for p in premises)}")
+            missing = [names[p] for p in sorted(premises) if p not in state.known]
+            if missing:
+                raise InvalidStep(f"{_join(missing)} not known yet")
+        return conclusion
+
+
+# ---------------------------------------------------------------------- analysis and the oracle
+@dataclass(frozen=True)
+class _Analysis:
+    index: dict[str, int]  # atom name -> id
+    derivable: frozenset[int]  # every atom that follows from the facts
+    live_rules: dict[int, tuple[int, ...]]  # head -> rules (indices) whose premises are all derivable
+    relevant: frozenset[int]  # derivable non-facts the query depends on (backwards through the rules)
+    provable: bool
+
+
+@lru_cache(maxsize=4096)
+def _analyse(theory: HornTheory) -> _Analysis:
+    derivable = _closure(theory.facts, theory.rules)
+    live: dict[int, list[int]] = {}
+    for i, (premises, head) in enumerate(theory.rules):
+        if all(p in derivable for p in premises):
+            live.setdefault(head, []).append(i)
+    depends = {theory.query}
+    frontier = [theory.query]
+    while frontier:
+        atom = frontier.pop()
+        for premises, head in theory.rules:
+            if head == atom:
+                for p in premises:
+                    if p not in depends:
+                        depends.add(p)
+                        frontier.append(p)
+    relevant = frozenset(a for a in depends if a in derivable and a not in theory.facts)
+    return _Analysis(
+        index={name: i for i, name in enumerate(theory.names)},
+        derivable=derivable,
+        live_rules={head: tuple(rules) for head, rules in live.items()},
+        relevant=relevant,
+        provable=theory.query in derivable,
+    )
+
+
+def _closure(facts, rules) -> frozenset[int]:
+    known = set(facts)
+    changed = True
+    while changed:
+        changed = False
+        for premises, head in rules:
+            if head not in known and all(p in known for p in premises):
+                known.add(head)
+                changed = True
+    return frozenset(known)
+
+
+def _truth(theory: HornTheory) -> str:
+    return "yes" if _analyse(theory).provable else "no"
+
+
+def _applicable_rule(theory: HornTheory, known: frozenset[int], atom: int) -> int | None:
+    """The first rule deriving ``atom`` whose premises are all known, or None."""
+    for i, (premises, head) in enumerate(theory.rules):
+        if head == atom and all(p in known for p in premises):
+            return i
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _proof_plan(theory: HornTheory, known: frozenset[int]) -> tuple[int, ...]:
+    """The atoms of a shortest proof of the (derivable, unknown) query, in an order that derives them.
+
+    Exact branch and bound over which live rule derives each atom of the proof: a proof is one rule
+    per needed atom, its size the number of needed atoms. Ties go to the first rules in order.
+    """
+    live = _analyse(theory).live_rules
+    chosen: dict[int, int] = {}
+    best: dict[int, int] | None = None
+
+    def search(pending: tuple[int, ...]) -> None:
+        nonlocal best
+        todo = [a for a in dict.fromkeys(pending) if a not in known and a not in chosen]
+        if not todo:
+            if best is None or len(chosen) < len(best):
+                best = dict(chosen)
+            return
+        if best is not None and len(chosen) + len(todo) >= len(best):
+            return
+        atom, rest = todo[0], tuple(todo[1:])
+        for rule in live[atom]:
+            chosen[atom] = rule
+            search(rest + theory.rules[rule][0])
+            del chosen[atom]
+
+    search((theory.query,))
+    order: list[int] = []
+
+    def visit(atom: int) -> None:  # post-order: premises before the atom they derive
+        if atom in known or atom in order:
+            return
+        for p in theory.rules[best[atom]][0]:
+            visit(p)
+        order.append(atom)
+
+    visit(theory.query)
+    return tuple(order)
+
+
+# ---------------------------------------------------------------------- generation
+def _draw_theory(rng: random.Random, spec: LevelSpec, provable: bool) -> HornTheory | None:
+    """A random theory of the level, or None when this draw missed its constraints (the caller redraws)."""
+    pool = rng.sample(ATOMS, len(ATOMS))
+    facts: list[int] = []
+    rules: list[Rule] = []
+    cost: dict[int, int] = {}  # every atom drawn so far (ids 0, 1, ...) -> rule applications its proof takes
+
+    def fresh() -> int:
+        atom = len(cost)
+        cost[atom] = 0
+        return atom
+
+    distance: dict[int, int] = {}  # rules between each atom of the proof and the query
+
+    def grow(depth: int, below: int = 0) -> int:
+        atom = fresh()
+        distance[atom] = below
+        if depth == 0:
+            facts.append(atom)
+            return atom
+        premises = [grow(depth - 1, below + 1)]
+        for _ in range(rng.randint(0, spec.extra_premises)):
+            premises.append(grow(1 if depth > 1 and rng.random() < 0.3 else 0, below + 1))
+        rng.shuffle(premises)
+        rules.append((tuple(premises), atom))
+        cost[atom] = 1 + sum(cost[p] for p in premises)
+        return atom
+
+    depth = rng.randint(*spec.depths)
+    query = grow(depth)
+    proof_atoms = [head for _, head in rules]
+    if not provable:  # take away a fact close to the query: most of the proof can still be derived
+        missing = rng.choice(sorted(facts, key=distance.get)[: max(1, len(facts) // 2)])
+        facts.remove(missing)
+        proof_atoms.append(missing)
+    for _ in range(rng.randint(*spec.spare_facts)):
+        facts.append(fresh())
+
+    for _ in range(rng.randint(*spec.distractors)):
+        derivable = sorted(_closure(facts, rules))
+        kind = rng.choice(("dead", "idle", "detour") if spec.depths[0] >= 4 else ("dead", "idle"))
+        if kind == "dead":  # a premise that nothing derives: a dead end, often to an atom of the proof
+            head = rng.choice(proof_atoms) if rng.random() < 0.6 else fresh()
+            known = [a for a in derivable if a != head]
+            premises = [*rng.sample(known, min(len(known), rng.randint(0, 1))), fresh()]
+            rng.shuffle(premises)
+            rules.append((tuple(premises), head))
+        elif kind == "idle":  # derivable, but the query does not need it
+            rules.append((tuple(rng.sample(derivable, min(len(derivable), rng.randint(1, 2)))), fresh()))
+        else:  # a detour: a second way, at least as long, to an atom of the proof
+            targets = [h for h in proof_atoms if h != query and h in derivable and 0 < cost[h] <= 3]
+            if not targets:
+                continue
+            target = rng.choice(targets)
+            link = rng.choice(facts)
+            for _ in range(cost[target] - 1 + rng.randint(0, 1)):
+                atom = fresh()
+                rules.append(((link,), atom))
+                link = atom
+            rules.append(((link,), target))
+
+    if len(cost) > len(pool):
+        return None
+    rng.shuffle(rules)
+    rng.shuffle(facts)
+    theory = HornTheory(tuple(pool[: len(cost)]), tuple(facts), tuple(rules), query)
+    info = _analyse(theory)
+    if info.provable != provable or query in facts or (not provable and not info.relevant):
+        return None
+    return theory
+
+
+def _join(words) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    words = list(words)
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _answer_value(text: str) -> str | None:
+    """ "yes" or "no" from a final answer ("Answer: yes", "true", "\\boxed{no}"), else None."""
+    inner = answer_text(text)
+    if inner is None:
+        inner = normalize(text)
+        if inner not in ("yes", "no", "true", "false"):
+            return None
+    words = _TOKEN.findall(inner.lower())
+    if not words:
+        return None
+    return "yes" if words[0] in _YES else "no" if words[0] in _NO else None

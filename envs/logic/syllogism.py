@@ -1,0 +1,651 @@
+"""Chained categorical syllogisms: derive statements one rule at a time to decide whether a conclusion follows."""
+
+from __future__ import annotations
+
+import heapq
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from srl_gym.parsing import answer_text, normalize
+from srl_gym.task import InvalidStep, Problem, Task, TaskConfig
+
+#: Made-up plural category names, so that no world knowledge helps or misleads.
+CATEGORIES = (
+    "wumpuses", "yumpuses", "zumpuses", "dumpuses", "rompuses", "numpuses", "tumpuses", "vumpuses", "impuses",
+    "jompuses", "gorpuses", "shumpuses", "lempuses", "sterpuses", "grimpuses", "lorpuses", "brimpuses", "blickets",
+    "daxes", "wugs", "feps", "glorbs", "zorbs", "snarks", "toves", "florps", "zibbets", "morkels", "trovers",
+    "plimbs", "krells", "vorns", "grups", "quoxes", "slithies", "borogoves",
+)  # fmt: skip
+ALL, NO, SOME, SOME_NOT = 0, 1, 2, 3
+#: A statement: (form, subject, predicate), with the categories as ids into the theory's names.
+Statement = tuple[int, int, int]
+#: An action: ("derive", statement) or ("answer", "yes" / "no").
+SyllogismAction = tuple
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """How one difficulty level draws its problems."""
+
+    chain: tuple[int, int]  # range of premises on the chain that leads to the question
+    distractors: tuple[int, int]  # range of premises that the chain does not need
+
+
+LEVEL_SPECS = (
+    LevelSpec((2, 2), (0, 0)),
+    LevelSpec((3, 3), (1, 1)),
+    LevelSpec((4, 5), (2, 2)),
+    LevelSpec((6, 7), (3, 4)),
+)
+#: Longest expert solution a level keeps (longer draws are redrawn).
+MAX_EXPERT_STEPS = (6, 8, 12, 16)
+MAX_STEP_CHARS = 2000
+RULES_TEXT = (
+    "Barbara: All A are B; All B are C => All A are C. Celarent: All A are B; No B are C => No A are C.\n"
+    "Darii: Some A are B; All B are C => Some A are C. Ferio: Some A are B; No B are C => Some A are not C.\n"
+    "Conversion: No A are B => No B are A; Some A are B => Some B are A.\n"
+)
+
+_STATEMENT = re.compile(r"\b(all|every|no|some)\s+([a-z]+)\s+(?:are|is)\s+(not\s+)?([a-z]+)")
+_TOKEN = re.compile(r"[a-z]+|\d+")
+_ARROWS = re.compile(r"=>|->|\u2192|\u21d2|\u27f9|\u2234")
+_FILLERS = frozenset(
+    "from because since given as by using via so therefore thus hence then gives give yields yield implies imply "
+    "we get it follows follow that and conclude can know known the premise premises rule rules of with new "
+    "statement statements conclusion is true holds hold barbara celarent darii ferio conversion convert converting "
+    "converse converted apply applying applied which means this to a an also one two mood syllogism in on step "
+    "steps".split()
+)
+#: Words between two statements that make the next one the conclusion: "..., so All A are C".
+_CONSEQUENCE = frozenset(
+    "so therefore thus hence then gives give yields yield implies imply get conclude follows".split()
+)
+#: Words before the first statement that make the last one the conclusion: "Since ..., All A are C".
+_PREMISES_FIRST = frozenset("from because since given as".split())
+_YES = frozenset("yes true follows valid y".split())
+_NO = frozenset("no false invalid not n".split())
+
+
+@dataclass
+class SyllogismConfig(TaskConfig):
+    """Options of `Syllogism`.
+
+    Attributes:
+        no_rate: share of problems whose statement in question does not follow (answer "no"), in [0, 1].
+    """
+
+    no_rate: float = 0.3
+
+    def validate(self, levels) -> None:
+        super().validate(levels)
+        if isinstance(self.no_rate, bool) or not isinstance(self.no_rate, (int, float)):
+            raise TypeError(f"no_rate must be a number in [0, 1], got {self.no_rate!r}")
+        if not 0.0 <= self.no_rate <= 1.0:
+            raise ValueError(f"no_rate must be in [0, 1], got {self.no_rate}")
+
+
+@dataclass(frozen=True)
+class SyllogismTheory:
+    """The premises and the statement in question, over categories numbered 0..n-1 (``names``)."""
+
+    names: tuple[str, ...]
+    premises: tuple[Statement, ...]
+    question: Statement
+
+
+@dataclass(frozen=True)
+class SyllogismState:
+    """The theory, the statements known so far (premises and derived) and the stated answer, if any."""
+
+    theory: SyllogismTheory
+    known: frozenset[Statement]
+    answer: str | None = None
+
+
+class Syllogism(Task[SyllogismState, SyllogismAction]):
+    """Chained categorical syllogisms: does a statement follow from the premises?
+
+    ## Description
+    Premises relate made-up categories with the four categorical forms: "All A are B", "No A are
+    B", "Some A are B" (premises use these three) and "Some A are not B". A question asks whether
+    a statement follows. Each step derives one new statement from one or two known statements by
+    one rule: Barbara (All A are B; All B are C => All A are C), Celarent (All A are B; No B are C
+    => No A are C), Darii (Some A are B; All B are C => Some A are C), Ferio (Some A are B; No B
+    are C => Some A are not C), or conversion (No A are B => No B are A; Some A are B => Some B
+    are A). These rules are valid whether or not categories may be empty; no premise set forces a
+    category to be empty. When the statement is derived the agent answers "yes". When it does not
+    follow (``no_rate`` of the problems; the generator checks by a countermodel that it is not
+    entailed even if every category has members, so "no" is the answer under the modern and the
+    traditional reading alike), the agent first derives every statement that follows about the
+    question's subject (with it as subject), then answers "no".
+
+    The oracle derives the next statement of a shortest derivation of the question from the known
+    statements (fewest steps of a derivation tree, by Knuth's generalisation of Dijkstra's algorithm
+    over the closure), so it re-plans after any valid step. For a "no" question it works through the
+    statements about the subject, each by its shortest derivation, then answers "no".
+
+    ## Action Space
+    Text, one step. A derivation, canonically "All wumpuses are zumpuses (from: All wumpuses are
+    yumpuses; All yumpuses are zumpuses)"; the bare statement is accepted too, as are "Therefore
+    all wumpuses are zumpuses", "All wumpuses are zumpuses because ... and ...", "From ... and ...
+    we get ...", "..., so ...", a rule name ("by Barbara") and premise numbers, which are ignored,
+    with any case, spacing, markdown, a "Step k:" label or a final period ("aren't" for "are not",
+    "every" for "all"). Cited statements must be known and derive the statement by one rule. The
+    final answer: "Answer: yes" or "Answer: no" ("true"/"false", "\\boxed{yes}", a bare "yes"/"no").
+    Discrete: ``Discrete(4)`` candidate steps, the expert's among plausible wrong ones (illicit
+    conversion, wrong quantifier, an idle derivation, the wrong answer).
+
+    ## Observation Space
+    Text: the problem, the steps so far and the statements derived so far. Discrete: UTF-8 bytes of
+    the current state and of each candidate step, 128 bytes each.
+
+    ## Starting State
+    The premises are known; the statement in question is not a premise.
+
+    ## Reward
+    See `srl_gym.env.ReasoningEnv`. A step is valid if its statement is new and follows from known
+    statements by one rule; idle derivations are valid but never match the expert's step. An answer
+    step ends the episode, right or wrong.
+
+    ## Episode End
+    When an answer is given. Solved if it is the truth: "yes" iff the statement follows.
+
+    ## Information
+    ``answer`` is "yes" or "no" (the stated answer); the verifier compares it with the truth.
+
+    ## Arguments
+    - ``difficulty``: 0: a chain of 2 premises; 1: 3 premises and 1 distractor premise; 2: 4-5
+      premises and 2 distractors; 3: 6-7 premises and 3-4 distractors. Chains lead to any of the
+      four forms, with premises in either orientation (conversions needed).
+    - ``no_rate``: share of problems whose statement does not follow (default 0.3).
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    name = "Syllogism"
+    domain = "logic"
+    levels = (
+        "chain of 2 premises, no distractor premises",
+        "chain of 3 premises, 1 distractor premise",
+        "chain of 4-5 premises, 2 distractor premises",
+        "chain of 6-7 premises, 3-4 distractor premises",
+    )
+    config_class = SyllogismConfig
+
+    def generate(self, rng: random.Random) -> Problem:
+        spec = LEVEL_SPECS[self.difficulty]
+        follows = rng.random() >= self.config.no_rate
+        while True:
+            drawn = _draw_theory(rng, spec, follows)
+            if drawn is None:
+                continue
+            theory, chain = drawn
+            state = SyllogismState(theory, frozenset(theory.premises))
+            steps = len(self.expert_trajectory(state))
+            # A "yes" needs every premise of the chain (no distractor shortcut); a "no" at least one derivation.
+            if (chain if follows else 2) <= steps <= MAX_EXPERT_STEPS[self.difficulty]:
+                break
+        names = theory.names
+        premises = "".join(f"{i}. {_text(s, names)}.\n" for i, s in enumerate(theory.premises, 1))
+        subject = names[theory.question[1]]
+        question = _text(theory.question, names)
+        text = (
+            f"Premises:\n{premises}Question: does it follow that {question[0].lower()}{question[1:]}?\n"
+            "Derive one new statement per step from one or two known statements (premises or derived) by one rule.\n"
+            f"{RULES_TEXT}"
+            "Write each step as: <new statement> (from: <statement>; <statement>)\n"
+            f"When the statement in question is derived, finish with: Answer: yes. If it does not follow, first "
+            f"derive every statement about {subject} (with {subject} as subject) that follows, then finish with: "
+            "Answer: no"
+        )
+        meta = {"steps": steps, "entailed": follows}
+        return Problem(text=text, initial_state=state, answer="yes" if follows else "no", meta=meta)
+
+    # ------------------------------------------------------------------ dynamics
+    def is_terminal(self, state: SyllogismState) -> bool:
+        return state.answer is not None
+
+    def is_solved(self, problem: Problem, state: SyllogismState) -> bool:
+        return state.answer is not None and state.answer == _truth(state.theory)
+
+    def expert_action(self, state: SyllogismState) -> SyllogismAction | None:
+        if state.answer is not None:
+            return None
+        return _expert(state.theory, state.known)
+
+    def apply(self, state: SyllogismState, action: SyllogismAction) -> SyllogismState:
+        if state.answer is not None:
+            raise InvalidStep("the answer was already given")
+        kind, value = action
+        if kind == "answer":
+            if value not in ("yes", "no"):
+                raise InvalidStep("the answer is yes or no")
+            return replace(state, answer=value)
+        names = state.theory.names
+        if value in state.known:
+            raise InvalidStep(f"{_text(value, names)} is already known")
+        if value[1] == value[2] or not _derivations(value, state.known, len(names)):
+            raise InvalidStep(f"{_text(value, names)} does not follow from known statements by one rule")
+        return SyllogismState(state.theory, state.known | {value})
+
+    def format_step(self, state: SyllogismState, action: SyllogismAction) -> str:
+        kind, value = action
+        if kind == "answer":
+            return f"Answer: {value}"
+        names = state.theory.names
+        ways = _derivations(value, state.known, len(names))
+        if not ways:
+            return _text(value, names)
+        return f"{_text(value, names)} (from: {'; '.join(_text(p, names) for p in ways[0])})"
+
+    def parse_step(self, state: SyllogismState, text: str) -> SyllogismAction:
+        if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
+            raise InvalidStep("a step is a short text")
+        line = normalize(text)
+        if "answer" in line or "boxed" in line or line in ("yes", "no", "true", "false"):
+            value = _answer_value(text)
+            if value is None:
+                raise InvalidStep("expected 'Answer: yes' or 'Answer: no'")
+            return ("answer", value)
+        return ("derive", _parse_derivation(state, line))
+
+    def answer(self, problem: Problem, state: SyllogismState, steps) -> str:
+        return state.answer or ""
+
+    def verify(self, problem: Problem, answer: str) -> bool:
+        if not isinstance(answer, str) or len(answer) > MAX_STEP_CHARS:
+            return False
+        return _answer_value(answer) == _truth(problem.initial_state.theory)
+
+    def render_state(self, state: SyllogismState) -> str:
+        theory = state.theory
+        order = _analyse(theory).order
+        derived = sorted(state.known - set(theory.premises), key=lambda s: order.get(s, -1), reverse=True)
+        text = "Derived: " + ("; ".join(_text(s, theory.names) for s in derived) or "none")
+        return f"Answer: {state.answer}. {text}" if state.answer else text
+
+    def distractors(self, state: SyllogismState, expert: SyllogismAction, rng: random.Random) -> list[SyllogismAction]:
+        theory, known = state.theory, state.known
+        n = len(theory.names)
+        info = _analyse(theory)
+        target = expert[1] if expert[0] == "derive" else theory.question
+        form, x, y = target
+        # Wrong quantifiers and illicit conversions of the step the expert takes.
+        fallacies = [(f, x, y) for f in range(4) if f != form] + [(form, y, x)]
+        # Illicit conversions of known "All" and "Some ... not" statements.
+        fallacies += [(f, b, a) for f, a, b in sorted(known) if f in (ALL, SOME_NOT)]
+        fallacies = [s for s in fallacies if s not in known and not _derivations(s, known, n)]
+        idle = [s for s in info.statements if s not in known and _derivations(s, known, n)]
+        picks: list[SyllogismAction] = []
+        for pool in (fallacies, idle):
+            pool = [("derive", s) for s in pool if ("derive", s) != expert]
+            if pool:
+                picks.append(rng.choice(pool))
+        wrong_answer = ("answer", "no" if info.follows else "yes")
+        if expert[0] == "answer" or len(picks) < self.num_candidates - 1:
+            picks.insert(0, wrong_answer)
+        rest = [("derive", s) for s in fallacies if ("derive", s) not in picks and ("derive", s) != expert]
+        while len(picks) < self.num_candidates - 1 and rest:
+            picks.append(rest.pop(rng.randrange(len(rest))))
+        return picks[: self.num_candidates - 1]
+
+
+# ---------------------------------------------------------------------- statements and rules
+def _text(statement: Statement, names: tuple[str, ...]) -> str:
+    form, x, y = statement
+    return ("All {} are {}", "No {} are {}", "Some {} are {}", "Some {} are not {}")[form].format(names[x], names[y])
+
+
+def _derivations(statement: Statement, known, n: int) -> list[tuple[Statement, ...]]:
+    """The ways to derive ``statement`` from ``known`` by one rule, as tuples of premises (minor first)."""
+    form, x, z = statement
+    ways: list[tuple[Statement, ...]] = []
+    if form in (NO, SOME) and (form, z, x) in known:  # conversion
+        ways.append(((form, z, x),))
+    minor, major = {ALL: (ALL, ALL), NO: (ALL, NO), SOME: (SOME, ALL), SOME_NOT: (SOME, NO)}[form]
+    for m in range(n):
+        if m != x and m != z and (minor, x, m) in known and (major, m, z) in known:
+            ways.append(((minor, x, m), (major, m, z)))
+    return ways
+
+
+def _consequences(s: Statement, by_subject, by_predicate) -> list[tuple[Statement, tuple[Statement, ...]]]:
+    """What ``s`` derives together with the statements already indexed (each rule instance once)."""
+    form, x, y = s
+    out: list[tuple[Statement, tuple[Statement, ...]]] = []
+    if form == ALL:
+        out += [((ALL, x, z), (s, (ALL, y, z))) for z in by_subject[ALL, y]]  # Barbara, s minor
+        out += [((ALL, w, y), ((ALL, w, x), s)) for w in by_predicate[ALL, x]]  # Barbara, s major
+        out += [((NO, x, z), (s, (NO, y, z))) for z in by_subject[NO, y]]  # Celarent, s minor
+        out += [((SOME, w, y), ((SOME, w, x), s)) for w in by_predicate[SOME, x]]  # Darii, s major
+    elif form == NO:
+        out.append(((NO, y, x), (s,)))
+        out += [((NO, w, y), ((ALL, w, x), s)) for w in by_predicate[ALL, x]]  # Celarent, s major
+        out += [((SOME_NOT, w, y), ((SOME, w, x), s)) for w in by_predicate[SOME, x]]  # Ferio, s major
+    elif form == SOME:
+        out.append(((SOME, y, x), (s,)))
+        out += [((SOME, x, z), (s, (ALL, y, z))) for z in by_subject[ALL, y]]  # Darii, s minor
+        out += [((SOME_NOT, x, z), (s, (NO, y, z))) for z in by_subject[NO, y]]  # Ferio, s minor
+    return [(c, parents) for c, parents in out if c[1] != c[2]]
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    index: dict[str, int]  # category name -> id
+    statements: tuple[Statement, ...]  # the closure of the premises, in the order found
+    order: dict[Statement, int]  # statement -> its position in `statements`
+    ways: tuple[tuple[tuple[int, ...], ...], ...]  # position -> its derivations (tuples of premise positions)
+    derivations: tuple[tuple[int, int, int], ...]  # goal-relevant derivations: (conclusion, premise, premise or -1)
+    sizes: tuple[int, ...]  # number of premises of each of `derivations`
+    users: tuple[tuple[int, ...], ...]  # position -> the `derivations` (indices) that use it
+    follows: bool
+    targets: tuple[int, ...]  # what the expert derives before "Answer: no" (empty for "yes")
+
+
+@lru_cache(maxsize=4096)
+def _analyse(theory: SyllogismTheory) -> _Analysis:
+    """The closure of the premises under the rules, with every derivation of each statement."""
+    found: dict[Statement, list[tuple[Statement, ...]]] = {s: [] for s in theory.premises}
+    by_subject: dict[tuple[int, int], list[int]] = defaultdict(list)
+    by_predicate: dict[tuple[int, int], list[int]] = defaultdict(list)
+    queue = list(theory.premises)
+    for s in queue:  # the queue grows while it is read
+        for conclusion, parents in _consequences(s, by_subject, by_predicate):
+            if conclusion not in found:
+                found[conclusion] = []
+                queue.append(conclusion)
+            found[conclusion].append(parents)
+        by_subject[s[0], s[1]].append(s[2])
+        by_predicate[s[0], s[2]].append(s[1])
+    statements = tuple(found)
+    order = {s: i for i, s in enumerate(statements)}
+    ways = tuple(tuple(tuple(order[p] for p in parents) for parents in found[s]) for s in statements)
+    follows = theory.question in found
+    if follows:
+        goals = [order[theory.question]]
+    else:
+        premises = set(theory.premises)
+        goals = [i for i, s in enumerate(statements) if s[1] == theory.question[1] and s not in premises]
+    # Only the statements that can take part in deriving a goal matter to the oracle.
+    relevant, stack = set(goals), list(goals)
+    while stack:
+        for way in ways[stack.pop()]:
+            for p in way:
+                if p not in relevant:
+                    relevant.add(p)
+                    stack.append(p)
+    relevant_ways = [(i, way) for i in sorted(relevant) for way in ways[i]]
+    users: list[list[int]] = [[] for _ in statements]
+    for d, (_, way) in enumerate(relevant_ways):
+        for p in way:
+            users[p].append(d)
+    info = _Analysis(
+        index={name: i for i, name in enumerate(theory.names)},
+        statements=statements,
+        order=order,
+        ways=ways,
+        derivations=tuple((i, way[0], way[1] if len(way) > 1 else -1) for i, way in relevant_ways),
+        sizes=tuple(len(way) for _, way in relevant_ways),
+        users=tuple(tuple(u) for u in users),
+        follows=follows,
+        targets=(),
+    )
+    if follows:
+        return info
+    start = _costs(info, frozenset(theory.premises))
+    return replace(info, targets=tuple(sorted(goals, key=lambda i: (start[i], statements[i]))))
+
+
+def _truth(theory: SyllogismTheory) -> str:
+    return "yes" if _analyse(theory).follows else "no"
+
+
+def _costs(info: _Analysis, known: frozenset[Statement]) -> list[float]:
+    """Fewest steps of a derivation tree of each goal-relevant statement from ``known``.
+
+    Knuth's generalisation of Dijkstra's algorithm to AND/OR graphs: a derivation's cost is one plus
+    the costs of its premises, and statements are settled in order of cost. The list has one more
+    entry, a 0 that a conversion's missing second premise (position -1) points at.
+    """
+    cost = [float("inf")] * len(info.statements) + [0]
+    heap = []
+    for s in known:
+        i = info.order.get(s)
+        if i is not None:
+            cost[i] = 0
+            heap.append((0, i))
+    left = list(info.sizes)
+    derivations, users = info.derivations, info.users
+    while heap:
+        c, i = heapq.heappop(heap)
+        if c > cost[i]:
+            continue
+        for d in users[i]:
+            left[d] -= 1
+            if left[d] == 0:
+                j, a, b = derivations[d]
+                candidate = 1 + cost[a] + cost[b]
+                if candidate < cost[j]:
+                    cost[j] = candidate
+                    heapq.heappush(heap, (candidate, j))
+    return cost
+
+
+@lru_cache(maxsize=65536)
+def _expert(theory: SyllogismTheory, known: frozenset[Statement]) -> SyllogismAction:
+    """The oracle's next action: a step of a shortest derivation of the next goal, or the answer."""
+    info = _analyse(theory)
+    if info.follows:
+        if theory.question in known:
+            return ("answer", "yes")
+        goal = info.order[theory.question]
+    else:
+        goal = next((i for i in info.targets if info.statements[i] not in known), None)
+        if goal is None:
+            return ("answer", "no")
+    cost = _costs(info, known)
+    while True:  # descend the cheapest derivation until every premise of a step is known
+        way = next(w for w in info.ways[goal] if 1 + sum(cost[p] for p in w) == cost[goal])
+        unknown = [p for p in way if cost[p] > 0]
+        if not unknown:
+            return ("derive", info.statements[goal])
+        goal = unknown[0]
+
+
+# ---------------------------------------------------------------------- semantics (for the generator)
+def _satisfiable(statements, n: int) -> bool:
+    """Whether some model makes all ``statements`` true (categories may be empty).
+
+    Each "Some" needs one element; its least set of categories is the upward closure (under the
+    "All" statements) of the categories it must be in, and it fails only if that set holds both
+    sides of a "No" or (for "Some A are not B") holds B. Elements do not interact, so the set is
+    satisfiable iff every such element is possible.
+    """
+    above: list[list[int]] = [[] for _ in range(n)]
+    for form, x, y in statements:
+        if form == ALL:
+            above[x].append(y)
+    up = []
+    for x in range(n):
+        reach, stack = {x}, [x]
+        while stack:
+            for y in above[stack.pop()]:
+                if y not in reach:
+                    reach.add(y)
+                    stack.append(y)
+        up.append(reach)
+    disjoint = {(x, y) for form, x, y in statements if form == NO} | {(y, x) for f, x, y in statements if f == NO}
+    for form, x, y in statements:
+        if form == SOME:
+            element = up[x] | up[y]
+        elif form == SOME_NOT:
+            element = up[x]
+            if y in element:
+                return False
+        else:
+            continue
+        if any((a, b) in disjoint for a in element for b in element):
+            return False
+    return True
+
+
+def _entails(premises, statement: Statement, n: int, existential: bool = False) -> bool:
+    """Whether every model of ``premises`` makes ``statement`` true (with ``existential``: every model
+    in which no category is empty, the traditional reading)."""
+    form, x, y = statement
+    negation = ({ALL: SOME_NOT, NO: SOME, SOME: NO, SOME_NOT: ALL}[form], x, y)
+    exist = [(SOME, c, c) for c in range(n)] if existential else []
+    return not _satisfiable([*premises, *exist, negation], n)
+
+
+# ---------------------------------------------------------------------- generation
+def _chain(rng: random.Random, length: int, fresh) -> tuple[list[Statement], Statement]:
+    """Premises of a chain of ``length`` statements and the statement that follows from them."""
+
+    def up(start: int, links: int) -> int:  # All start are c1, All c1 are c2, ...: returns the top
+        for _ in range(links):
+            top = fresh()
+            premises.append((ALL, start, top))
+            start = top
+        return start
+
+    def oriented(form: int, a: int, b: int) -> Statement:
+        return (form, a, b) if rng.random() < 0.5 else (form, b, a)
+
+    def split(total: int, parts: int) -> list[int]:
+        cuts = sorted(rng.randint(0, total) for _ in range(parts - 1))
+        return [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
+
+    premises: list[Statement] = []
+    form = rng.choice((ALL, NO, SOME, SOME_NOT)) if length >= 2 else rng.choice((NO, SOME))
+    subject = fresh()
+    if form == ALL:
+        return premises, (ALL, subject, up(subject, length))
+    if form == NO:
+        a, b = split(length - 1, 2)
+        predicate = fresh()
+        premises.append(oriented(NO, up(subject, a), up(predicate, b)))
+        return premises, oriented(NO, subject, predicate)
+    premises.append(oriented(SOME, subject, fresh()))
+    some_side, other_side = premises[-1][1], premises[-1][2]
+    if form == SOME:
+        a, b = split(length - 1, 2)
+        ends = (up(some_side, a), up(other_side, b))
+        return premises, oriented(SOME, *ends)
+    a, c, b = split(length - 2, 3)
+    top = up(some_side, a)
+    shared = up(other_side, c)
+    predicate = fresh()
+    premises.append(oriented(NO, shared, up(predicate, b)))
+    return premises, (SOME_NOT, top, predicate)
+
+
+def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[SyllogismTheory, int] | None:
+    """A random problem of the level and its chain length, or None when this draw missed its constraints."""
+    names = rng.sample(CATEGORIES, len(CATEGORIES))
+    count = [0]
+
+    def fresh() -> int:
+        count[0] += 1
+        return count[0] - 1
+
+    chain = rng.randint(*spec.chain)
+    premises, question = _chain(rng, chain, fresh)
+    chain_categories = count[0]
+    if not follows:  # a fallacy: reverse one "All" premise, or ask a statement the chain does not give
+        form, x, y = question
+        alls = [i for i, s in enumerate(premises) if s[0] == ALL]
+        choice = rng.random()
+        if alls and choice < 0.4:
+            i = rng.choice(alls)
+            premises[i] = (ALL, premises[i][2], premises[i][1])
+        elif choice < 0.7:
+            question = rng.choice([(f, x, y) for f in range(4) if f != form] + [(form, y, x)])
+        else:
+            question = (form, x, rng.choice([c for c in range(chain_categories) if c not in (x, y)] or [y]))
+    for _ in range(rng.randint(*spec.distractors)):
+        old = rng.randrange(count[0])
+        new = fresh() if rng.random() < 0.7 else rng.randrange(count[0])
+        if new == old:
+            continue
+        form = rng.choice((ALL, ALL, NO, SOME))
+        premises.append((form, old, new) if rng.random() < 0.5 else (form, new, old))
+    n = count[0]
+    if len(set(premises)) < len(premises) or question in premises or question[1] == question[2]:
+        return None
+    # No category may be forced empty, and a "no" must hold even if every category has members.
+    if not _satisfiable([*premises, *((SOME, c, c) for c in range(n))], n):
+        return None
+    if _entails(premises, question, n, existential=not follows) != follows:
+        return None
+    rng.shuffle(premises)
+    theory = SyllogismTheory(tuple(names[:n]), tuple(premises), question)
+    info = _analyse(theory)
+    if info.follows != follows or (not follows and not info.targets):
+        return None
+    return theory, chain
+
+
+# ---------------------------------------------------------------------- parsing
+def _parse_statement(match: re.Match, index: dict[str, int]) -> Statement:
+    quantifier, subject, negated, predicate = match.groups()
+    for word in (subject, predicate):
+        if word not in index:
+            raise InvalidStep(f"unknown category {word!r}")
+    if subject == predicate:
+        raise InvalidStep("a statement relates two different categories")
+    if negated and quantifier != "some":
+        raise InvalidStep(f"'{quantifier} ... are not' is ambiguous: write 'No ... are ...' or 'Some ... are not ...'")
+    form = {"all": ALL, "every": ALL, "no": NO}.get(quantifier, SOME_NOT if negated else SOME)
+    return (form, index[subject], index[predicate])
+
+
+def _parse_derivation(state: SyllogismState, line: str) -> Statement:
+    theory = state.theory
+    names = theory.names
+    line = _ARROWS.sub(" so ", line.replace("n't", " not"))
+    matches = list(_STATEMENT.finditer(line))
+    if not matches:
+        raise InvalidStep("expected a statement such as 'All A are B (from: ...)'")
+    index = _analyse(theory).index
+    statements = [_parse_statement(m, index) for m in matches]
+    bounds = [0, *(p for m in matches for p in (m.start(), m.end())), len(line)]
+    gaps = [_TOKEN.findall(line[bounds[2 * i] : bounds[2 * i + 1]]) for i in range(len(matches) + 1)]
+    for words in gaps:
+        for word in words:
+            if word not in _FILLERS and not word.isdigit():
+                raise InvalidStep(f"unexpected word {word!r}")
+    conclusion = 0
+    for i in range(1, len(matches)):
+        if _CONSEQUENCE.intersection(gaps[i]):
+            conclusion = i
+    if conclusion == 0 and len(matches) > 1 and _PREMISES_FIRST.intersection(gaps[0]):
+        conclusion = len(matches) - 1
+    statement = statements[conclusion]
+    cited = set(statements[:conclusion] + statements[conclusion + 1 :])
+    if len(cited) > 2:
+        raise InvalidStep("a step uses one or two known statements")
+    for s in sorted(cited):
+        if s not in state.known:
+            raise InvalidStep(f"{_text(s, names)} is not known")
+    if cited and not any(set(way) == cited for way in _derivations(statement, state.known, len(names))):
+        cited_text = "; ".join(_text(s, names) for s in sorted(cited))
+        raise InvalidStep(f"{_text(statement, names)} does not follow from {cited_text} by one rule")
+    return statement
+
+
+def _answer_value(text: str) -> str | None:
+    """ "yes" or "no" from a final answer ("Answer: yes", "true", "\\boxed{no}"), else None."""
+    inner = answer_text(text)
+    if inner is None:
+        inner = normalize(text)
+        if inner not in ("yes", "no", "true", "false"):
+            return None
+    words = _TOKEN.findall(inner.lower())
+    if not words:
+        return None
+    return "yes" if words[0] in _YES else "no" if words[0] in _NO else None
