@@ -51,7 +51,9 @@ def build_config_parser(cls: type, prog: str | None = None, description: str | N
         help_text = f.metadata.get("help", "")
         flag = "--" + f.name.replace("_", "-")
         if kind is bool:
-            parser.add_argument(flag, type=_parse_bool, default=default, metavar="BOOL", help=help_text)
+            parser.add_argument(
+                flag, type=_parse_bool, nargs="?", const=True, default=default, metavar="BOOL", help=help_text
+            )
         elif typing.get_origin(kind) in (list, tuple):
             item = typing.get_args(kind)[0] if typing.get_args(kind) else str
             parser.add_argument(flag, type=item, nargs="+", default=default, help=help_text)
