@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from srl_gym.cli import cmd_play, build_parser, main
+from srl_gym.cli import build_parser, cmd_play, main
 from srl_gym.registration import TASKS
 from srl_gym.trajectory import read_jsonl
 

@@ -29,8 +29,15 @@ def test_every_task_documents_its_spec_and_levels():
         cls = entry.load()
         assert cls.name == entry.name and cls.domain == entry.domain
         assert len(cls.levels) >= 3
-        for heading in ("## Description", "## Action Space", "## Observation Space", "## Reward", "## Episode End",
-                        "## Arguments", "## Version History"):
+        for heading in (
+            "## Description",
+            "## Action Space",
+            "## Observation Space",
+            "## Reward",
+            "## Episode End",
+            "## Arguments",
+            "## Version History",
+        ):
             assert heading in cls.__doc__, (entry.name, heading)
 
 

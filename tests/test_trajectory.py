@@ -87,8 +87,11 @@ def test_split_solution_rejects_unknown_mode():
 
 def test_trajectories_env_over_a_user_file_with_raw_solutions(tmp_path):
     rows = [
-        {"problem": f"What is {i} + {i} + 1?", "solution": f"1. {i} + {i} = {2 * i}\n2. {2 * i} + 1 = {2 * i + 1}\n"
-         f"3. Answer: {2 * i + 1}", "answer": str(2 * i + 1)}
+        {
+            "problem": f"What is {i} + {i} + 1?",
+            "solution": f"1. {i} + {i} = {2 * i}\n2. {2 * i} + 1 = {2 * i + 1}\n3. Answer: {2 * i + 1}",
+            "answer": str(2 * i + 1),
+        }
         for i in range(40)
     ]
     path = tmp_path / "mine.jsonl"
