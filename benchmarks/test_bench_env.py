@@ -6,14 +6,11 @@ holds FrozenLake and one task: read the ratio of their means, not the absolute t
 
 from __future__ import annotations
 
-import difflib
-
 import gymnasium as gym
 import pytest
 
 import srl_gym  # noqa: F401
 from srl_gym.registration import TASKS
-from srl_gym.rewards import step_similarity
 
 
 def make_stepper(env: gym.Env, policy):
@@ -41,22 +38,3 @@ def test_step_frozenlake_reference(benchmark, interface):
     benchmark.group = f"step-{interface}"
     env = gym.make("FrozenLake-v1")
     benchmark(make_stepper(env, lambda info: 1))
-
-
-STEP_PAIRS = [
-    ("Move disk 1 from A to C", "Move disk 1 from A to B"),
-    ("3x + 5 = 20 -> 3x = 15", "3x = 15"),
-    ("7 x 8 = 56 + carry 3 = 59, write 9, carry 5", "7 x 8 = 56 + carry 3 = 59, write 9, carry 5"),
-    ("The dog is in house 2 because the Brit owns it", "The dog is not in house 3"),
-]
-
-
-@pytest.mark.parametrize("method", ["difflib", "lcs"])
-def test_similarity(benchmark, method):
-    benchmark.group = "similarity"
-    benchmark(lambda: [step_similarity(a, b, method) for a, b in STEP_PAIRS])
-
-
-def test_similarity_plain_difflib_reference(benchmark):
-    benchmark.group = "similarity"
-    benchmark(lambda: [difflib.SequenceMatcher(None, a, b).ratio() for a, b in STEP_PAIRS])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import re
 import string
 from dataclasses import dataclass
 from typing import Any, SupportsFloat
@@ -36,13 +37,15 @@ TEXT_CHARSET = frozenset(
 #: by the action space (longer strings are still taken, as malformed steps).
 MAX_OBS_CHARS = 65_536
 MAX_ACTION_CHARS = 16_384
+#: Any one character outside `TEXT_CHARSET` (one C-level scan instead of a Python loop per character).
+_OUTSIDE_CHARSET = re.compile("[^" + "".join(sorted(re.escape(c) for c in TEXT_CHARSET)) + "]")
 
 
 def sanitize(text: str) -> str:
     """``text`` with every character outside `TEXT_CHARSET` replaced by "?"."""
     if text.isascii() and text.isprintable():
         return text
-    return "".join(c if c in TEXT_CHARSET else "?" for c in text)
+    return _OUTSIDE_CHARSET.sub("?", text)
 
 
 def load_task_class(path: str) -> type[Task]:
@@ -353,14 +356,18 @@ class ReasoningEnv(gym.Env):
             mask = np.zeros(self.task.num_candidates, dtype=np.int8)
             mask[: len(self._candidates)] = 1
             return mask
+        if self._done:
+            return np.zeros(len(self.moves), dtype=np.int8)
+        legal = self.task.legal_mask(self.state)
+        if legal is not None:  # the task's fast hook
+            return legal.astype(np.int8, copy=False)
         mask = np.zeros(len(self.moves), dtype=np.int8)
-        if not self._done:
-            for i, move in enumerate(self.moves):
-                try:
-                    self.task.apply(self.state, move)
-                    mask[i] = 1
-                except InvalidStep:
-                    pass
+        for i, move in enumerate(self.moves):
+            try:
+                self.task.apply(self.state, move)
+                mask[i] = 1
+            except InvalidStep:
+                pass
         return mask
 
     def _info(self, *, similarity: float, valid: bool) -> dict[str, Any]:

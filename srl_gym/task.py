@@ -205,6 +205,16 @@ class Task(ABC, Generic[State, Action]):
         """
         return None
 
+    def legal_mask(self, state: State) -> np.ndarray | None:
+        """Optional fast hook: which moves of `move_set` `apply` accepts in ``state``.
+
+        Return an int8 vector with one entry per move (1 where ``apply(state, move)`` succeeds,
+        0 where it raises `InvalidStep`), or ``None`` (the default) to let the env find out by
+        trying `apply` on every move. Only used by move-set tasks, in a non-terminal state; it must
+        agree with `apply` (``tests/test_envs_common.py`` checks it along random walks).
+        """
+        return None
+
     def distractors(self, state: State, expert: Action, rng: random.Random) -> list[Action]:
         """Plausible wrong actions in ``state`` for the discrete interface (at least one distinct).
 

@@ -17,6 +17,7 @@ import srl_gym
 from srl_gym.registration import TASKS
 
 ENTRIES = [pytest.param(e, id=e.name) for e in TASKS]
+MOVE_SET_ENTRIES = [pytest.param(e, id=e.name) for e in TASKS if e.load()().move_set() is not None]
 INTERFACES = ["text", "discrete"]
 
 
@@ -246,6 +247,31 @@ def test_discrete_mask_expert_and_candidates_agree(entry):
             obs, _, terminated, truncated, info = env.step(info["expert_action"])
             if terminated or truncated:
                 break
+
+
+@pytest.mark.parametrize("entry", MOVE_SET_ENTRIES)
+def test_legal_mask_hook_agrees_with_apply_along_random_walks(entry):
+    """A task's fast `legal_mask` (when it has one) marks exactly the moves `apply` accepts."""
+    rng = random.Random(0)
+    for difficulty in levels(entry):
+        task = entry.load()(difficulty=difficulty)
+        moves = task.move_set()
+        for _ in range(5):
+            state = task.generate(rng).initial_state
+            for _ in range(40):
+                if task.is_terminal(state):
+                    break
+                by_apply = np.zeros(len(moves), dtype=np.int8)
+                for i, move in enumerate(moves):
+                    try:
+                        task.apply(state, move)
+                        by_apply[i] = 1
+                    except srl_gym.InvalidStep:
+                        pass
+                hook = task.legal_mask(state)
+                if hook is not None:
+                    assert hook.dtype == np.int8 and np.array_equal(hook, by_apply), (state, hook, by_apply)
+                state = task.apply(state, moves[rng.choice(np.flatnonzero(by_apply).tolist())])
 
 
 @pytest.mark.parametrize("entry", ENTRIES)

@@ -183,8 +183,16 @@ class BlocksWorld(Task[tuple, BlocksMove]):
         return _towers_text(state[1])
 
     def move_set(self) -> tuple[BlocksMove, ...]:
-        n = self.n_blocks
-        return tuple((x, y) for x in range(n) for y in (*(y for y in range(n) if y != x), TABLE))
+        return _move_set(self.n_blocks)
+
+    def legal_mask(self, state: tuple) -> np.ndarray:
+        # The checks of `apply`, without building a state or raising for each illegal move.
+        supports = state[1]
+        covered = set(supports)
+        return np.array(
+            [x not in covered and (y == TABLE or y not in covered) and supports[x] != y for x, y in self.move_set()],
+            dtype=np.int8,
+        )
 
     def discrete_observation_space(self) -> spaces.Box:
         n = self.n_blocks
@@ -208,6 +216,12 @@ class BlocksWorld(Task[tuple, BlocksMove]):
                 f"there is no block {token.upper()}; the blocks are {LETTERS[0]}-{LETTERS[self.n_blocks - 1]}"
             )
         return index
+
+
+@lru_cache
+def _move_set(n: int) -> tuple[BlocksMove, ...]:
+    """For each block X in order, X onto every other block, then X to the table."""
+    return tuple((x, y) for x in range(n) for y in (*(y for y in range(n) if y != x), TABLE))
 
 
 def _random_configuration(rng: random.Random, n: int) -> Supports:

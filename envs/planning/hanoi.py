@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from gymnasium import spaces
@@ -150,6 +151,13 @@ class Hanoi(Task[tuple, HanoiMove]):
     def move_set(self) -> tuple[HanoiMove, ...]:
         return MOVES
 
+    def legal_mask(self, state: tuple) -> np.ndarray:
+        # The checks of `apply`: a move is legal when its source peg's top disk is smaller than the target's.
+        tops = [len(state[1]) + 1] * 3  # an empty peg's "top disk" is larger than every disk
+        for disk, peg in reversed(tuple(enumerate(state[1], 1))):
+            tops[peg] = disk
+        return np.array([tops[a] < tops[b] for a, b in MOVES], dtype=np.int8)
+
     def discrete_observation_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, shape=(3 * self.n_disks + 3,), dtype=np.float32)
 
@@ -177,6 +185,7 @@ def _top_disk(pegs: tuple[int, ...], peg: int) -> int | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def _first_move(pegs: tuple[int, ...], k: int, target: int) -> HanoiMove | None:
     """The first move of the optimal plan that gathers disks 1..k on ``target``."""
     while k > 0 and pegs[k - 1] == target:
