@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import srl_gym.evaluation
-from srl_gym.config import parse_config
-from srl_gym.runs import Run, RunArgs, derived_seed, seed_everything
+from srl_gym.runs import Run, RunArgs, derived_seed, run_cli, seed_everything
 
 from .data import env_options, solution_examples, step_instances
 from .lm_agent import LMAgent, evaluate_solutions, evaluate_steps
@@ -228,14 +227,7 @@ def _report(args: RunArgs) -> dict[str, bool]:
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Command line: ``srl-gym train sft --help``."""
-    args = parse_config(Args, argv, prog=prog)
-    try:
-        metrics = train(args)
-    except KeyboardInterrupt:
-        print(f"interrupted; continue with --resume true --run-dir {args.run_dir}", file=sys.stderr)
-        return 130
-    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
-    return 0
+    return run_cli(Args, train, argv, prog)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from srl_gym.config import parse_config
 from srl_gym.rewards import srl_reward
+from srl_gym.runs import run_cli
 
 from .data import env_options, step_instances
 from .grpo import GRPOArgs, GRPOExample, train_grpo
@@ -68,14 +68,7 @@ def train(args: Args) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Command line: ``srl-gym train srl --help``."""
-    args = parse_config(Args, argv, prog=prog)
-    try:
-        metrics = train(args)
-    except KeyboardInterrupt:
-        print(f"interrupted; continue with --resume true --run-dir {args.run_dir}", file=sys.stderr)
-        return 130
-    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
-    return 0
+    return run_cli(Args, train, argv, prog)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srl_gym.config import parse_config
+from srl_gym.runs import run_cli
 
 from . import rlvr, srl
 from .grpo import GRPOArgs
@@ -73,14 +73,7 @@ def train(args: Args) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Command line: ``srl-gym train srl-rlvr --help``."""
-    args = parse_config(Args, argv, prog=prog)
-    try:
-        metrics = train(args)
-    except KeyboardInterrupt:
-        print(f"interrupted; continue with --resume true --run-dir {args.run_dir}", file=sys.stderr)
-        return 130
-    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
-    return 0
+    return run_cli(Args, train, argv, prog)
 
 
 if __name__ == "__main__":

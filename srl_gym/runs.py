@@ -27,12 +27,16 @@ import math
 import os
 import random
 import shutil
+import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from srl_gym.config import parse_config
 
 CHECKPOINT_PREFIX = "update-"
 #: Config fields that a resumed run may change (how long to train, how often to report, where).
@@ -317,3 +321,18 @@ def set_rng_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def run_cli(args_class: type, train: Any, argv: Sequence[str] | None, prog: str | None) -> int:
+    """The command line of a training algorithm: parse ``args_class`` flags, ``train``, print the metrics.
+
+    Ctrl-C exits with 130 and says how to resume (finished checkpoints are kept).
+    """
+    args = parse_config(args_class, argv, prog=prog)
+    try:
+        metrics = train(args)
+    except KeyboardInterrupt:
+        print(f"interrupted; continue with --resume true --run-dir {args.run_dir}", file=sys.stderr)
+        return 130
+    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+    return 0

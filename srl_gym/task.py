@@ -92,6 +92,14 @@ class TaskConfig:
             raise ValueError(f"difficulty must be one of 0..{len(levels) - 1} ({allowed}), got {self.difficulty}")
 
 
+def check_fraction(name: str, value: object) -> None:
+    """Raise ``TypeError``/``ValueError`` unless ``value`` is a number in [0, 1] (config validation)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
 class Task(ABC, Generic[State, Action]):
     """Base class of every task. Subclasses fill in the abstract hooks and the class attributes.
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from srl_gym.parsing import answer_text, normalize
-from srl_gym.task import InvalidStep, Problem, Task, TaskConfig
+from srl_gym.task import InvalidStep, Problem, Task, TaskConfig, check_fraction
 
 #: Atom names: single lower-case words that are none of the parser's filler words.
 ATOMS = (
@@ -73,10 +73,7 @@ class HornDeductionConfig(TaskConfig):
 
     def validate(self, levels) -> None:
         super().validate(levels)
-        if isinstance(self.no_rate, bool) or not isinstance(self.no_rate, (int, float)):
-            raise TypeError(f"no_rate must be a number in [0, 1], got {self.no_rate!r}")
-        if not 0.0 <= self.no_rate <= 1.0:
-            raise ValueError(f"no_rate must be in [0, 1], got {self.no_rate}")
+        check_fraction("no_rate", self.no_rate)
 
 
 @dataclass(frozen=True)
