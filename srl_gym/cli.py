@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -164,6 +165,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         parser.exit(2, f"srl-gym {args.command}: error: {exc}\n")
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. `srl-gym list | head`): not an error
+        sys.stdout = open(os.devnull, "w")  # so the exit flush does not fail again
+        return 0
 
 
 if __name__ == "__main__":
