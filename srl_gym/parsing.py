@@ -60,3 +60,23 @@ def format_number(value: Fraction | int) -> str:
     """The canonical text of a number: an integer, or a reduced fraction such as "7/3"."""
     value = Fraction(value)
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+_WORD = re.compile(r"[a-z]+|\d+")
+
+
+def yes_no_answer(text: str, yes_words: frozenset[str], no_words: frozenset[str]) -> str | None:
+    """ "yes" or "no" from a final answer ("Answer: yes", "true", "\\boxed{no}"), else ``None``.
+
+    The first word of the answer decides, looked up in the task's ``yes_words``/``no_words``; a bare
+    text without an "Answer:" counts only when it is exactly yes, no, true or false.
+    """
+    inner = answer_text(text)
+    if inner is None:
+        inner = normalize(text)
+        if inner not in ("yes", "no", "true", "false"):
+            return None
+    words = _WORD.findall(inner.lower())
+    if not words:
+        return None
+    return "yes" if words[0] in yes_words else "no" if words[0] in no_words else None

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from srl_gym.parsing import answer_text, normalize
+from srl_gym.parsing import normalize, yes_no_answer
 from srl_gym.task import InvalidStep, Problem, Task, TaskConfig, check_fraction
 
 #: Made-up plural category names, so that no world knowledge helps or misleads.
@@ -636,13 +636,4 @@ def _parse_derivation(state: SyllogismState, line: str) -> Statement:
 
 
 def _answer_value(text: str) -> str | None:
-    """ "yes" or "no" from a final answer ("Answer: yes", "true", "\\boxed{no}"), else None."""
-    inner = answer_text(text)
-    if inner is None:
-        inner = normalize(text)
-        if inner not in ("yes", "no", "true", "false"):
-            return None
-    words = _TOKEN.findall(inner.lower())
-    if not words:
-        return None
-    return "yes" if words[0] in _YES else "no" if words[0] in _NO else None
+    return yes_no_answer(text, _YES, _NO)
