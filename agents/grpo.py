@@ -47,7 +47,7 @@ from .rollout import Rollouts, completion_logprobs, generate
 class GRPOArgs(RunArgs):
     """GRPO options shared by SRL and RLVR."""
 
-    model: str = field(default="tiny", metadata={"help": "'tiny', 'smollm2-135m' or a local model directory"})
+    model: str = field(default="tiny", metadata={"help": "'tiny', 'tiny-large', 'smollm2-135m' or a local model directory"})
     env_id: str = field(default="srl/Hanoi-v0", metadata={"help": "the task (an srl/ id)"})
     difficulty: int = field(default=0, metadata={"help": "the task's difficulty level"})
     trajectories_path: str | None = field(
@@ -82,6 +82,7 @@ class GRPOArgs(RunArgs):
     max_length: int = field(default=2048, metadata={"help": "longest prompt + completion in tokens"})
     eval_every: int = field(default=0, metadata={"help": "evaluate every N updates (0: before and after only)"})
     eval_before: bool = field(default=True, metadata={"help": "evaluate the starting model first"})
+    eval_after: bool = field(default=True, metadata={"help": "evaluate the final model"})
 
     def validate(self) -> None:
         super().validate()
@@ -223,6 +224,7 @@ def collect_batch(
         "rollout/completion_length": torch.cat(lengths).mean().item(),
         "rollout/truncated_fraction": torch.cat(truncated).mean().item(),
         "rollout/tokens_per_second": gen_tokens / max(gen_seconds, 1e-9),
+        "rollout/generated_tokens": float(gen_tokens),
     }
     if not kept:
         return Batch(None, None, None, stats)
@@ -367,7 +369,7 @@ def train_grpo(
             train_tick = time.perf_counter()
             if batch.rollouts is not None:  # else nothing informative was sampled: no gradient step
                 stats |= grpo_update(model, optimizer, batch, args, ref_model)
-                stats["train/tokens_per_second"] = stats.pop("train/tokens") / (time.perf_counter() - train_tick)
+                stats["train/tokens_per_second"] = stats["train/tokens"] / (time.perf_counter() - train_tick)
             stats["train/seconds_per_update"] = time.perf_counter() - tick
             kept_fractions.append(stats["rollout/kept_fraction"])
             done = update + 1
@@ -384,8 +386,9 @@ def train_grpo(
         raise
 
     final = run.save_checkpoint(args.total_updates, model, tokenizer, optimizer, keep=args.keep_checkpoints)
-    after = evaluate_now()
-    run.log(args.total_updates, after)
+    after = evaluate_now() if args.eval_after else {}
+    if after:
+        run.log(args.total_updates, after)
     run.close()
     summary |= after
     if kept_fractions:

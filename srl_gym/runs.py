@@ -78,10 +78,28 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, flush it to disk, rename it over ``path``.
+
+    A reader (or a crash) never sees a half-written file: it sees the old contents or the new.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """`atomic_write_text` of ``data`` as indented JSON (non-finite floats become strings)."""
+    atomic_write_text(path, json.dumps(_jsonable(data), indent=2) + "\n")
 
 
 class Run:
@@ -142,7 +160,7 @@ class Run:
             self.metrics_path.unlink(missing_ok=True)
         for stale in self.checkpoints.glob(".tmp-*"):  # left by a kill in the middle of a save
             shutil.rmtree(stale, ignore_errors=True)
-        _atomic_write_text(config_path, json.dumps(stored, indent=2) + "\n")
+        atomic_write_text(config_path, json.dumps(stored, indent=2) + "\n")
         self.start_time = time.time()
         self._writer = None
         if tensorboard:
@@ -261,7 +279,7 @@ class Run:
         set_rng_states(saved["rng"])
         state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
         rows = [r for r in self.read_metrics() if r["step"] <= state["step"]]
-        _atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
         return state
 
 

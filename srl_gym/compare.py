@@ -1,0 +1,699 @@
+"""``srl-gym compare``: train SFT, SRL, RLVR and SRL -> RLVR from one base on the same problems and seeds, and report.
+
+The comparison is a grid of cells, one per (model, task, algorithm, seed). Each cell trains one
+algorithm from the shared start with the same budget (`srl_gym.agents.comparison` says how each
+algorithm trains and how a cell is measured) and is written to
+``OUT/cells/<model>/<task>/<algo>/seed-<s>/result.json`` when it is finished. Rerunning the same
+command after an interrupt skips the finished cells and redoes only the missing ones.
+
+After every cell ``OUT/results.json`` (every raw per-seed number, the full config, package
+versions, the git commit) and ``OUT/table.md`` (mean and 95% confidence interval over seeds of
+every metric) are rewritten atomically; at the end the plots are drawn (`srl_gym.report`).
+
+Presets (`PRESETS`) fill in every setting; ``--tasks``, ``--algos``, ``--seeds``, ``--model`` and
+``--set NAME=VALUE`` change them. From Python::
+
+    from srl_gym.compare import compare
+    results = compare("quick", out="results/quick", seeds=2)
+    results["summary"]  # one row per (model, task, algo) with mean and CI of every metric
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from srl_gym.registration import TASKS, task_entry
+from srl_gym.runs import write_json_atomic
+
+#: The config fields that only say how to run, not what is computed: they may differ on a rerun.
+RUNTIME_FIELDS = ("device",)
+
+
+@dataclass
+class CompareConfig:
+    """Everything that defines a comparison (stored in ``OUT/config.json``)."""
+
+    preset: str = field(default="quick", metadata={"help": "the preset these settings started from"})
+    # ---- the grid
+    tasks: tuple[str, ...] = field(default=("srl/BlocksWorld-v0",), metadata={"help": "task ids"})
+    algos: tuple[str, ...] = field(
+        default=("base", "sft", "rlvr", "srl", "srl-rlvr"), metadata={"help": "algorithms (see --help)"}
+    )
+    seeds: int = field(default=3, metadata={"help": "seeds 0..N-1 of every algorithm"})
+    models: tuple[str, ...] = field(
+        default=("tiny",), metadata={"help": "start models of the LM algorithms: tiny, tiny-large, smollm2-135m, a dir"}
+    )
+    # ---- the base: a short SFT warm-up on easy problems, so the model follows the output format
+    warmup_difficulty: int = field(default=0, metadata={"help": "difficulty of the warm-up problems (easy)"})
+    warmup_problems: int = field(default=2000, metadata={"help": "warm-up problems: train-split seeds 0..N-1"})
+    warmup_updates: int = field(default=200, metadata={"help": "SFT updates of the warm-up"})
+    warmup_learning_rate: float = field(default=2e-3, metadata={"help": "peak learning rate of the warm-up"})
+    base_seed: int = field(default=0, metadata={"help": "seed of the base model's initialisation and warm-up"})
+    # ---- the hard training problems and the budget
+    train_difficulty: int = field(default=1, metadata={"help": "difficulty of the training problems (hard)"})
+    train_problems: int = field(default=64, metadata={"help": "hard training problems: train-split seeds 0..N-1"})
+    updates: int = field(default=20, metadata={"help": "optimiser updates of every LM algorithm (the budget)"})
+    sft_batch_size: int = field(default=16, metadata={"help": "examples per SFT update (warm-up and SFT)"})
+    sft_learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate of SFT on the hard problems"})
+    srl_learning_rate: float = field(default=1e-4, metadata={"help": "learning rate of SRL (GRPO)"})
+    rlvr_learning_rate: float = field(default=1e-4, metadata={"help": "learning rate of RLVR (GRPO)"})
+    prompts_per_update: int = field(default=8, metadata={"help": "GRPO prompts (groups) per update"})
+    group_size: int = field(default=8, metadata={"help": "GRPO rollouts per prompt (paper: 8)"})
+    max_sampling_rounds: int = field(default=2, metadata={"help": "GRPO dynamic-sampling rounds per update"})
+    micro_batch_size: int = field(default=64, metadata={"help": "sequences per forward/backward (memory only)"})
+    max_new_tokens_cap: int = field(default=512, metadata={"help": "upper bound of any completion's length"})
+    max_length: int = field(default=2048, metadata={"help": "longest prompt + completion in tokens"})
+    # ---- discrete agents (bc, ppo-srl, ppo-outcome)
+    bc_expert_episodes: int = field(default=50, metadata={"help": "BC: oracle episodes, and learner episodes per DAgger round"})
+    bc_dagger_iterations: int = field(default=3, metadata={"help": "BC: DAgger rounds"})
+    ppo_timesteps: int = field(default=20_000, metadata={"help": "PPO: env steps (the discrete budget)"})
+    # ---- evaluation
+    eval_problems: int = field(default=24, metadata={"help": "test-split problems per difficulty"})
+    eval_samples: int = field(default=4, metadata={"help": "k of avg@k: samples per problem"})
+    eval_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of avg@k"})
+    eval_batch_size: int = field(default=96, metadata={"help": "prompts per generate call at evaluation"})
+    curve_points: int = field(default=2, metadata={"help": "evaluated checkpoints per run (learning curves)"})
+    keep_models: bool = field(default=True, metadata={"help": "keep each cell's final model (else delete it)"})
+    device: str | None = field(default=None, metadata={"help": "cpu, cuda, ...; default cuda when available"})
+
+    def validate(self) -> None:
+        from srl_gym.agents.comparison import ALGORITHMS
+
+        if not self.tasks or not self.algos or not self.models:
+            raise ValueError("tasks, algos and models must not be empty")
+        self.tasks = tuple(_resolve_task(t) for t in self.tasks)
+        unknown = [a for a in self.algos if a not in ALGORITHMS]
+        if unknown:
+            raise ValueError(f"unknown algorithm(s) {', '.join(unknown)}; valid: {', '.join(ALGORITHMS)}")
+        if len(set(self.algos)) != len(self.algos):
+            raise ValueError(f"algos lists a name twice: {self.algos}")
+        positive = ("seeds", "warmup_problems", "warmup_updates", "train_problems", "updates", "sft_batch_size")
+        positive += ("prompts_per_update", "max_sampling_rounds", "micro_batch_size", "max_new_tokens_cap")
+        positive += ("max_length", "bc_expert_episodes", "ppo_timesteps", "eval_problems", "eval_samples")
+        positive += ("eval_batch_size", "curve_points")
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if "srl-rlvr" in self.algos and self.updates < 2:
+            raise ValueError("srl-rlvr splits the budget in two: updates must be >= 2")
+        if self.group_size < 2:
+            raise ValueError(f"group_size must be >= 2, got {self.group_size}")
+        if self.bc_dagger_iterations < 0:
+            raise ValueError(f"bc_dagger_iterations must be >= 0, got {self.bc_dagger_iterations}")
+        for name in ("warmup_learning_rate", "sft_learning_rate", "srl_learning_rate", "rlvr_learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not self.eval_temperature > 0:
+            raise ValueError(f"eval_temperature must be > 0, got {self.eval_temperature}")
+        for task in self.tasks:
+            levels = len(task_entry(task).load().levels)
+            for name in ("warmup_difficulty", "train_difficulty"):
+                if not 0 <= getattr(self, name) < levels:
+                    raise ValueError(f"{name}={getattr(self, name)} is not a level of {task} (0..{levels - 1})")
+
+    @property
+    def lm_algos(self) -> tuple[str, ...]:
+        from srl_gym.agents.comparison import ALGORITHMS
+
+        return tuple(a for a in self.algos if ALGORITHMS[a].kind == "lm")
+
+    def eval_difficulties(self, task: str) -> list[int]:
+        """The training difficulty and one level harder (when the task has it)."""
+        levels = len(task_entry(task).load().levels)
+        return [d for d in (self.train_difficulty, self.train_difficulty + 1) if d < levels]
+
+
+#: Preset name -> (what it is for, the settings it changes from `CompareConfig`'s defaults).
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "quick": (
+        "the README's main job: BlocksWorld, the tiny model, every LM algorithm, 3 seeds, <= 10 min on a 2-core CPU",
+        {},
+    ),
+    "standard": (
+        "CPU, about an hour: 3 tasks, 5 seeds, a longer warm-up and budget",
+        {
+            "tasks": ("srl/BlocksWorld-v0", "srl/Arithmetic-v0", "srl/KnightsKnaves-v0"),
+            "seeds": 5,
+            "warmup_updates": 400,
+            "updates": 40,
+            "eval_problems": 48,
+        },
+    ),
+    "discrete": (
+        "Stable-Baselines3 agents on the planning tasks: random, BC, PPO(srl), PPO(outcome), 5 seeds, CPU minutes",
+        {
+            "tasks": ("srl/Hanoi-v0", "srl/BlocksWorld-v0", "srl/GridMaze-v0", "srl/SlidingPuzzle-v0"),
+            "algos": ("random", "bc", "ppo-srl", "ppo-outcome"),
+            "seeds": 5,
+            "train_difficulty": 1,
+            "eval_problems": 50,
+            "eval_samples": 4,
+            "curve_points": 4,
+        },
+    ),
+    "gpu": (
+        "one CUDA GPU: SmolLM2-135M and tiny-large, 3 tasks, 5 seeds, a larger budget",
+        {
+            "models": ("smollm2-135m", "tiny-large"),
+            "tasks": ("srl/BlocksWorld-v0", "srl/Arithmetic-v0", "srl/KnightsKnaves-v0"),
+            "seeds": 5,
+            "warmup_updates": 300,
+            "warmup_learning_rate": 5e-4,
+            "updates": 60,
+            "sft_learning_rate": 1e-4,
+            "srl_learning_rate": 5e-6,
+            "rlvr_learning_rate": 5e-6,
+            "prompts_per_update": 32,
+            "eval_problems": 100,
+            "eval_samples": 8,
+            "eval_batch_size": 256,
+            "curve_points": 4,
+            "keep_models": False,
+        },
+    ),
+}
+
+
+def preset_config(name: str, **changes: Any) -> CompareConfig:
+    """The `CompareConfig` of preset ``name`` with ``changes`` (None values are ignored), validated."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    values = {"preset": name, **PRESETS[name][1], **{k: v for k, v in changes.items() if v is not None}}
+    names = {f.name for f in dataclasses.fields(CompareConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+    config = CompareConfig(**values)
+    config.validate()
+    return config
+
+
+def _resolve_task(name: str) -> str:
+    try:
+        return task_entry(name).env_id
+    except ValueError:
+        valid = ", ".join(e.name for e in TASKS)
+        raise ValueError(f"unknown task {name!r}; valid: {valid} (or their ids, e.g. srl/Hanoi-v0)") from None
+
+
+# ---------------------------------------------------------------------- the grid
+@dataclass(frozen=True)
+class Cell:
+    """One (model, task, algorithm, seed) of the grid; ``model`` is ``"mlp"`` for discrete agents."""
+
+    model: str
+    task: str
+    algo: str
+    seed: int
+
+    @property
+    def group(self) -> tuple[str, str, str]:
+        return (self.model, self.task, self.algo)
+
+    def folder(self, out: Path) -> Path:
+        return out / "cells" / slug(self.model) / slug(self.task) / self.algo / f"seed-{self.seed}"
+
+
+def slug(name: str) -> str:
+    """A folder name for a model or task: ``srl/Hanoi-v0`` -> ``Hanoi-v0``; a model path -> its last parts."""
+    if name.startswith("srl/"):
+        name = name[4:]
+    parts = [p for p in re.split(r"[\\/]+", name) if p and p != "."]
+    text = "_".join(parts[-2:]) if len(parts) > 1 else (parts[0] if parts else "model")
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", text)
+
+
+def grid(config: CompareConfig) -> list[Cell]:
+    """Every cell, seed by seed (so an early stop still holds whole seeds of every algorithm)."""
+    from srl_gym.agents.comparison import ALGORITHMS
+
+    cells = []
+    for task in config.tasks:
+        for seed in range(config.seeds):
+            for algo in config.algos:
+                models = config.models if ALGORITHMS[algo].kind == "lm" else ("mlp",)
+                cells += [Cell(m, task, algo, seed) for m in models]
+    order = {m: i for i, m in enumerate((*config.models, "mlp"))}
+    return sorted(cells, key=lambda c: order[c.model])  # stable: model, then task, seed, algo
+
+
+# ---------------------------------------------------------------------- the output folder
+def open_output(out: Path, config: CompareConfig, *, force: bool, resume: bool) -> CompareConfig:
+    """Prepare ``out`` for ``config`` and return the config to run.
+
+    - ``out`` empty or missing: start.
+    - ``out`` holds the same comparison: continue it (finished cells are kept).
+    - ``resume``: continue the comparison saved in ``out`` with ITS config (options given now
+      that differ are ignored, with a warning).
+    - ``force``: delete what ``out`` holds and start over.
+    - otherwise a different comparison in ``out`` is an error naming the differences.
+    """
+    if force and resume:
+        raise ValueError("give --force or --resume, not both")
+    saved_path = out / "config.json"
+    if force and out.exists():
+        if out.is_dir() and not saved_path.is_file() and any(out.iterdir()):
+            raise ValueError(f"{out} is not a comparison folder (no config.json); --force deletes only those")
+        shutil.rmtree(out)
+    if saved_path.is_file():
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+        differences = config_differences(saved, dataclasses.asdict(config))
+        if resume:
+            if differences:
+                print(f"--resume: continuing {out} with its saved settings; ignored: {', '.join(differences)}",
+                      file=sys.stderr)  # fmt: skip
+            saved |= {k: getattr(config, k) for k in RUNTIME_FIELDS}
+            config = CompareConfig(**_from_json(saved))
+            config.validate()
+        elif differences:
+            raise ValueError(
+                f"{out} holds a comparison with other settings ({', '.join(differences)}); pass --resume to finish "
+                "that one with its own settings, --force to delete it and start this one, or another --out"
+            )
+    elif resume:
+        raise ValueError(f"--resume: {out} holds no comparison (no config.json); run without --resume to start one")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out} exists and is not a comparison folder; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(saved_path, dataclasses.asdict(config))
+    return config
+
+
+def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The settings whose values differ (tuples and lists compare equal), runtime fields aside."""
+    keys = sorted((set(old) | set(new)) - set(RUNTIME_FIELDS))
+    return [k for k in keys if json.dumps(old.get(k)) != json.dumps(new.get(k))]
+
+
+def _from_json(values: dict[str, Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(CompareConfig)
+    known = {f.name for f in dataclasses.fields(CompareConfig)}
+    return {k: tuple(v) if typing.get_origin(hints[k]) is tuple else v for k, v in values.items() if k in known}
+
+
+# ---------------------------------------------------------------------- statistics
+#: Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
+
+
+def mean_ci(values: Sequence[float]) -> dict[str, Any]:
+    """Mean over seeds and the half-width of its 95% confidence interval (Student's t; None for one seed)."""
+    n = len(values)
+    if n == 0:
+        return {"mean": None, "ci95": None, "n": 0}
+    mean = sum(values) / n
+    if n == 1:
+        return {"mean": mean, "ci95": None, "n": 1}
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96 + 2.4 / (n - 1)
+    return {"mean": mean, "ci95": t * sd / math.sqrt(n), "n": n}
+
+
+def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (model, task, algo): mean/CI over seeds of every eval metric, budget item and curve point."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for cell in cells:
+        groups.setdefault((cell["model"], cell["task"], cell["algo"]), []).append(cell)
+    rows = []
+    for (model, task, algo), members in groups.items():
+        row: dict[str, Any] = {"model": model, "task": task, "algo": algo, "seeds": sorted(c["seed"] for c in members)}
+        row["eval"] = {}
+        for difficulty in sorted({d for c in members for d in c["eval"]}, key=int):
+            results = [c["eval"][difficulty] for c in members if c["eval"].get(difficulty)]
+            metrics = sorted({k for r in results for k in r})
+            row["eval"][difficulty] = {m: mean_ci([r[m] for r in results if r.get(m) is not None]) for m in metrics}
+        row["budget"] = {k: mean_ci([c["budget"][k] for c in members if k in c["budget"]])
+                         for k in sorted({k for c in members for k in c["budget"]})}  # fmt: skip
+        points: dict[int, list[dict[str, float]]] = {}
+        for c in members:
+            for p in c["curve"]:
+                points.setdefault(int(p["budget"]), []).append(p)
+        row["curve"] = [
+            {"budget": b, **{m: mean_ci([p[m] for p in ps if p.get(m) is not None])
+                             for m in ("greedy_success", "step_similarity")}}  # fmt: skip
+            for b, ps in sorted(points.items())
+        ]
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------- provenance
+def environment_info() -> dict[str, Any]:
+    """Package versions, Python, the platform, the accelerator and the git commit of this checkout."""
+    versions = {}
+    for package in ("srl-gym", "gymnasium", "numpy", "torch", "transformers", "stable-baselines3", "sb3-contrib"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(), "packages": versions}
+    try:
+        import torch
+
+        info["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        info["cpu_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10)
+        info["git_commit"] = commit.stdout.strip() or None
+        info["git_dirty"] = bool(dirty.stdout.strip()) if commit.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        info["git_commit"] = None
+    return info
+
+
+# ---------------------------------------------------------------------- running
+def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] | None) -> dict[str, Any]:
+    """Train ``cell`` from the base, evaluate its checkpoints, and return its result record."""
+    from srl_gym.agents.comparison import ALGORITHMS, Context, evaluate_checkpoint
+
+    algorithm = ALGORITHMS[cell.algo]
+    folder = cell.folder(out)
+    runs = folder / "runs"
+    if runs.exists():  # an interrupted earlier attempt: start the cell over
+        shutil.rmtree(runs)
+    runs.mkdir(parents=True)
+    ctx = Context(cell.model, cell.task, cell.algo, cell.seed, config, runs, base["model_dir"] if base else None)
+    trained = algorithm.train(ctx)
+    tick = time.perf_counter()
+    curve = [dict(base["curve_point"], budget=0)] if base else []
+    for budget, path in trained.checkpoints[:-1]:
+        point = evaluate_checkpoint(algorithm.kind, path, cell.task, config.train_difficulty, config, cell.seed, False)
+        curve.append(dict(point, budget=budget))
+    final_budget, final_path = trained.checkpoints[-1]
+    evals = {}
+    for difficulty in config.eval_difficulties(cell.task):
+        evals[str(difficulty)] = evaluate_checkpoint(
+            algorithm.kind, final_path, cell.task, difficulty, config, cell.seed, True
+        )
+    train_point = evals[str(config.train_difficulty)]
+    if final_budget > 0 or not base:
+        curve.append({"budget": final_budget, **{k: train_point[k] for k in ("greedy_success", "step_similarity")}})
+    model_path = final_path if config.keep_models and final_path not in ("random", ctx.base_dir) else None
+    _prune(runs, keep=model_path)
+    return {
+        "model": cell.model,
+        "task": cell.task,
+        "algo": cell.algo,
+        "seed": cell.seed,
+        "kind": algorithm.kind,
+        "eval": evals,
+        "curve": curve,
+        "budget": trained.budget | {"eval_seconds": time.perf_counter() - tick},
+        "model_path": os.path.relpath(model_path, out) if model_path else None,
+    }
+
+
+def _prune(runs: Path, keep: str | None) -> None:
+    """Delete the cell's intermediate checkpoints and optimiser states; keep the final model if asked."""
+    keep_path = Path(keep).resolve() if keep else None
+
+    def needed(path: Path) -> bool:
+        return keep_path is not None and (path.resolve() == keep_path or path.resolve() in keep_path.parents)
+
+    for path in [*runs.rglob("update-*"), *runs.rglob("*.zip")]:
+        if not path.exists():
+            continue
+        if needed(path):
+            (path / "training_state.pt").unlink(missing_ok=True) if path.is_dir() else None
+        elif path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def compare(
+    preset: str = "quick",
+    out: str | Path | None = None,
+    *,
+    tasks: Sequence[str] | None = None,
+    algos: Sequence[str] | None = None,
+    seeds: int | None = None,
+    models: Sequence[str] | None = None,
+    force: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    **settings: Any,
+) -> dict[str, Any]:
+    """Run (or finish) a comparison and return its results (what ``OUT/results.json`` holds).
+
+    Args:
+        preset: ``"quick"``, ``"standard"``, ``"discrete"`` or ``"gpu"`` (see `PRESETS`).
+        out: the output folder (default ``results/<preset>``).
+        tasks, algos, seeds, models: change the preset's grid.
+        force: delete what ``out`` holds first. resume: finish the comparison saved in ``out``.
+        progress: show a progress bar over the grid.
+        settings: any other `CompareConfig` field, e.g. ``updates=40``.
+    """
+    from srl_gym.agents.comparison import prepare_base
+
+    config = preset_config(
+        preset,
+        tasks=tuple(tasks) if tasks else None,
+        algos=tuple(algos) if algos else None,
+        seeds=seeds,
+        models=tuple(models) if models else None,
+        **settings,
+    )
+    out = Path(out if out is not None else f"results/{preset}")
+    config = open_output(out, config, force=force, resume=resume)
+    cells = grid(config)
+    started = time.time()
+    environment = environment_info()
+    finished = {c: _read_result(c.folder(out)) for c in cells}
+    bases: dict[tuple[str, str], dict[str, Any]] = {}
+    bar = _progress(len(cells), sum(r is not None for r in finished.values()), progress)
+    try:
+        for cell in cells:
+            if finished[cell] is not None:
+                continue
+            bar.set_description(f"{slug(cell.task)} {cell.algo} seed {cell.seed}")
+            base = None
+            if cell.model != "mlp":
+                key = (cell.model, cell.task)
+                if key not in bases:
+                    bar.set_description(f"{slug(cell.task)} warm-up of {slug(cell.model)}")
+                    bases[key] = prepare_base(cell.model, cell.task, config, out / "base" / slug(cell.model) / slug(cell.task))
+                    bar.set_description(f"{slug(cell.task)} {cell.algo} seed {cell.seed}")
+                base = bases[key]
+            result = run_cell(cell, config, out, base)
+            write_json_atomic(cell.folder(out) / "result.json", result)
+            finished[cell] = result
+            bar.update(1)
+            bar.write(_cell_line(result, config))
+            _write_outputs(out, config, finished, environment, started, plots=False)
+    finally:
+        bar.close()
+    results = _write_outputs(out, config, finished, environment, started, plots=True)
+    return results
+
+
+def _read_result(folder: Path) -> dict[str, Any] | None:
+    path = folder / "result.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:  # cannot happen with atomic writes; redo the cell if it does
+        return None
+
+
+def _write_outputs(out, config, finished, environment, started, *, plots: bool) -> dict[str, Any]:
+    from srl_gym import report
+
+    cells = [r for r in finished.values() if r is not None]
+    results = {
+        "config": dataclasses.asdict(config),
+        "command": "srl-gym compare " + " ".join(_command_args(config)),
+        "environment": environment,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "complete": len(cells) == len(finished),
+        "cells": cells,
+        "summary": summarize(cells),
+    }
+    results["figures"] = report.write_plots(results, out) if plots and cells else []
+    write_json_atomic(out / "results.json", results)
+    report.write_table(results, out / "table.md")
+    return results
+
+
+def _command_args(config: CompareConfig) -> list[str]:
+    """The command-line arguments that reproduce ``config`` from its preset."""
+    base = dataclasses.asdict(preset_config(config.preset))
+    args = ["--preset", config.preset]
+    for key, value in dataclasses.asdict(config).items():
+        if key in ("preset", *RUNTIME_FIELDS) or json.dumps(value) == json.dumps(base[key]):
+            continue
+        if key in ("tasks", "algos", "models"):
+            args += [f"--{key.rstrip('s') if key == 'models' else key}", ",".join(value)]
+        elif key == "seeds":
+            args += ["--seeds", str(value)]
+        else:
+            args += ["--set", f"{key}={value}"]
+    return args
+
+
+def _cell_line(result: dict[str, Any], config: CompareConfig) -> str:
+    parts = [f"{slug(result['task'])} {result['algo']} seed {result['seed']}:"]
+    for difficulty, metrics in result["eval"].items():
+        if metrics:
+            parts.append(
+                f"d{difficulty} greedy {metrics['greedy_success']:.2f} avg@{config.eval_samples} "
+                f"{metrics['avg_at_k']:.2f} step-sim {metrics['step_similarity']:.3f}"
+            )
+    return "  ".join(parts)
+
+
+class _NoBar:
+    def __init__(self, total: int, initial: int) -> None:
+        self.n, self.total = initial, total
+
+    def update(self, n: int) -> None:
+        self.n += n
+
+    def set_description(self, text: str) -> None:
+        pass
+
+    def write(self, text: str) -> None:
+        print(f"[{self.n}/{self.total}] {text}", file=sys.stderr)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, initial: int, enabled: bool) -> Any:
+    if enabled:
+        try:
+            from tqdm.auto import tqdm
+
+            return tqdm(total=total, initial=initial, unit="cell", dynamic_ncols=True)
+        except ImportError:
+            pass
+    return _NoBar(total, initial)
+
+
+# ---------------------------------------------------------------------- the command line
+def _parse_setting(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` -> (name, value converted to the field's type)."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    name, value = text.split("=", 1)
+    name = name.strip().replace("-", "_")
+    hints = typing.get_type_hints(CompareConfig)
+    if name not in hints:
+        names = ", ".join(f.name for f in dataclasses.fields(CompareConfig))
+        raise argparse.ArgumentTypeError(f"unknown setting {name!r}; valid: {names}")
+    kind = hints[name]
+    if typing.get_origin(kind) is tuple:
+        return name, tuple(v.strip() for v in value.split(",") if v.strip())
+    if kind is bool:
+        return name, value.lower() in ("1", "true", "yes", "on")
+    if kind in (int, float):
+        try:
+            return name, kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} needs a {kind.__name__}, got {value!r}") from None
+    return name, None if value.lower() == "none" else value
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    from srl_gym.agents.comparison import ALGORITHMS
+
+    presets = "\n".join(f"  {name:9} {text}" for name, (text, _) in PRESETS.items())
+    algos = "\n".join(f"  {name:12} ({a.kind}) {a.help}" for name, a in ALGORITHMS.items())
+    settings = "\n".join(
+        f"  {f.name:22} {f.metadata.get('help', '')}" for f in dataclasses.fields(CompareConfig) if f.name != "preset"
+    )
+    parser = argparse.ArgumentParser(
+        prog=prog or "srl-gym compare",
+        description=(
+            "Train and evaluate SFT, SRL, RLVR and SRL->RLVR (or BC/PPO on the discrete interface) from the same "
+            "start on the same problems and seeds; write results.json, table.md (mean and 95% CI over seeds) "
+            "and plots to --out. Rerun the same command to finish an interrupted comparison."
+        ),
+        epilog=f"presets:\n{presets}\n\nalgorithms:\n{algos}\n\nsettings (--set NAME=VALUE):\n{settings}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)} (default quick)")
+    parser.add_argument("--tasks", type=_csv, help="comma-separated tasks, e.g. BlocksWorld,Hanoi")
+    parser.add_argument("--algos", type=_csv, help=f"comma-separated algorithms: {', '.join(ALGORITHMS)}")
+    parser.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
+    parser.add_argument("--model", type=_csv, help="start model(s) of the LM algorithms: tiny, tiny-large, "
+                        "smollm2-135m or a local model directory")  # fmt: skip
+    parser.add_argument("--out", help="output folder (default results/PRESET)")
+    parser.add_argument("--device", help="cpu, cuda, ... (default cuda when available)")
+    parser.add_argument("--set", dest="settings", type=_parse_setting, action="append", default=[],
+                        metavar="NAME=VALUE", help="change any setting listed below (repeatable)")  # fmt: skip
+    parser.add_argument("--force", action="store_true", help="delete what --out holds and start over")
+    parser.add_argument("--resume", action="store_true", help="finish the comparison in --out with its saved settings")
+    parser.add_argument("--show-config", action="store_true", help="print the settings as JSON and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (one line per finished cell)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """``srl-gym compare``; exits 2 with a clear message on bad input."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    settings = dict(args.settings)
+    if args.device:
+        settings["device"] = args.device
+    try:
+        if args.show_config:
+            config = preset_config(
+                args.preset, tasks=args.tasks, algos=args.algos, seeds=args.seeds, models=args.model, **settings
+            )
+            print(json.dumps(dataclasses.asdict(config), indent=2))
+            return 0
+        results = compare(
+            args.preset,
+            args.out,
+            tasks=args.tasks,
+            algos=args.algos,
+            seeds=args.seeds,
+            models=args.model,
+            force=args.force,
+            resume=args.resume,
+            progress=not args.no_progress,
+            **settings,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    except KeyboardInterrupt:
+        print("\ninterrupted; rerun the same command to finish the missing cells", file=sys.stderr)
+        return 130
+    out = Path(args.out or f"results/{args.preset}")
+    print((out / "table.md").read_text(encoding="utf-8"))
+    figures = ", ".join(str(out / f) for f in results["figures"]) or "none (pip install matplotlib)"
+    print(f"results: {out / 'results.json'}; figures: {figures}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The comparison's report: ``table.md`` and the figures, drawn from ``results.json`` alone.
+
+`write_table` gives one Markdown table per (model, task): a row per algorithm, the mean over
+seeds with the half-width of its 95% confidence interval for each metric at the training
+difficulty and one level harder, and the budget each algorithm used. `write_plots` draws, per
+(model, task), the learning curves (mean and 95% band over seeds of greedy success and step
+similarity at each evaluated checkpoint) and a bar chart of greedy success at both difficulties.
+Both can be rerun on a saved ``results.json``::
+
+    python -m srl_gym.report results/quick/results.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from srl_gym.runs import atomic_write_text
+
+#: (key in results, column title) of the per-difficulty metrics in the table.
+METRICS = (("greedy_success", "greedy success"), ("avg_at_k", "avg@{k}"), ("step_similarity", "step sim."))
+
+
+def fmt(stat: dict[str, Any] | None, digits: int = 2) -> str:
+    """``0.42 ± 0.08`` (mean ± 95% CI half-width), ``0.42`` for one seed, ``n/a`` when missing."""
+    if not stat or stat.get("mean") is None:
+        return "n/a"
+    if stat.get("ci95") is None:
+        return f"{stat['mean']:.{digits}f}"
+    return f"{stat['mean']:.{digits}f} ± {stat['ci95']:.{digits}f}"
+
+
+def _short(name: str) -> str:
+    return name[4:] if name.startswith("srl/") else name
+
+
+def _groups(results: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    order = {a: i for i, a in enumerate(results["config"]["algos"])}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in results["summary"]:
+        groups.setdefault((row["model"], row["task"]), []).append(row)
+    for rows in groups.values():
+        rows.sort(key=lambda r: order.get(r["algo"], len(order)))
+    return groups
+
+
+def table_markdown(results: dict[str, Any]) -> str:
+    """The Markdown report of ``results`` (what ``table.md`` holds)."""
+    config = results["config"]
+    k = config["eval_samples"]
+    seeds = config["seeds"]
+    state = "complete" if results.get("complete") else "INCOMPLETE (rerun the command to finish it)"
+    lines = [
+        f"# srl-gym compare: preset `{config['preset']}` ({state})",
+        "",
+        f"`{results.get('command', '')}`",
+        "",
+        f"Mean ± 95% confidence interval (Student's t) over {seeds} seed(s); held-out test-split problems "
+        f"({config['eval_problems']} per difficulty). Trained on {config['train_problems']} problems of "
+        f"difficulty {config['train_difficulty']}; evaluated there (d{config['train_difficulty']}) and one level "
+        f"harder. greedy success: whole solution decoded greedily, checked by the task's verifier; avg@{k}: mean "
+        f"success of {k} samples at temperature {config['eval_temperature']}; step sim.: mean similarity of the "
+        "greedy next step to the expert's (language models: given the expert's previous steps; discrete agents: "
+        "on their own episodes).",
+    ]
+    env = results.get("environment", {})
+    device = env.get("accelerator") or f"CPU ({env.get('cpu_threads', '?')} torch threads)"
+    lines += ["", f"Machine: {device}; git {str(env.get('git_commit'))[:10]}; started {results.get('started')}."]
+    for (model, task), rows in _groups(results).items():
+        difficulties = sorted({d for r in rows for d in r["eval"]}, key=int)
+        lm = model != "mlp"
+        lines += ["", f"## {_short(task)}, {'model ' + model if lm else 'discrete agents (MLP policies)'}", ""]
+        header = ["algorithm", "seeds"]
+        for d in difficulties:
+            header += [f"{title.format(k=k)} d{d}" for _, title in METRICS]
+        header += ["updates", "generated tokens", "trained tokens"] if lm else ["env steps", "expert labels"]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for row in rows:
+            cells = [row["algo"], str(len(row["seeds"]))]
+            for d in difficulties:
+                metrics = row["eval"].get(d, {})
+                cells += [fmt(metrics.get(key), 3 if key == "step_similarity" else 2) for key, _ in METRICS]
+            budget = row["budget"]
+            keys = ("updates", "generated_tokens", "trained_tokens") if lm else ("env_steps", "expert_labels")
+            cells += [_count(budget.get(key)) for key in keys]
+            lines.append("| " + " | ".join(cells) + " |")
+    if results.get("figures"):
+        lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in results["figures"])]
+    return "\n".join(lines) + "\n"
+
+
+def _count(stat: dict[str, Any] | None) -> str:
+    if not stat or stat.get("mean") is None:
+        return "n/a"
+    value = stat["mean"]
+    return f"{value / 1e6:.2f}M" if value >= 1e6 else (f"{value / 1e3:.1f}k" if value >= 1e4 else f"{value:.0f}")
+
+
+def write_table(results: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write `table_markdown` to ``path`` atomically."""
+    atomic_write_text(path, table_markdown(results))
+
+
+def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
+    """Draw ``curves-<model>-<task>.png`` and ``bars-<model>-<task>.png`` into ``out``; return their file names.
+
+    Returns an empty list (and says so on stderr) when matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("plots need matplotlib: pip install matplotlib (table.md and results.json are written)", file=sys.stderr)
+        return []
+    from srl_gym.compare import slug
+
+    out = Path(out)
+    written = []
+    for (model, task), rows in _groups(results).items():
+        name = f"{slug(model)}-{slug(task)}"
+        lm = model != "mlp"
+        title = f"{_short(task)} ({model if lm else 'discrete agents'}), mean and 95% CI over seeds"
+        # ---- learning curves
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        for row in rows:
+            curve = [p for p in row["curve"] if p["greedy_success"]["mean"] is not None]
+            if not curve:
+                continue
+            xs = [p["budget"] for p in curve]
+            for ax, key in zip(axes, ("greedy_success", "step_similarity"), strict=True):
+                mean = [p[key]["mean"] for p in curve]
+                half = [p[key]["ci95"] or 0.0 for p in curve]
+                (line,) = ax.plot(xs, mean, marker="o", label=row["algo"])
+                ax.fill_between(xs, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)],
+                                color=line.get_color(), alpha=0.15)  # fmt: skip
+        difficulty = results["config"]["train_difficulty"]
+        for ax, label in zip(axes, ("greedy success", "step similarity"), strict=True):
+            ax.set_xlabel("updates" if lm else "env steps / expert labels")
+            ax.set_ylabel(f"{label} (test, d{difficulty})")
+            ax.grid(alpha=0.3)
+        axes[0].legend(fontsize=8)
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+        written.append(_save(fig, out / f"curves-{name}.png"))
+        plt.close(fig)
+        # ---- bars: greedy success at each difficulty
+        difficulties = sorted({d for r in rows for d in r["eval"]}, key=int)
+        fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(rows) * max(1, len(difficulties)) / 2, 3.6))
+        width = 0.8 / max(1, len(difficulties))
+        for j, d in enumerate(difficulties):
+            stats = [r["eval"].get(d, {}).get("greedy_success") or {} for r in rows]
+            means = [s.get("mean") or 0.0 for s in stats]
+            errors = [s.get("ci95") or 0.0 for s in stats]
+            xs = [i + (j - (len(difficulties) - 1) / 2) * width for i in range(len(rows))]
+            ax.bar(xs, means, width, yerr=errors, capsize=3, label=f"d{d}")
+        ax.set_xticks(range(len(rows)), [r["algo"] for r in rows])
+        ax.set_ylabel("greedy success (test)")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8)
+        ax.set_title(title, fontsize=9)
+        fig.tight_layout()
+        written.append(_save(fig, out / f"bars-{name}.png"))
+        plt.close(fig)
+    return [p.name for p in written]
+
+
+def _save(fig: Any, path: Path) -> Path:
+    """``fig.savefig`` to a temp file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Redraw ``table.md`` and the figures beside a saved ``results.json``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m srl_gym.report OUT/results.json", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results["figures"] = write_plots(results, path.parent)
+    write_table(results, path.parent / "table.md")
+    print((path.parent / "table.md").read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

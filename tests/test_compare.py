@@ -1,0 +1,254 @@
+"""`srl-gym compare`: presets and bad input, the output folder rules, statistics, resume, and small real grids."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from srl_gym import cli, compare, report
+from srl_gym.agents import comparison
+
+FAST = {  # a real comparison, shrunk to seconds
+    "warmup_problems": 40,
+    "warmup_updates": 4,
+    "train_problems": 6,
+    "updates": 2,
+    "prompts_per_update": 2,
+    "group_size": 2,
+    "max_sampling_rounds": 1,
+    "max_new_tokens_cap": 24,
+    "eval_problems": 2,
+    "eval_samples": 2,
+    "curve_points": 2,
+}
+
+
+# ---------------------------------------------------------------------- statistics
+def test_mean_ci_uses_students_t():
+    stat = compare.mean_ci([1.0, 2.0, 3.0])
+    assert stat["mean"] == 2.0 and stat["n"] == 3
+    assert stat["ci95"] == pytest.approx(4.303 * 1.0 / math.sqrt(3))
+    assert compare.mean_ci([0.5]) == {"mean": 0.5, "ci95": None, "n": 1}
+    assert compare.mean_ci([]) == {"mean": None, "ci95": None, "n": 0}
+    assert compare.mean_ci([0.2, 0.2, 0.2])["ci95"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_fmt():
+    assert report.fmt({"mean": 0.4217, "ci95": 0.081}) == "0.42 ± 0.08"
+    assert report.fmt({"mean": 0.4217, "ci95": None}) == "0.42"
+    assert report.fmt(None) == "n/a"
+
+
+# ---------------------------------------------------------------------- presets and bad input
+@pytest.mark.parametrize("preset", sorted(compare.PRESETS))
+def test_every_preset_is_valid(preset):
+    config = compare.preset_config(preset)
+    assert compare.grid(config)
+    assert config.preset == preset
+
+
+def test_quick_preset_shows_every_lm_algorithm_with_several_seeds():
+    config = compare.preset_config("quick")
+    assert set(config.algos) == {"base", "sft", "rlvr", "srl", "srl-rlvr"}
+    assert config.seeds >= 3
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"tasks": ("Nope",)}, "unknown task 'Nope'; valid: Arithmetic"),
+        ({"algos": ("sft", "magic")}, "unknown algorithm(s) magic; valid: base, sft"),
+        ({"seeds": 0}, "seeds must be an integer >= 1"),
+        ({"train_difficulty": 9}, "train_difficulty=9 is not a level"),
+        ({"updates": 1}, "srl-rlvr splits the budget"),
+        ({"bogus": 1}, "unknown setting(s) bogus"),
+    ],
+)
+def test_bad_settings_name_the_fix(changes, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        compare.preset_config("quick", **changes)
+
+
+def test_unknown_preset_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown preset 'huge'; valid: quick, standard, discrete, gpu"):
+        compare.preset_config("huge")
+
+
+def test_task_names_resolve_to_ids():
+    config = compare.preset_config("quick", tasks=("Hanoi", "srl/BlocksWorld-v0"))
+    assert config.tasks == ("srl/Hanoi-v0", "srl/BlocksWorld-v0")
+
+
+def test_cli_bad_input_exits_2_with_the_valid_names(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["compare", "--algos", "sft,nope", "--show-config"])
+    assert exit_.value.code == 2
+    assert "valid: base, sft, rlvr, srl, srl-rlvr" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--set", "updates=many"])
+    assert "updates needs a int" in capsys.readouterr().err
+
+
+def test_cli_show_config_applies_flags(capsys):
+    assert cli.main(["compare", "--preset", "discrete", "--seeds", "2", "--set", "ppo_timesteps=999",
+                     "--show-config"]) == 0  # fmt: skip
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["preset"] == "discrete" and shown["seeds"] == 2 and shown["ppo_timesteps"] == 999
+
+
+def test_command_line_reproduces_the_config():
+    config = compare.preset_config("quick", seeds=2, tasks=("Hanoi",), updates=7)
+    args = compare._command_args(config)
+    assert args == ["--preset", "quick", "--tasks", "srl/Hanoi-v0", "--seeds", "2", "--set", "updates=7"]
+
+
+# ---------------------------------------------------------------------- the output folder
+def test_output_folder_rules(tmp_path):
+    out = tmp_path / "cmp"
+    first = compare.preset_config("quick", **FAST)
+    compare.open_output(out, first, force=False, resume=False)
+    (out / "marker").write_text("finished work")
+    compare.open_output(out, first, force=False, resume=False)  # the same comparison: continue it
+    assert (out / "marker").exists()
+
+    other = compare.preset_config("quick", **(FAST | {"updates": 4}))
+    with pytest.raises(ValueError, match=r"other settings \(updates\).*--resume.*--force"):
+        compare.open_output(out, other, force=False, resume=False)
+    resumed = compare.open_output(out, other, force=False, resume=True)  # finish the saved one
+    assert resumed.updates == FAST["updates"] and (out / "marker").exists()
+    forced = compare.open_output(out, other, force=True, resume=False)  # start over
+    assert forced.updates == 4 and not (out / "marker").exists()
+
+    with pytest.raises(ValueError, match="holds no comparison"):
+        compare.open_output(tmp_path / "empty", first, force=False, resume=True)
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "thesis.tex").write_text("do not delete")
+    for force in (False, True):
+        with pytest.raises(ValueError, match="not a comparison folder"):
+            compare.open_output(stranger, first, force=force, resume=False)
+    assert (stranger / "thesis.tex").exists()
+
+
+# ---------------------------------------------------------------------- the runner, with stand-in algorithms
+@pytest.fixture
+def fake_algorithms(monkeypatch):
+    """Instant algorithms whose 'success' is a known function of (algo, seed), to test the runner itself."""
+    calls = []
+
+    def make(value):
+        def train(ctx):
+            calls.append((ctx.algo, ctx.seed))
+            ctx.run_dir.joinpath("model").mkdir()
+            return comparison.Trained([(1, str(ctx.run_dir / "mid")), (2, str(ctx.run_dir / "model"))], {"updates": 2.0})
+
+        train.value = value
+        return train
+
+    fakes = {name: comparison.Algorithm("lm", make(v), "fake") for name, v in {"base": 0.0, "sft": 0.5}.items()}
+    for name, fake in fakes.items():
+        monkeypatch.setitem(comparison.ALGORITHMS, name, fake)
+
+    def evaluate_checkpoint(kind, path, task, difficulty, config, seed, full):
+        algo = Path(path).parts[-4]
+        value = fakes[algo].train.value + 0.1 * seed
+        out = {"greedy_success": value, "step_similarity": value, "format_rate": 1.0}
+        return out | ({"avg_at_k": value, "pass_at_k": value} if full else {})
+
+    monkeypatch.setattr(comparison, "evaluate_checkpoint", evaluate_checkpoint)
+    monkeypatch.setattr(
+        comparison,
+        "prepare_base",
+        lambda model, task, config, directory: {
+            "model_dir": "base-dir",
+            "curve_point": {"greedy_success": 0.0, "step_similarity": 0.0},
+        },
+    )
+    return calls
+
+
+def test_runner_writes_results_and_finishes_only_missing_cells(tmp_path, fake_algorithms):
+    out = tmp_path / "cmp"
+    results = compare.compare("quick", out, algos=("base", "sft"), seeds=3, progress=False)
+    assert len(fake_algorithms) == 6 and results["complete"]
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["config"]["seeds"] == 3 and len(saved["cells"]) == 6
+    assert "packages" in saved["environment"] and "git_commit" in saved["environment"]
+    sft = next(r for r in saved["summary"] if r["algo"] == "sft")
+    stat = sft["eval"]["1"]["greedy_success"]
+    assert stat["mean"] == pytest.approx(0.6) and stat["n"] == 3  # 0.5 + 0.1 * (0, 1, 2) / 3
+    assert stat["ci95"] == pytest.approx(4.303 * 0.1 / math.sqrt(3), rel=1e-3)
+    assert [p["budget"] for p in sft["curve"]] == [0, 1, 2]
+    table = (out / "table.md").read_text()
+    assert "| sft | 3 | 0.60 ± 0.25 |" in table
+    for name in saved["figures"]:
+        assert (out / name).stat().st_size > 1000
+
+    # An interrupted run: one cell lost its result; the rerun trains only that one.
+    (out / "cells" / "tiny" / "BlocksWorld-v0" / "sft" / "seed-1" / "result.json").unlink()
+    fake_algorithms.clear()
+    again = compare.compare("quick", out, algos=("base", "sft"), seeds=3, progress=False)
+    assert fake_algorithms == [("sft", 1)]
+    assert [r["eval"] for r in again["summary"]] == [r["eval"] for r in results["summary"]]
+
+
+def test_runner_keeps_finished_cells_when_interrupted(tmp_path, fake_algorithms, monkeypatch):
+    out = tmp_path / "cmp"
+    original = comparison.ALGORITHMS["sft"].train
+
+    def crash(ctx):
+        if ctx.seed == 1:
+            raise KeyboardInterrupt
+        return original(ctx)
+
+    monkeypatch.setitem(comparison.ALGORITHMS, "sft", comparison.Algorithm("lm", crash, "fake"))
+    with pytest.raises(KeyboardInterrupt):
+        compare.compare("quick", out, algos=("base", "sft"), seeds=2, progress=False)
+    partial = json.loads((out / "results.json").read_text())
+    assert not partial["complete"] and len(partial["cells"]) == 3  # base 0, sft 0, base 1
+    assert "INCOMPLETE" in (out / "table.md").read_text()
+
+
+# ---------------------------------------------------------------------- small real grids
+@pytest.mark.slow
+def test_real_lm_grid_runs_every_algorithm(tmp_path):
+    """Every LM algorithm trains from one warmed-up base and is evaluated at two difficulties."""
+    out = tmp_path / "lm"
+    results = compare.compare("quick", out, seeds=1, progress=False, device="cpu", **FAST)
+    assert results["complete"] and {c["algo"] for c in results["cells"]} == {"base", "sft", "rlvr", "srl", "srl-rlvr"}
+    for cell in results["cells"]:
+        assert set(cell["eval"]) == {"1", "2"}
+        for metrics in cell["eval"].values():
+            assert 0 <= metrics["greedy_success"] <= 1 and 0 <= metrics["step_similarity"] <= 1
+            assert 0 <= metrics["avg_at_k"] <= metrics["pass_at_k"] <= 1
+        if cell["algo"] != "base":
+            assert cell["budget"]["updates"] == FAST["updates"]
+            assert cell["model_path"] and (out / cell["model_path"] / "config.json").is_file()
+    budgets = {c["algo"]: c["budget"] for c in results["cells"]}
+    assert budgets["sft"]["trained_tokens"] > 0 and budgets["sft"]["generated_tokens"] == 0
+    assert budgets["srl"]["generated_tokens"] > 0 and budgets["rlvr"]["generated_tokens"] > 0
+    # intermediate checkpoints and optimiser states are pruned; the base's warm-up model stays
+    assert not list(out.rglob("training_state.pt"))
+    assert len(list((out / "cells").rglob("model.safetensors"))) == 4
+    assert (out / "base" / "tiny" / "BlocksWorld-v0" / "base.json").is_file()
+
+
+@pytest.mark.slow
+def test_real_discrete_grid_bc_beats_random(tmp_path):
+    """BC clones the oracle on 3-disk Hanoi: its greedy success beats a random legal move."""
+    out = tmp_path / "discrete"
+    results = compare.compare(
+        "discrete", out, tasks=("Hanoi",), seeds=2, progress=False,
+        train_difficulty=0, ppo_timesteps=1024, eval_problems=14, eval_samples=2,
+        bc_expert_episodes=30, bc_dagger_iterations=1,
+    )  # fmt: skip
+    rows = {r["algo"]: r for r in results["summary"]}
+    assert set(rows) == {"random", "bc", "ppo-srl", "ppo-outcome"}
+    assert rows["bc"]["eval"]["0"]["greedy_success"]["mean"] >= 0.9
+    assert rows["random"]["eval"]["0"]["greedy_success"]["mean"] <= 0.5
+    assert rows["bc"]["eval"]["1"] == {}  # 4 disks: another observation shape, so no score one level up
+    assert [p["budget"] for p in rows["ppo-srl"]["curve"]][-1] == 1024
+    assert (out / "bars-mlp-Hanoi-v0.png").is_file()
