@@ -65,7 +65,7 @@ class Context:
 class Trained:
     """A trained cell: its checkpoints in training order (budget spent, model path) and the budget it used.
 
-    ``budget`` holds ``updates`` and ``generated_tokens``/``trained_tokens`` (LM) or
+    ``budget`` holds ``updates``, ``gradient_updates`` and ``generated_tokens``/``trained_tokens`` (LM) or
     ``env_steps``/``expert_labels`` (discrete), and ``train_seconds``.
     """
 
@@ -84,7 +84,7 @@ class Algorithm:
 
 # ---------------------------------------------------------------------- token budgets
 def token_budget(tokenizer: Any, texts: Sequence[str], cap: int, slack: float = 1.5, extra: int = 16) -> int:
-    """A max_new_tokens for completions like ``texts``: the longest one's tokens x ``slack`` + ``extra``, at most ``cap``.
+    """A max_new_tokens for completions like ``texts``: the longest one's tokens x ``slack`` + ``extra`` (<= ``cap``).
 
     Every algorithm gets the same limit, which scales with the task and the tokenizer (characters
     for the tiny models, sub-words for SmolLM2), so long tasks are not truncated and short ones
@@ -94,14 +94,14 @@ def token_budget(tokenizer: Any, texts: Sequence[str], cap: int, slack: float = 
     return min(cap, math.ceil(longest * slack) + extra)
 
 
-def _lengths(model_dir: str, config: Any, task: str, difficulty: int, seeds: Sequence[int], split: str) -> tuple:
-    """(solution, step) max_new_tokens for ``task`` at ``difficulty``, from its expert targets."""
+def _lengths(model_dir: str, config: Any, task: str) -> tuple[int, int]:
+    """(solution, step) max_new_tokens for the hard training problems of ``task``, from their expert targets."""
     from .data import solution_examples
     from .models import load_model
     from .prompts import step_target
 
     _, tokenizer = load_model(model_dir, "cpu")
-    examples = solution_examples(task, seeds, split=split, difficulty=difficulty)
+    examples = solution_examples(task, range(config.train_problems), difficulty=config.train_difficulty)
     solution = token_budget(tokenizer, [e.target for e in examples], config.max_new_tokens_cap)
     steps = [step_target(s) for e in examples for s in e.steps]
     return solution, token_budget(tokenizer, steps, config.max_new_tokens_cap)
@@ -196,6 +196,8 @@ def _lm_budget(run_dirs: Sequence[Path], seconds: float) -> dict[str, float]:
     rows = [r for d in run_dirs for r in _read_metrics(d)]
     return {
         "updates": float(sum(1 for r in rows if "train/tokens" in r or "rollout/generated_tokens" in r)),
+        # GRPO skips the gradient step of an update whose groups all had equal rewards (nothing to learn)
+        "gradient_updates": float(sum(1 for r in rows if "train/tokens" in r)),
         "generated_tokens": float(sum(r.get("rollout/generated_tokens", 0.0) for r in rows)),
         "trained_tokens": float(sum(r.get("train/tokens", 0.0) for r in rows)),
         "train_seconds": seconds,
@@ -211,7 +213,8 @@ def _checkpoints(run_dir: Path, offset: int = 0) -> list[tuple[int, str]]:
 
 def train_base(ctx: Context) -> Trained:
     """No training: the warmed-up base itself (the reference every algorithm starts from)."""
-    return Trained([(0, ctx.base_dir)], {"updates": 0.0, "generated_tokens": 0.0, "trained_tokens": 0.0})
+    budget = dict.fromkeys(("updates", "gradient_updates", "generated_tokens", "trained_tokens"), 0.0)
+    return Trained([(0, ctx.base_dir)], budget)
 
 
 def train_sft(ctx: Context) -> Trained:
@@ -219,7 +222,7 @@ def train_sft(ctx: Context) -> Trained:
     from . import sft
 
     config, tick = ctx.config, time.perf_counter()
-    solution_tokens, _ = _lengths(ctx.base_dir, config, ctx.task, config.train_difficulty, range(config.train_problems), "train")
+    solution_tokens, _ = _lengths(ctx.base_dir, config, ctx.task)
     args = sft.Args(
         run_dir=str(ctx.run_dir / "sft"),
         mode="solution",
@@ -241,7 +244,7 @@ def train_srl(ctx: Context) -> Trained:
     from . import srl
 
     config, tick = ctx.config, time.perf_counter()
-    _, step_tokens = _lengths(ctx.base_dir, config, ctx.task, config.train_difficulty, range(config.train_problems), "train")
+    _, step_tokens = _lengths(ctx.base_dir, config, ctx.task)
     args = srl.Args(
         run_dir=str(ctx.run_dir / "srl"),
         total_updates=config.updates,
@@ -261,7 +264,7 @@ def train_rlvr(ctx: Context) -> Trained:
     from . import rlvr
 
     config, tick = ctx.config, time.perf_counter()
-    solution_tokens, _ = _lengths(ctx.base_dir, config, ctx.task, config.train_difficulty, range(config.train_problems), "train")
+    solution_tokens, _ = _lengths(ctx.base_dir, config, ctx.task)
     args = rlvr.Args(
         run_dir=str(ctx.run_dir / "rlvr"),
         total_updates=config.updates,
@@ -281,9 +284,7 @@ def train_srl_rlvr(ctx: Context) -> Trained:
     from . import srl_rlvr
 
     config, tick = ctx.config, time.perf_counter()
-    solution_tokens, step_tokens = _lengths(
-        ctx.base_dir, config, ctx.task, config.train_difficulty, range(config.train_problems), "train"
-    )
+    solution_tokens, step_tokens = _lengths(ctx.base_dir, config, ctx.task)
     first = config.updates // 2
     args = srl_rlvr.Args(
         run_dir=str(ctx.run_dir / "srl-rlvr"),
@@ -320,13 +321,13 @@ def evaluate_lm(
     from .data import solution_examples, step_instances, verify_solution
     from .lm_agent import LMAgent, evaluate_solutions, evaluate_steps
     from .models import load_model
+    from .prompts import step_target
 
     model, tokenizer = load_model(model_dir, config.device)
     problems = solution_examples(task, range(config.eval_problems), split="test", difficulty=difficulty)
     solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
-    from .prompts import step_target
-
-    step_tokens = token_budget(tokenizer, [step_target(s) for e in problems for s in e.steps], config.max_new_tokens_cap)
+    steps = [step_target(s) for e in problems for s in e.steps]
+    step_tokens = token_budget(tokenizer, steps, config.max_new_tokens_cap)
     batch = config.eval_batch_size
     greedy = LMAgent(model, tokenizer, max_new_tokens=solution_tokens, batch_size=batch, max_length=config.max_length)
     solutions = evaluate_solutions(greedy, problems)
@@ -348,8 +349,9 @@ def evaluate_lm(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derived_seed(seed, difficulty, 0xE7A1))
             completions = sampler.complete([e.observation for e in problems for _ in range(k)], mode="solution")
+        repeated = [e for e in problems for _ in range(k)]
         solved = np.array(
-            [verify_solution(e.task, e.problem, c) for e, c in zip([e for e in problems for _ in range(k)], completions)]
+            [verify_solution(e.task, e.problem, c) for e, c in zip(repeated, completions, strict=True)]
         ).reshape(len(problems), k)
         out["avg_at_k"] = float(solved.mean())
         out["pass_at_k"] = float(solved.any(axis=1).mean())

@@ -47,7 +47,9 @@ from .rollout import Rollouts, completion_logprobs, generate
 class GRPOArgs(RunArgs):
     """GRPO options shared by SRL and RLVR."""
 
-    model: str = field(default="tiny", metadata={"help": "'tiny', 'tiny-large', 'smollm2-135m' or a local model directory"})
+    model: str = field(
+        default="tiny", metadata={"help": "'tiny', 'tiny-large', 'smollm2-135m' or a local model directory"}
+    )
     env_id: str = field(default="srl/Hanoi-v0", metadata={"help": "the task (an srl/ id)"})
     difficulty: int = field(default=0, metadata={"help": "the task's difficulty level"})
     trajectories_path: str | None = field(

@@ -51,7 +51,9 @@ class Args(RunArgs):
     trajectories_path: str | None = field(
         default=None, metadata={"help": "srl/Trajectories-v0 only: your JSONL file of expert trajectories"}
     )
-    model: str = field(default="tiny", metadata={"help": "'tiny', 'tiny-large', 'smollm2-135m' or a local model directory"})
+    model: str = field(
+        default="tiny", metadata={"help": "'tiny', 'tiny-large', 'smollm2-135m' or a local model directory"}
+    )
     mode: Literal["solution", "step", "both"] = field(
         default="solution",
         metadata={"help": "targets: whole solutions (the paper's SFT), single steps, or both (a warm-up for SRL/RLVR)"},

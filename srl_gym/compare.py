@@ -80,7 +80,9 @@ class CompareConfig:
     max_new_tokens_cap: int = field(default=512, metadata={"help": "upper bound of any completion's length"})
     max_length: int = field(default=2048, metadata={"help": "longest prompt + completion in tokens"})
     # ---- discrete agents (bc, ppo-srl, ppo-outcome)
-    bc_expert_episodes: int = field(default=50, metadata={"help": "BC: oracle episodes, and learner episodes per DAgger round"})
+    bc_expert_episodes: int = field(
+        default=50, metadata={"help": "BC: oracle episodes, and learner episodes per DAgger round"}
+    )
     bc_dagger_iterations: int = field(default=3, metadata={"help": "BC: DAgger rounds"})
     ppo_timesteps: int = field(default=20_000, metadata={"help": "PPO: env steps (the discrete budget)"})
     # ---- evaluation
@@ -310,8 +312,9 @@ def _from_json(values: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- statistics
 #: Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
+        2.042)  # fmt: skip
 
 
 def mean_ci(values: Sequence[float]) -> dict[str, Any]:
@@ -347,8 +350,13 @@ def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             for p in c["curve"]:
                 points.setdefault(int(p["budget"]), []).append(p)
         row["curve"] = [
-            {"budget": b, **{m: mean_ci([p[m] for p in ps if p.get(m) is not None])
-                             for m in ("greedy_success", "step_similarity")}}  # fmt: skip
+            {
+                "budget": b,
+                **{
+                    m: mean_ci([p[m] for p in ps if p.get(m) is not None])
+                    for m in ("greedy_success", "step_similarity")
+                },
+            }  # fmt: skip
             for b, ps in sorted(points.items())
         ]
         rows.append(row)
@@ -494,7 +502,9 @@ def compare(
                 key = (cell.model, cell.task)
                 if key not in bases:
                     bar.set_description(f"{slug(cell.task)} warm-up of {slug(cell.model)}")
-                    bases[key] = prepare_base(cell.model, cell.task, config, out / "base" / slug(cell.model) / slug(cell.task))
+                    bases[key] = prepare_base(
+                        cell.model, cell.task, config, out / "base" / slug(cell.model) / slug(cell.task)
+                    )
                     bar.set_description(f"{slug(cell.task)} {cell.algo} seed {cell.seed}")
                 base = bases[key]
             result = run_cell(cell, config, out, base)

@@ -77,7 +77,11 @@ def table_markdown(results: dict[str, Any]) -> str:
         header = ["algorithm", "seeds"]
         for d in difficulties:
             header += [f"{title.format(k=k)} d{d}" for _, title in METRICS]
-        header += ["updates", "generated tokens", "trained tokens"] if lm else ["env steps", "expert labels"]
+        header += (
+            ["updates (with a gradient)", "generated tokens", "trained tokens"]
+            if lm
+            else ["env steps", "expert labels"]
+        )
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         for row in rows:
@@ -86,8 +90,11 @@ def table_markdown(results: dict[str, Any]) -> str:
                 metrics = row["eval"].get(d, {})
                 cells += [fmt(metrics.get(key), 3 if key == "step_similarity" else 2) for key, _ in METRICS]
             budget = row["budget"]
-            keys = ("updates", "generated_tokens", "trained_tokens") if lm else ("env_steps", "expert_labels")
-            cells += [_count(budget.get(key)) for key in keys]
+            if lm:
+                cells += [f"{_count(budget.get('updates'))} ({_count(budget.get('gradient_updates'))})"]
+                cells += [_count(budget.get(key)) for key in ("generated_tokens", "trained_tokens")]
+            else:
+                cells += [_count(budget.get(key)) for key in ("env_steps", "expert_labels")]
             lines.append("| " + " | ".join(cells) + " |")
     if results.get("figures"):
         lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in results["figures"])]
@@ -138,8 +145,9 @@ def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
                 mean = [p[key]["mean"] for p in curve]
                 half = [p[key]["ci95"] or 0.0 for p in curve]
                 (line,) = ax.plot(xs, mean, marker="o", label=row["algo"])
-                ax.fill_between(xs, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)],
-                                color=line.get_color(), alpha=0.15)  # fmt: skip
+                low = [m - h for m, h in zip(mean, half, strict=True)]
+                high = [m + h for m, h in zip(mean, half, strict=True)]
+                ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.15)
         difficulty = results["config"]["train_difficulty"]
         for ax, label in zip(axes, ("greedy success", "step similarity"), strict=True):
             ax.set_xlabel("updates" if lm else "env steps / expert labels")

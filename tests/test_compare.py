@@ -143,7 +143,9 @@ def fake_algorithms(monkeypatch):
         def train(ctx):
             calls.append((ctx.algo, ctx.seed))
             ctx.run_dir.joinpath("model").mkdir()
-            return comparison.Trained([(1, str(ctx.run_dir / "mid")), (2, str(ctx.run_dir / "model"))], {"updates": 2.0})
+            return comparison.Trained(
+                [(1, str(ctx.run_dir / "mid")), (2, str(ctx.run_dir / "model"))], {"updates": 2.0}
+            )
 
         train.value = value
         return train
@@ -243,12 +245,11 @@ def test_real_discrete_grid_bc_beats_random(tmp_path):
     results = compare.compare(
         "discrete", out, tasks=("Hanoi",), seeds=2, progress=False,
         train_difficulty=0, ppo_timesteps=1024, eval_problems=14, eval_samples=2,
-        bc_expert_episodes=30, bc_dagger_iterations=1,
     )  # fmt: skip
     rows = {r["algo"]: r for r in results["summary"]}
     assert set(rows) == {"random", "bc", "ppo-srl", "ppo-outcome"}
-    assert rows["bc"]["eval"]["0"]["greedy_success"]["mean"] >= 0.9
-    assert rows["random"]["eval"]["0"]["greedy_success"]["mean"] <= 0.5
+    bc, random = (rows[a]["eval"]["0"]["greedy_success"]["mean"] for a in ("bc", "random"))
+    assert bc >= 0.9 and bc > random + 0.2
     assert rows["bc"]["eval"]["1"] == {}  # 4 disks: another observation shape, so no score one level up
     assert [p["budget"] for p in rows["ppo-srl"]["curve"]][-1] == 1024
     assert (out / "bars-mlp-Hanoi-v0.png").is_file()
