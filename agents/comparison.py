@@ -131,7 +131,7 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
         epochs=10**6,  # bounded by max_updates
         max_updates=config.warmup_updates,
         batch_size=config.sft_batch_size,
-        learning_rate=config.warmup_learning_rate,
+        learning_rate=config.learning_rate("warmup", model),
         seed=config.base_seed,
         device=config.device,
         eval_before=False,
@@ -229,7 +229,7 @@ def train_sft(ctx: Context) -> Trained:
         epochs=10**6,  # bounded by max_updates
         max_updates=config.updates,
         batch_size=config.sft_batch_size,
-        learning_rate=config.sft_learning_rate,
+        learning_rate=config.learning_rate("sft", ctx.model),
         eval_episodes=1,
         max_new_tokens=solution_tokens,
         **_lm_common(ctx),
@@ -248,7 +248,7 @@ def train_srl(ctx: Context) -> Trained:
     args = srl.Args(
         run_dir=str(ctx.run_dir / "srl"),
         total_updates=config.updates,
-        learning_rate=config.srl_learning_rate,
+        learning_rate=config.learning_rate("srl", ctx.model),
         eval_episodes=1,
         max_new_tokens=step_tokens,
         **_grpo_options(ctx),
@@ -268,7 +268,7 @@ def train_rlvr(ctx: Context) -> Trained:
     args = rlvr.Args(
         run_dir=str(ctx.run_dir / "rlvr"),
         total_updates=config.updates,
-        learning_rate=config.rlvr_learning_rate,
+        learning_rate=config.learning_rate("rlvr", ctx.model),
         eval_episodes=1,
         max_new_tokens=solution_tokens,
         **_grpo_options(ctx),
@@ -290,8 +290,8 @@ def train_srl_rlvr(ctx: Context) -> Trained:
         run_dir=str(ctx.run_dir / "srl-rlvr"),
         total_updates=max(first, 1),
         rlvr_updates=max(config.updates - first, 1),
-        learning_rate=config.srl_learning_rate,
-        rlvr_learning_rate=config.rlvr_learning_rate,
+        learning_rate=config.learning_rate("srl", ctx.model),
+        rlvr_learning_rate=config.learning_rate("rlvr", ctx.model),
         eval_episodes=1,
         max_new_tokens=step_tokens,
         rlvr_max_new_tokens=solution_tokens,
@@ -312,36 +312,26 @@ def evaluate_lm(
 
     ``greedy_success`` (whole solutions, greedy, checked by the task's verifier), ``format_rate``
     and ``step_similarity`` (greedy next step given the expert's previous steps, difflib ratio
-    against the expert's step) always; with ``full`` also ``avg_at_k`` (mean success of
-    ``eval_samples`` solutions per problem sampled at ``eval_temperature``) and ``pass_at_k``
-    (share of problems with at least one success among them). ``seed`` seeds the sampling.
+    against the expert's step, over at most ``eval_step_instances`` of the problems' steps)
+    always; with ``full`` also ``avg_at_k`` (mean success of ``eval_samples`` solutions per
+    problem sampled at ``eval_temperature``) and ``pass_at_k`` (share of problems with at least
+    one success among them). ``seed`` seeds the sampling; the greedy part does not depend on it.
     """
     import torch
 
-    from .data import solution_examples, step_instances, verify_solution
-    from .lm_agent import LMAgent, evaluate_solutions, evaluate_steps
+    from .data import solution_examples, verify_solution
+    from .lm_agent import LMAgent
     from .models import load_model
-    from .prompts import step_target
 
     model, tokenizer = load_model(model_dir, config.device)
     problems = solution_examples(task, range(config.eval_problems), split="test", difficulty=difficulty)
-    solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
-    steps = [step_target(s) for e in problems for s in e.steps]
-    step_tokens = token_budget(tokenizer, steps, config.max_new_tokens_cap)
     batch = config.eval_batch_size
-    greedy = LMAgent(model, tokenizer, max_new_tokens=solution_tokens, batch_size=batch, max_length=config.max_length)
-    solutions = evaluate_solutions(greedy, problems)
-    instances = step_instances(task, range(config.eval_problems), split="test", difficulty=difficulty)
-    stepper = LMAgent(model, tokenizer, max_new_tokens=step_tokens, batch_size=batch, max_length=config.max_length)
-    steps = evaluate_steps(stepper, instances)
-    out = {
-        "greedy_success": solutions["success_rate"],
-        "format_rate": solutions["format_rate"],
-        "step_similarity": steps["step_similarity"],
-        "problems": float(len(problems)),
-    }
+    key = (str(Path(model_dir).resolve()), task, difficulty, config.eval_problems, config.eval_step_instances)
+    out = dict(_GREEDY_CACHE.get(key) or _greedy_metrics(model, tokenizer, problems, task, difficulty, config))
+    _GREEDY_CACHE[key] = dict(out)
     if full:
         k = config.eval_samples
+        solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
         sampler = LMAgent(
             model, tokenizer, temperature=config.eval_temperature, max_new_tokens=solution_tokens,
             batch_size=batch, max_length=config.max_length,
@@ -356,6 +346,36 @@ def evaluate_lm(
         out["avg_at_k"] = float(solved.mean())
         out["pass_at_k"] = float(solved.any(axis=1).mean())
     return out
+
+
+#: Greedy metrics of a model directory (deterministic): the base is scored once, not once per seed.
+_GREEDY_CACHE: dict[tuple, dict[str, float]] = {}
+
+
+def _greedy_metrics(model: Any, tokenizer: Any, problems: Sequence[Any], task: str, difficulty: int, config: Any):
+    from .data import step_instances
+    from .lm_agent import LMAgent, evaluate_solutions, evaluate_steps
+    from .prompts import step_target
+
+    solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
+    steps = [step_target(s) for e in problems for s in e.steps]
+    step_tokens = token_budget(tokenizer, steps, config.max_new_tokens_cap)
+    batch = config.eval_batch_size
+    greedy = LMAgent(model, tokenizer, max_new_tokens=solution_tokens, batch_size=batch, max_length=config.max_length)
+    solutions = evaluate_solutions(greedy, problems)
+    instances = step_instances(task, range(config.eval_problems), split="test", difficulty=difficulty)
+    if len(instances) > config.eval_step_instances:  # evenly spread over the problems and their steps
+        picks = np.unique(np.linspace(0, len(instances) - 1, config.eval_step_instances).round().astype(int))
+        instances = [instances[i] for i in picks]
+    stepper = LMAgent(model, tokenizer, max_new_tokens=step_tokens, batch_size=batch, max_length=config.max_length)
+    steps_result = evaluate_steps(stepper, instances)
+    return {
+        "greedy_success": solutions["success_rate"],
+        "format_rate": solutions["format_rate"],
+        "step_similarity": steps_result["step_similarity"],
+        "step_reward": steps_result["srl_reward"],  # the SRL reward itself: -1 for a broken format
+        "problems": float(len(problems)),
+    }
 
 
 # ---------------------------------------------------------------------- discrete algorithms

@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from typing import Any
 from srl_gym.registration import TASKS, task_entry
 from srl_gym.runs import write_json_atomic
 
+#: What the learning curves follow (at the training difficulty, on the test split).
+CURVE_METRICS = ("greedy_success", "step_similarity", "format_rate")
 #: The config fields that only say how to run, not what is computed: they may differ on a rerun.
 RUNTIME_FIELDS = ("device",)
 
@@ -62,20 +65,24 @@ class CompareConfig:
     # ---- the base: a short SFT warm-up on easy problems, so the model follows the output format
     warmup_difficulty: int = field(default=0, metadata={"help": "difficulty of the warm-up problems (easy)"})
     warmup_problems: int = field(default=2000, metadata={"help": "warm-up problems: train-split seeds 0..N-1"})
-    warmup_updates: int = field(default=200, metadata={"help": "SFT updates of the warm-up"})
-    warmup_learning_rate: float = field(default=2e-3, metadata={"help": "peak learning rate of the warm-up"})
+    warmup_updates: int = field(default=150, metadata={"help": "SFT updates of the warm-up"})
+    warmup_learning_rate: float | None = field(
+        default=None, metadata={"help": "peak learning rate of the warm-up (None: by model, see LEARNING_RATES)"}
+    )
     base_seed: int = field(default=0, metadata={"help": "seed of the base model's initialisation and warm-up"})
     # ---- the hard training problems and the budget
     train_difficulty: int = field(default=1, metadata={"help": "difficulty of the training problems (hard)"})
     train_problems: int = field(default=64, metadata={"help": "hard training problems: train-split seeds 0..N-1"})
-    updates: int = field(default=20, metadata={"help": "optimiser updates of every LM algorithm (the budget)"})
+    updates: int = field(default=6, metadata={"help": "optimiser updates of every LM algorithm (the budget)"})
     sft_batch_size: int = field(default=16, metadata={"help": "examples per SFT update (warm-up and SFT)"})
-    sft_learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate of SFT on the hard problems"})
-    srl_learning_rate: float = field(default=1e-4, metadata={"help": "learning rate of SRL (GRPO)"})
-    rlvr_learning_rate: float = field(default=1e-4, metadata={"help": "learning rate of RLVR (GRPO)"})
-    prompts_per_update: int = field(default=8, metadata={"help": "GRPO prompts (groups) per update"})
+    sft_learning_rate: float | None = field(
+        default=None, metadata={"help": "peak learning rate of SFT on the hard problems (None: by model)"}
+    )
+    srl_learning_rate: float | None = field(default=None, metadata={"help": "learning rate of SRL (None: by model)"})
+    rlvr_learning_rate: float | None = field(default=None, metadata={"help": "learning rate of RLVR (None: by model)"})
+    prompts_per_update: int = field(default=6, metadata={"help": "GRPO prompts (groups) per update"})
     group_size: int = field(default=8, metadata={"help": "GRPO rollouts per prompt (paper: 8)"})
-    max_sampling_rounds: int = field(default=2, metadata={"help": "GRPO dynamic-sampling rounds per update"})
+    max_sampling_rounds: int = field(default=1, metadata={"help": "GRPO dynamic-sampling rounds per update"})
     micro_batch_size: int = field(default=64, metadata={"help": "sequences per forward/backward (memory only)"})
     max_new_tokens_cap: int = field(default=512, metadata={"help": "upper bound of any completion's length"})
     max_length: int = field(default=2048, metadata={"help": "longest prompt + completion in tokens"})
@@ -86,11 +93,14 @@ class CompareConfig:
     bc_dagger_iterations: int = field(default=3, metadata={"help": "BC: DAgger rounds"})
     ppo_timesteps: int = field(default=20_000, metadata={"help": "PPO: env steps (the discrete budget)"})
     # ---- evaluation
-    eval_problems: int = field(default=24, metadata={"help": "test-split problems per difficulty"})
+    eval_problems: int = field(default=10, metadata={"help": "test-split problems per difficulty"})
+    eval_step_instances: int = field(
+        default=24, metadata={"help": "most (problem, step) instances per difficulty for step similarity"}
+    )
     eval_samples: int = field(default=4, metadata={"help": "k of avg@k: samples per problem"})
     eval_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of avg@k"})
     eval_batch_size: int = field(default=96, metadata={"help": "prompts per generate call at evaluation"})
-    curve_points: int = field(default=2, metadata={"help": "evaluated checkpoints per run (learning curves)"})
+    curve_points: int = field(default=1, metadata={"help": "evaluated checkpoints per run (learning curves)"})
     keep_models: bool = field(default=True, metadata={"help": "keep each cell's final model (else delete it)"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, ...; default cuda when available"})
 
@@ -108,7 +118,7 @@ class CompareConfig:
         positive = ("seeds", "warmup_problems", "warmup_updates", "train_problems", "updates", "sft_batch_size")
         positive += ("prompts_per_update", "max_sampling_rounds", "micro_batch_size", "max_new_tokens_cap")
         positive += ("max_length", "bc_expert_episodes", "ppo_timesteps", "eval_problems", "eval_samples")
-        positive += ("eval_batch_size", "curve_points")
+        positive += ("eval_batch_size", "curve_points", "eval_step_instances")
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -120,7 +130,7 @@ class CompareConfig:
         if self.bc_dagger_iterations < 0:
             raise ValueError(f"bc_dagger_iterations must be >= 0, got {self.bc_dagger_iterations}")
         for name in ("warmup_learning_rate", "sft_learning_rate", "srl_learning_rate", "rlvr_learning_rate"):
-            if not getattr(self, name) > 0:
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not self.eval_temperature > 0:
             raise ValueError(f"eval_temperature must be > 0, got {self.eval_temperature}")
@@ -129,6 +139,14 @@ class CompareConfig:
             for name in ("warmup_difficulty", "train_difficulty"):
                 if not 0 <= getattr(self, name) < levels:
                     raise ValueError(f"{name}={getattr(self, name)} is not a level of {task} (0..{levels - 1})")
+
+    def learning_rate(self, stage: str, model: str) -> float:
+        """The learning rate of ``stage`` (warmup, sft, srl, rlvr) for ``model``: the setting, else `LEARNING_RATES`."""
+        value = getattr(self, f"{stage}_learning_rate")
+        if value is not None:
+            return value
+        family = "from_scratch" if model in ("tiny", "tiny-large") else "pretrained"
+        return LEARNING_RATES[family][stage]
 
     @property
     def lm_algos(self) -> tuple[str, ...]:
@@ -141,6 +159,14 @@ class CompareConfig:
         levels = len(task_entry(task).load().levels)
         return [d for d in (self.train_difficulty, self.train_difficulty + 1) if d < levels]
 
+
+#: Learning rates when a setting is None. A tiny model starts from random weights, so its warm-up needs
+#: a large rate; a pretrained one (SmolLM2, a local directory) is fine-tuned gently (the paper: 5e-6
+#: SFT and 5e-7 GRPO for a 7B model; a 135M model takes somewhat larger steps).
+LEARNING_RATES = {
+    "from_scratch": {"warmup": 2e-3, "sft": 5e-4, "srl": 1e-4, "rlvr": 1e-4},
+    "pretrained": {"warmup": 5e-5, "sft": 2e-5, "srl": 3e-6, "rlvr": 3e-6},
+}
 
 #: Preset name -> (what it is for, the settings it changes from `CompareConfig`'s defaults).
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -177,11 +203,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
             "tasks": ("srl/BlocksWorld-v0", "srl/Arithmetic-v0", "srl/KnightsKnaves-v0"),
             "seeds": 5,
             "warmup_updates": 300,
-            "warmup_learning_rate": 5e-4,
             "updates": 60,
-            "sft_learning_rate": 1e-4,
-            "srl_learning_rate": 5e-6,
-            "rlvr_learning_rate": 5e-6,
             "prompts_per_update": 32,
             "eval_problems": 100,
             "eval_samples": 8,
@@ -350,13 +372,7 @@ def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             for p in c["curve"]:
                 points.setdefault(int(p["budget"]), []).append(p)
         row["curve"] = [
-            {
-                "budget": b,
-                **{
-                    m: mean_ci([p[m] for p in ps if p.get(m) is not None])
-                    for m in ("greedy_success", "step_similarity")
-                },
-            }  # fmt: skip
+            {"budget": b, **{m: mean_ci([p[m] for p in ps if p.get(m) is not None]) for m in CURVE_METRICS}}
             for b, ps in sorted(points.items())
         ]
         rows.append(row)
@@ -417,7 +433,7 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
         )
     train_point = evals[str(config.train_difficulty)]
     if final_budget > 0 or not base:
-        curve.append({"budget": final_budget, **{k: train_point[k] for k in ("greedy_success", "step_similarity")}})
+        curve.append({"budget": final_budget, **{k: train_point[k] for k in CURVE_METRICS if k in train_point}})
     model_path = final_path if config.keep_models and final_path not in ("random", ctx.base_dir) else None
     _prune(runs, keep=model_path)
     return {
@@ -486,6 +502,7 @@ def compare(
     )
     out = Path(out if out is not None else f"results/{preset}")
     config = open_output(out, config, force=force, resume=resume)
+    _quiet_transformers()
     cells = grid(config)
     started = time.time()
     environment = environment_info()
@@ -517,6 +534,17 @@ def compare(
         bar.close()
     results = _write_outputs(out, config, finished, environment, started, plots=True)
     return results
+
+
+def _quiet_transformers() -> None:
+    """No per-load progress bars from transformers: the grid's own bar is the one to watch."""
+    try:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+        logging.set_verbosity_error()
+    except ImportError:
+        pass
 
 
 def _read_result(folder: Path) -> dict[str, Any] | None:
@@ -616,6 +644,10 @@ def _parse_setting(text: str) -> tuple[str, Any]:
         names = ", ".join(f.name for f in dataclasses.fields(CompareConfig))
         raise argparse.ArgumentTypeError(f"unknown setting {name!r}; valid: {names}")
     kind = hints[name]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # "X | None": None or an X
+        if value.strip().lower() == "none":
+            return name, None
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
     if typing.get_origin(kind) is tuple:
         return name, tuple(v.strip() for v in value.split(",") if v.strip())
     if kind is bool:

@@ -21,8 +21,15 @@ from typing import Any
 
 from srl_gym.runs import atomic_write_text
 
+#: (key in a curve point, axis label) of the learning-curve panels.
+CURVES = (("greedy_success", "greedy success"), ("step_similarity", "step similarity"), ("format_rate", "format"))
 #: (key in results, column title) of the per-difficulty metrics in the table.
-METRICS = (("greedy_success", "greedy success"), ("avg_at_k", "avg@{k}"), ("step_similarity", "step sim."))
+METRICS = (
+    ("greedy_success", "greedy success"),
+    ("avg_at_k", "avg@{k}"),
+    ("step_similarity", "step sim."),
+    ("format_rate", "format"),
+)
 
 
 def fmt(stat: dict[str, Any] | None, digits: int = 2) -> str:
@@ -65,7 +72,7 @@ def table_markdown(results: dict[str, Any]) -> str:
         f"harder. greedy success: whole solution decoded greedily, checked by the task's verifier; avg@{k}: mean "
         f"success of {k} samples at temperature {config['eval_temperature']}; step sim.: mean similarity of the "
         "greedy next step to the expert's (language models: given the expert's previous steps; discrete agents: "
-        "on their own episodes).",
+        "on their own episodes); format: share of greedy solutions in the `<think>...</think>` format.",
     ]
     env = results.get("environment", {})
     device = env.get("accelerator") or f"CPU ({env.get('cpu_threads', '?')} torch threads)"
@@ -74,9 +81,10 @@ def table_markdown(results: dict[str, Any]) -> str:
         difficulties = sorted({d for r in rows for d in r["eval"]}, key=int)
         lm = model != "mlp"
         lines += ["", f"## {_short(task)}, {'model ' + model if lm else 'discrete agents (MLP policies)'}", ""]
+        metrics = [m for m in METRICS if any(m[0] in r["eval"].get(d, {}) for r in rows for d in difficulties)]
         header = ["algorithm", "seeds"]
         for d in difficulties:
-            header += [f"{title.format(k=k)} d{d}" for _, title in METRICS]
+            header += [f"{title.format(k=k)} d{d}" for _, title in metrics]
         header += (
             ["updates (with a gradient)", "generated tokens", "trained tokens"]
             if lm
@@ -87,8 +95,8 @@ def table_markdown(results: dict[str, Any]) -> str:
         for row in rows:
             cells = [row["algo"], str(len(row["seeds"]))]
             for d in difficulties:
-                metrics = row["eval"].get(d, {})
-                cells += [fmt(metrics.get(key), 3 if key == "step_similarity" else 2) for key, _ in METRICS]
+                values = row["eval"].get(d, {})
+                cells += [fmt(values.get(key), 3 if key == "step_similarity" else 2) for key, _ in metrics]
             budget = row["budget"]
             if lm:
                 cells += [f"{_count(budget.get('updates'))} ({_count(budget.get('gradient_updates'))})"]
@@ -135,13 +143,15 @@ def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
         lm = model != "mlp"
         title = f"{_short(task)} ({model if lm else 'discrete agents'}), mean and 95% CI over seeds"
         # ---- learning curves
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        panels = [(k, t) for k, t in CURVES if any(_mean(p, k) is not None for r in rows for p in r["curve"])]
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+        axes = axes[0]
         for row in rows:
-            curve = [p for p in row["curve"] if p["greedy_success"]["mean"] is not None]
-            if not curve:
-                continue
-            xs = [p["budget"] for p in curve]
-            for ax, key in zip(axes, ("greedy_success", "step_similarity"), strict=True):
+            for ax, (key, _) in zip(axes, panels, strict=True):
+                curve = [p for p in row["curve"] if _mean(p, key) is not None]
+                if not curve:
+                    continue
+                xs = [p["budget"] for p in curve]
                 mean = [p[key]["mean"] for p in curve]
                 half = [p[key]["ci95"] or 0.0 for p in curve]
                 (line,) = ax.plot(xs, mean, marker="o", label=row["algo"])
@@ -149,9 +159,10 @@ def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
                 high = [m + h for m, h in zip(mean, half, strict=True)]
                 ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.15)
         difficulty = results["config"]["train_difficulty"]
-        for ax, label in zip(axes, ("greedy success", "step similarity"), strict=True):
+        for ax, (_, label) in zip(axes, panels, strict=True):
             ax.set_xlabel("updates" if lm else "env steps / expert labels")
             ax.set_ylabel(f"{label} (test, d{difficulty})")
+            ax.set_ylim(-0.02, 1.02)
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=8)
         fig.suptitle(title, fontsize=10)
@@ -177,6 +188,10 @@ def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
         written.append(_save(fig, out / f"bars-{name}.png"))
         plt.close(fig)
     return [p.name for p in written]
+
+
+def _mean(point: dict[str, Any], key: str) -> float | None:
+    return (point.get(key) or {}).get("mean")
 
 
 def _save(fig: Any, path: Path) -> Path:
