@@ -222,7 +222,7 @@ def _model_directory(name: str) -> Path:
         return path
     if path.exists():
         raise FileNotFoundError(f"{path} is a file; give the directory that holds config.json")
-    choices = " or ".join(repr(n) for n in MODEL_NAMES)
+    choices = ", ".join(repr(n) for n in MODEL_NAMES)
     if "/" not in name and "\\" not in name:
         raise ValueError(f"unknown model {name!r}; give {choices} or a local Hugging Face model directory")
     raise FileNotFoundError(

@@ -267,7 +267,7 @@ def test_bad_input_gives_clear_errors(tmp_path, animals, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         cli_main(["train", "ppo2"])
     assert "invalid choice" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="unknown model 'gpt-17'.*'tiny' or 'smollm2-135m'"):
+    with pytest.raises(ValueError, match="unknown model 'gpt-17'; give 'tiny', 'tiny-large', 'smollm2-135m'"):
         models.load_model("gpt-17")
     with pytest.raises(FileNotFoundError, match="no model directory"):
         models.load_model(str(tmp_path / "missing" / "model"))
