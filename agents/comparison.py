@@ -217,66 +217,57 @@ def train_base(ctx: Context) -> Trained:
     return Trained([(0, ctx.base_dir)], budget)
 
 
+def _run_trainer(ctx: Context, module: Any, name: str, **options: Any) -> Trained:
+    """Train ``module`` (sft, srl, rlvr) from the base in ``ctx.run_dir / name``; return its checkpoints and budget."""
+    tick = time.perf_counter()
+    run = ctx.run_dir / name
+    module.train(module.Args(run_dir=str(run), eval_episodes=1, **options, **_lm_common(ctx)))
+    return Trained(_checkpoints(run), _lm_budget([run], time.perf_counter() - tick))
+
+
 def train_sft(ctx: Context) -> Trained:
     """SFT: cross-entropy on the hard problems' whole expert solutions (the paper's SFT baseline)."""
     from . import sft
 
-    config, tick = ctx.config, time.perf_counter()
+    config = ctx.config
     solution_tokens, _ = _lengths(ctx.base_dir, config, ctx.task)
-    args = sft.Args(
-        run_dir=str(ctx.run_dir / "sft"),
+    return _run_trainer(
+        ctx, sft, "sft",
         mode="solution",
         epochs=10**6,  # bounded by max_updates
         max_updates=config.updates,
         batch_size=config.sft_batch_size,
         learning_rate=config.learning_rate("sft", ctx.model),
-        eval_episodes=1,
         max_new_tokens=solution_tokens,
-        **_lm_common(ctx),
-    )
-    sft.train(args)
-    run = ctx.run_dir / "sft"
-    return Trained(_checkpoints(run), _lm_budget([run], time.perf_counter() - tick))
+    )  # fmt: skip
 
 
 def train_srl(ctx: Context) -> Trained:
     """SRL: GRPO on the hard problems' step-wise instances with the step-similarity reward."""
     from . import srl
 
-    config, tick = ctx.config, time.perf_counter()
-    _, step_tokens = _lengths(ctx.base_dir, config, ctx.task)
-    args = srl.Args(
-        run_dir=str(ctx.run_dir / "srl"),
-        total_updates=config.updates,
-        learning_rate=config.learning_rate("srl", ctx.model),
-        eval_episodes=1,
+    _, step_tokens = _lengths(ctx.base_dir, ctx.config, ctx.task)
+    return _run_trainer(
+        ctx, srl, "srl",
+        total_updates=ctx.config.updates,
+        learning_rate=ctx.config.learning_rate("srl", ctx.model),
         max_new_tokens=step_tokens,
         **_grpo_options(ctx),
-        **_lm_common(ctx),
-    )
-    srl.train(args)
-    run = ctx.run_dir / "srl"
-    return Trained(_checkpoints(run), _lm_budget([run], time.perf_counter() - tick))
+    )  # fmt: skip
 
 
 def train_rlvr(ctx: Context) -> Trained:
     """RLVR: GRPO on the hard problems' whole solutions with the verifier's 0/1 reward."""
     from . import rlvr
 
-    config, tick = ctx.config, time.perf_counter()
-    solution_tokens, _ = _lengths(ctx.base_dir, config, ctx.task)
-    args = rlvr.Args(
-        run_dir=str(ctx.run_dir / "rlvr"),
-        total_updates=config.updates,
-        learning_rate=config.learning_rate("rlvr", ctx.model),
-        eval_episodes=1,
+    solution_tokens, _ = _lengths(ctx.base_dir, ctx.config, ctx.task)
+    return _run_trainer(
+        ctx, rlvr, "rlvr",
+        total_updates=ctx.config.updates,
+        learning_rate=ctx.config.learning_rate("rlvr", ctx.model),
         max_new_tokens=solution_tokens,
         **_grpo_options(ctx),
-        **_lm_common(ctx),
-    )
-    rlvr.train(args)
-    run = ctx.run_dir / "rlvr"
-    return Trained(_checkpoints(run), _lm_budget([run], time.perf_counter() - tick))
+    )  # fmt: skip
 
 
 def train_srl_rlvr(ctx: Context) -> Trained:
