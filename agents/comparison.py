@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -118,8 +119,9 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
     from . import sft
 
     record_path = directory / "base.json"
-    if record_path.is_file():
-        return json.loads(record_path.read_text(encoding="utf-8"))
+    if record_path.is_file():  # the model path is stored relative to ``directory``, so the folder can move
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        return record | {"model_dir": str(directory / record["model_dir"])}
     tick = time.perf_counter()
     args = sft.Args(
         run_dir=str(directory / "warmup"),
@@ -156,7 +158,7 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
     }
     # The curves' first point: the base at the training difficulty (greedy, so the same for every seed).
     record["curve_point"] = evaluate_lm(metrics["model_dir"], task, config.train_difficulty, config, seed=0, full=False)
-    write_json_atomic(record_path, record)
+    write_json_atomic(record_path, record | {"model_dir": os.path.relpath(record["model_dir"], directory)})
     return record
 
 
@@ -343,6 +345,11 @@ def evaluate_lm(
 _GREEDY_CACHE: dict[tuple, dict[str, float]] = {}
 
 
+def clear_caches() -> None:
+    """Forget cached greedy metrics (`srl_gym.compare.compare` calls it at the start of every comparison)."""
+    _GREEDY_CACHE.clear()
+
+
 def _greedy_metrics(model: Any, tokenizer: Any, problems: Sequence[Any], task: str, difficulty: int, config: Any):
     from .data import step_instances
     from .lm_agent import LMAgent, evaluate_solutions, evaluate_steps
@@ -469,7 +476,10 @@ def evaluate_discrete(
 
     from .sb3_common import SB3Agent, model_class
 
-    if difficulty != config.train_difficulty and not _spaces_match(task, config.train_difficulty, difficulty):
+    spaces_differ = difficulty != config.train_difficulty and not _spaces_match(
+        task, config.train_difficulty, difficulty
+    )
+    if model_path != "random" and spaces_differ:  # a random legal move needs no network
         return None
     options = {"difficulty": difficulty, "interface": "discrete", "split": "test", "batch_size": 16}
     n = config.eval_problems

@@ -45,7 +45,7 @@ from srl_gym.runs import write_json_atomic
 #: What the learning curves follow (at the training difficulty, on the test split).
 CURVE_METRICS = ("greedy_success", "step_similarity", "format_rate")
 #: The config fields that only say how to run, not what is computed: they may differ on a rerun.
-RUNTIME_FIELDS = ("device",)
+RUNTIME_FIELDS = ("device", "micro_batch_size", "eval_batch_size")
 
 
 @dataclass
@@ -113,8 +113,16 @@ class CompareConfig:
         unknown = [a for a in self.algos if a not in ALGORITHMS]
         if unknown:
             raise ValueError(f"unknown algorithm(s) {', '.join(unknown)}; valid: {', '.join(ALGORITHMS)}")
-        if len(set(self.algos)) != len(self.algos):
-            raise ValueError(f"algos lists a name twice: {self.algos}")
+        for name in ("tasks", "algos", "models"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} lists a name twice: {values}")
+        folders = [slug(m) for m in self.models]
+        if len(set(folders)) != len(folders) or "mlp" in folders:
+            raise ValueError(f"models {self.models} would share an output folder ({folders}); copy one to another name")
+        for f in dataclasses.fields(self):  # 1 and 1.0 are the same setting
+            if f.type in ("float", "float | None") and isinstance(getattr(self, f.name), int):
+                setattr(self, f.name, float(getattr(self, f.name)))
         positive = ("seeds", "warmup_problems", "warmup_updates", "train_problems", "updates", "sft_batch_size")
         positive += ("prompts_per_update", "max_sampling_rounds", "micro_batch_size", "max_new_tokens_cap")
         positive += ("max_length", "bc_expert_episodes", "ppo_timesteps", "eval_problems", "eval_samples")
@@ -294,12 +302,16 @@ def open_output(out: Path, config: CompareConfig, *, force: bool, resume: bool) 
     if force and resume:
         raise ValueError("give --force or --resume, not both")
     saved_path = out / "config.json"
+    saved = _saved_comparison(out)
+    occupied = out.exists() and (not out.is_dir() or any(out.iterdir()))
+    if occupied and saved is None:
+        raise ValueError(
+            f"{out} exists and is not a comparison folder (--force deletes only those); choose another --out"
+        )
     if force and out.exists():
-        if out.is_dir() and not saved_path.is_file() and any(out.iterdir()):
-            raise ValueError(f"{out} is not a comparison folder (no config.json); --force deletes only those")
         shutil.rmtree(out)
-    if saved_path.is_file():
-        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+        saved = None
+    if saved is not None:
         differences = config_differences(saved, dataclasses.asdict(config))
         if resume:
             if differences:
@@ -315,11 +327,19 @@ def open_output(out: Path, config: CompareConfig, *, force: bool, resume: bool) 
             )
     elif resume:
         raise ValueError(f"--resume: {out} holds no comparison (no config.json); run without --resume to start one")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out} exists and is not a comparison folder; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(saved_path, dataclasses.asdict(config))
     return config
+
+
+def _saved_comparison(out: Path) -> dict[str, Any] | None:
+    """The config saved in ``out`` if ``out`` is a comparison folder (its config.json has exactly our fields)."""
+    try:
+        saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    fields = {f.name for f in dataclasses.fields(CompareConfig)}
+    return saved if isinstance(saved, dict) and set(saved) == fields else None
 
 
 def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -369,13 +389,16 @@ def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             row["eval"][difficulty] = {m: mean_ci([r[m] for r in results if r.get(m) is not None]) for m in metrics}
         row["budget"] = {k: mean_ci([c["budget"][k] for c in members if k in c["budget"]])
                          for k in sorted({k for c in members for k in c["budget"]})}  # fmt: skip
-        points: dict[int, list[dict[str, float]]] = {}
+        points: dict[int, list[dict[str, float]]] = {}  # by checkpoint index: BC's budgets differ by seed
         for c in members:
-            for p in c["curve"]:
-                points.setdefault(int(p["budget"]), []).append(p)
+            for i, p in enumerate(c["curve"]):
+                points.setdefault(i, []).append(p)
         row["curve"] = [
-            {"budget": b, **{m: mean_ci([p[m] for p in ps if p.get(m) is not None]) for m in CURVE_METRICS}}
-            for b, ps in sorted(points.items())
+            {
+                "budget": sum(p["budget"] for p in ps) / len(ps),
+                **{m: mean_ci([p[m] for p in ps if p.get(m) is not None]) for m in CURVE_METRICS},
+            }
+            for _, ps in sorted(points.items())
         ]
         rows.append(row)
     return rows
@@ -506,6 +529,9 @@ def compare(
     out = Path(out if out is not None else f"results/{preset}")
     config = open_output(out, config, force=force, resume=resume)
     _quiet_transformers()
+    from srl_gym.agents import comparison
+
+    comparison.clear_caches()  # a model folder may hold other weights than in an earlier call
     cells = grid(config)
     started = time.time()
     environment = environment_info()
@@ -528,6 +554,11 @@ def compare(
                     bar.set_description(f"{slug(cell.task)} {cell.algo} seed {cell.seed}")
                 base = bases[key]
             result = run_cell(cell, config, out, base)
+            result["environment"] = {  # per cell: a resumed grid may mix machines
+                "git_commit": environment.get("git_commit"),
+                "accelerator": environment.get("accelerator"),
+                "device": config.device or ("cuda" if environment.get("accelerator") else "cpu"),
+            }
             write_json_atomic(cell.folder(out) / "result.json", result)
             finished[cell] = result
             bar.update(1)
@@ -636,6 +667,10 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 
 
 # ---------------------------------------------------------------------- the command line
+#: Settings with a flag of their own (not ``--set``).
+GRID_FLAGS = {"preset": "--preset", "tasks": "--tasks", "algos": "--algos", "seeds": "--seeds", "models": "--model"}
+
+
 def _parse_setting(text: str) -> tuple[str, Any]:
     """``NAME=VALUE`` -> (name, value converted to the field's type)."""
     if "=" not in text:
@@ -643,8 +678,10 @@ def _parse_setting(text: str) -> tuple[str, Any]:
     name, value = text.split("=", 1)
     name = name.strip().replace("-", "_")
     hints = typing.get_type_hints(CompareConfig)
+    if name in GRID_FLAGS:
+        raise argparse.ArgumentTypeError(f"{name} has its own flag: {GRID_FLAGS[name]}")
     if name not in hints:
-        names = ", ".join(f.name for f in dataclasses.fields(CompareConfig))
+        names = ", ".join(f.name for f in dataclasses.fields(CompareConfig) if f.name not in GRID_FLAGS)
         raise argparse.ArgumentTypeError(f"unknown setting {name!r}; valid: {names}")
     kind = hints[name]
     if typing.get_origin(kind) in (typing.Union, types.UnionType):  # "X | None": None or an X
@@ -654,6 +691,8 @@ def _parse_setting(text: str) -> tuple[str, Any]:
     if typing.get_origin(kind) is tuple:
         return name, tuple(v.strip() for v in value.split(",") if v.strip())
     if kind is bool:
+        if value.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise argparse.ArgumentTypeError(f"{name} needs true or false, got {value!r}")
         return name, value.lower() in ("1", "true", "yes", "on")
     if kind in (int, float):
         try:
@@ -673,7 +712,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     presets = "\n".join(f"  {name:9} {text}" for name, (text, _) in PRESETS.items())
     algos = "\n".join(f"  {name:12} ({a.kind}) {a.help}" for name, a in ALGORITHMS.items())
     settings = "\n".join(
-        f"  {f.name:22} {f.metadata.get('help', '')}" for f in dataclasses.fields(CompareConfig) if f.name != "preset"
+        f"  {f.name:22} {f.metadata.get('help', '')}"
+        for f in dataclasses.fields(CompareConfig)
+        if f.name not in GRID_FLAGS
     )
     parser = argparse.ArgumentParser(
         prog=prog or "srl-gym compare",
@@ -731,7 +772,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     except KeyboardInterrupt:
-        print("\ninterrupted; rerun the same command to finish the missing cells", file=sys.stderr)
+        again = " (without --force, which would delete them)" if args.force else ""
+        print(f"\ninterrupted; rerun the same command{again} to finish the missing cells", file=sys.stderr)
         return 130
     out = Path(args.out or f"results/{args.preset}")
     print((out / "table.md").read_text(encoding="utf-8"))

@@ -72,7 +72,9 @@ def table_markdown(results: dict[str, Any]) -> str:
         f"harder. greedy success: whole solution decoded greedily, checked by the task's verifier; avg@{k}: mean "
         f"success of {k} samples at temperature {config['eval_temperature']}; step sim.: mean similarity of the "
         "greedy next step to the expert's (language models: given the expert's previous steps; discrete agents: "
-        "on their own episodes); format: share of greedy solutions in the `<think>...</think>` format.",
+        "on their own episodes); format: share of greedy solutions that close the `<think>...</think>` monologue. "
+        "Language models train on the hard problems with the same number of updates; discrete agents train on "
+        "the train split at that difficulty (PPO: env steps, BC: oracle labels).",
     ]
     env = results.get("environment", {})
     device = env.get("accelerator") or f"CPU ({env.get('cpu_threads', '?')} torch threads)"

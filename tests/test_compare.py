@@ -65,6 +65,8 @@ def test_quick_preset_shows_every_lm_algorithm_with_several_seeds():
         ({"train_difficulty": 9}, "train_difficulty=9 is not a level"),
         ({"updates": 1}, "srl-rlvr splits the budget"),
         ({"bogus": 1}, "unknown setting(s) bogus"),
+        ({"tasks": ("Hanoi", "srl/Hanoi-v0")}, "tasks lists a name twice"),
+        ({"models": ("runs/a/update-1/model", "runs/b/update-1/model")}, "would share an output folder"),
     ],
 )
 def test_bad_settings_name_the_fix(changes, message):
@@ -90,6 +92,18 @@ def test_cli_bad_input_exits_2_with_the_valid_names(capsys):
     with pytest.raises(SystemExit):
         cli.main(["compare", "--set", "updates=many"])
     assert "updates needs a int" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--set", "seeds=5"])
+    assert "seeds has its own flag: --seeds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--set", "keep_models=flase"])
+    assert "keep_models needs true or false" in capsys.readouterr().err
+
+
+def test_int_and_float_settings_are_the_same_setting(tmp_path):
+    out = tmp_path / "cmp"
+    compare.open_output(out, compare.preset_config("quick", eval_temperature=1), force=False, resume=False)
+    compare.open_output(out, compare.preset_config("quick", eval_temperature=1.0), force=False, resume=False)
 
 
 def test_cli_show_config_applies_flags(capsys):
@@ -121,6 +135,15 @@ def test_output_folder_rules(tmp_path):
     assert resumed.updates == FAST["updates"] and (out / "marker").exists()
     forced = compare.open_output(out, other, force=True, resume=False)  # start over
     assert forced.updates == 4 and not (out / "marker").exists()
+
+    model_dir = tmp_path / "my-model"  # a config.json that is not ours: never deleted, never resumed
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
+    (model_dir / "model.safetensors").write_text("weights")
+    for force, resume in ((True, False), (False, True), (False, False)):
+        with pytest.raises(ValueError, match="not a comparison folder"):
+            compare.open_output(model_dir, first, force=force, resume=resume)
+    assert (model_dir / "model.safetensors").exists()
 
     with pytest.raises(ValueError, match="holds no comparison"):
         compare.open_output(tmp_path / "empty", first, force=False, resume=True)
