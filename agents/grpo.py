@@ -9,9 +9,8 @@ from Shao et al., 2024, arXiv:2402.03300):
 2. Reward each completion (SRL: step similarity with the ``<think>`` format rule; RLVR: the
    task's verifier). Advantage = (reward - group mean) / group std, the same for every token.
 3. Dynamic sampling: a group whose rewards have std <= epsilon (1e-4) teaches nothing (all its
-   advantages are 0) and is dropped; sampling goes on with prompts not yet drawn in this update
-   until the batch holds ``prompts_per_update`` groups, ``max_sampling_rounds`` rounds were
-   drawn, or every prompt was tried. The kept fraction
+   advantages are 0) and is dropped; sampling goes on until the batch holds
+   ``prompts_per_update`` groups or ``max_sampling_rounds`` rounds were drawn. The kept fraction
    is reported (``rollout/kept_fraction``).
 4. Loss per token: the PPO clipped surrogate ``-min(rho * A, clip(rho, 1 - eps, 1 + eps) * A)``
    with ``rho = pi / pi_behaviour`` (eps 0.2), plus ``kl_coef`` times the k3 estimate of
@@ -186,14 +185,10 @@ def collect_batch(
     kept: list[tuple[Rollouts, torch.Tensor]] = []
     kept_groups = sampled_groups = rounds = 0
     all_rewards, lengths, truncated, gen_tokens, gen_seconds = [], [], [], 0, 0.0
-    fresh = list(range(len(examples)))  # prompts not yet drawn in this update: a new round draws new prompts
-    while kept_groups < args.prompts_per_update and rounds < args.max_sampling_rounds and fresh:
+    while kept_groups < args.prompts_per_update and rounds < args.max_sampling_rounds:
         need = args.prompts_per_update - kept_groups
         rng = random.Random(derived_seed(args.seed, update, rounds))
-        drawn = rng.sample(fresh, min(need, len(fresh)))
-        taken = set(drawn)
-        fresh = [i for i in fresh if i not in taken]
-        picked = [examples[i] for i in drawn]
+        picked = [examples[i] for i in rng.sample(range(len(examples)), min(need, len(examples)))]
         torch.manual_seed(derived_seed(args.seed, update, rounds, 1))
         tick = time.perf_counter()
         rollouts = generate(
