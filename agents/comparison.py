@@ -33,6 +33,7 @@ another shape (Hanoi adds a disk to the observation): those entries are ``None``
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -44,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from srl_gym.runs import derived_seed, write_json_atomic
+from srl_gym.runs import derived_seed, read_json_lines, write_json_atomic
 
 CHECKPOINT_GLOB = "checkpoints/update-*"
 
@@ -97,15 +98,21 @@ def token_budget(tokenizer: Any, texts: Sequence[str], cap: int, slack: float = 
 
 def _lengths(model_dir: str, config: Any, task: str) -> tuple[int, int]:
     """(solution, step) max_new_tokens for the hard training problems of ``task``, from their expert targets."""
+    return _token_lengths(model_dir, task, config.train_problems, config.train_difficulty, config.max_new_tokens_cap)
+
+
+@functools.lru_cache(maxsize=16)  # the same base and problems for every algorithm and seed
+def _token_lengths(model_dir: str, task: str, problems: int, difficulty: int, cap: int) -> tuple[int, int]:
+    from transformers import AutoTokenizer
+
     from .data import solution_examples
-    from .models import load_model
     from .prompts import step_target
 
-    _, tokenizer = load_model(model_dir, "cpu")
-    examples = solution_examples(task, range(config.train_problems), difficulty=config.train_difficulty)
-    solution = token_budget(tokenizer, [e.target for e in examples], config.max_new_tokens_cap)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)  # counting needs no weights
+    examples = solution_examples(task, range(problems), difficulty=difficulty)
+    solution = token_budget(tokenizer, [e.target for e in examples], cap)
     steps = [step_target(s) for e in examples for s in e.steps]
-    return solution, token_budget(tokenizer, steps, config.max_new_tokens_cap)
+    return solution, token_budget(tokenizer, steps, cap)
 
 
 # ---------------------------------------------------------------------- the base model
@@ -346,8 +353,9 @@ _GREEDY_CACHE: dict[tuple, dict[str, float]] = {}
 
 
 def clear_caches() -> None:
-    """Forget cached greedy metrics (`srl_gym.compare.compare` calls it at the start of every comparison)."""
+    """Forget cached metrics and lengths (`srl_gym.compare.compare` calls it at the start of every comparison)."""
     _GREEDY_CACHE.clear()
+    _token_lengths.cache_clear()
 
 
 def _greedy_metrics(model: Any, tokenizer: Any, problems: Sequence[Any], task: str, difficulty: int, config: Any):
@@ -532,16 +540,7 @@ def evaluate_checkpoint(kind: str, path: str, task: str, difficulty: int, config
 
 # ---------------------------------------------------------------------- files
 def _read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut short by a crash
-            pass
-    return rows
+    return read_json_lines(run_dir / "metrics.jsonl")
 
 
 __all__ = [

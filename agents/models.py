@@ -5,7 +5,7 @@
 - ``"tiny"``: a small Llama (~0.9M parameters) built from a config with a deterministic init,
   and a character-level tokenizer (one token per printable ASCII character, tab and newline).
   It knows nothing at first; it is the CPU default, for tests and quick experiments.
-  ``"tiny-large"`` is the same design scaled up (~4.8M parameters), for a GPU.
+  ``"tiny-large"`` is the same design scaled up (~5.1M parameters), for a GPU.
   `build_tiny_model(dir)` saves it as an ordinary Hugging Face model directory.
 - a local directory holding a causal LM saved with ``save_pretrained`` (a checkpoint of these
   trainers is one). Nothing is ever downloaded: hub ids are refused with the fix.

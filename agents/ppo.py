@@ -56,6 +56,7 @@ from srl_gym.agents.sb3_common import (
     write_json_atomically,
 )
 from srl_gym.config import parse_config
+from srl_gym.runs import read_json_lines
 
 #: Settings that define what a run learns: resuming with other values is refused.
 RUN_IDENTITY = ("env_id", "difficulty", "reward", "similarity", "masked")
@@ -282,17 +283,7 @@ def replay_log(logger: Any, rows: list[dict], upto: int) -> None:
 
 
 def read_log(run_dir: Path) -> list[dict]:
-    path = run_dir / "progress.json"
-    if not path.is_file():
-        return []
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut short by a crash
-                pass
-    return rows
+    return read_json_lines(run_dir / "progress.json")
 
 
 # ---------------------------------------------------------------------------- the run

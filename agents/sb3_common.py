@@ -6,7 +6,6 @@ The discrete agents play a task through ``interface="discrete"``: a ``Box`` obse
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ import torch as th
 import srl_gym  # noqa: F401  (registers the srl/ ids in this process and in SubprocVecEnv workers)
 from srl_gym.evaluation import evaluate
 from srl_gym.registration import task_entry
+from srl_gym.runs import write_json_atomic
 
 try:
     from sb3_contrib import MaskablePPO
@@ -177,13 +177,5 @@ def save_model_atomically(model: Any, path: Path) -> Path:
 
 
 def write_json_atomically(data: dict, path: Path) -> None:
-    """Write ``data`` as indented JSON to ``path`` via a temp file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as indented JSON to ``path`` via a temp file and a rename (`srl_gym.runs.write_json_atomic`)."""
+    write_json_atomic(path, data)

@@ -97,6 +97,20 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         raise
 
 
+def read_json_lines(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The JSON rows of a log file, one per line; [] if it is missing; a line cut short by a crash is skipped."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return rows
+
+
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     """`atomic_write_text` of ``data`` as indented JSON (non-finite floats become strings)."""
     atomic_write_text(path, json.dumps(_jsonable(data), indent=2) + "\n")
