@@ -211,6 +211,12 @@ def _dequantized() -> dict[str, Any]:
     return {"quantization_config": GgufConfig(dequantize=True)}
 
 
+def check_model_name(name: str) -> None:
+    """Raise the error `load_model` would give for ``name`` if it is neither a known name nor a model directory."""
+    if name not in MODEL_NAMES:
+        _model_directory(name)
+
+
 def _model_directory(name: str) -> Path:
     path = Path(name).expanduser()
     if path.is_dir():

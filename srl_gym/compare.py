@@ -117,6 +117,10 @@ class CompareConfig:
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name} lists a name twice: {values}")
+        from srl_gym.agents.models import check_model_name
+
+        for model in self.models:  # a missing model directory is an error now, not after a warm-up started
+            check_model_name(model)
         folders = [slug(m) for m in self.models]
         if len(set(folders)) != len(folders) or "mlp" in folders:
             raise ValueError(f"models {self.models} would share an output folder ({folders}); copy one to another name")
@@ -703,7 +707,10 @@ def _parse_setting(text: str) -> tuple[str, Any]:
 
 
 def _csv(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not values:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names, got nothing")
+    return values
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

@@ -66,12 +66,27 @@ def test_quick_preset_shows_every_lm_algorithm_with_several_seeds():
         ({"updates": 1}, "srl-rlvr splits the budget"),
         ({"bogus": 1}, "unknown setting(s) bogus"),
         ({"tasks": ("Hanoi", "srl/Hanoi-v0")}, "tasks lists a name twice"),
-        ({"models": ("runs/a/update-1/model", "runs/b/update-1/model")}, "would share an output folder"),
     ],
 )
 def test_bad_settings_name_the_fix(changes, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         compare.preset_config("quick", **changes)
+
+
+def test_models_that_would_share_a_folder_are_refused(tmp_path):
+    dirs = [tmp_path / run / "update-1" / "model" for run in ("a", "b")]
+    for d in dirs:
+        d.mkdir(parents=True)
+        (d / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="would share an output folder"):
+        compare.preset_config("quick", models=tuple(str(d) for d in dirs))
+
+
+def test_missing_model_directory_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model directory at no/such/model"):
+        compare.preset_config("quick", models=("no/such/model",))
+    with pytest.raises(ValueError, match="unknown model 'gpt-17'"):
+        compare.preset_config("quick", models=("gpt-17",))
 
 
 def test_unknown_preset_lists_the_valid_ones():
@@ -92,6 +107,9 @@ def test_cli_bad_input_exits_2_with_the_valid_names(capsys):
     with pytest.raises(SystemExit):
         cli.main(["compare", "--set", "updates=many"])
     assert "updates needs a int" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--tasks", " , ", "--show-config"])
+    assert "comma-separated list of names, got nothing" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["compare", "--set", "seeds=5"])
     assert "seeds has its own flag: --seeds" in capsys.readouterr().err
