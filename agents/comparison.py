@@ -105,8 +105,8 @@ def _lengths(model_dir: str, config: Any, task: str) -> tuple[int, int]:
 def _token_lengths(model_dir: str, task: str, problems: int, difficulty: int, cap: int) -> tuple[int, int]:
     from transformers import AutoTokenizer
 
-    from .data import solution_examples
-    from .prompts import step_target
+    from srl_gym.episodes import solution_examples
+    from srl_gym.prompts import step_target
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)  # counting needs no weights
     examples = solution_examples(task, range(problems), difficulty=difficulty)
@@ -319,7 +319,7 @@ def evaluate_lm(
     """
     import torch
 
-    from .data import solution_examples, verify_solution
+    from srl_gym.episodes import solution_examples, verify_solution
     from .lm_agent import LMAgent
     from .models import load_model
 
@@ -359,9 +359,9 @@ def clear_caches() -> None:
 
 
 def _greedy_metrics(model: Any, tokenizer: Any, problems: Sequence[Any], task: str, difficulty: int, config: Any):
-    from .data import step_instances
+    from srl_gym.episodes import step_instances
     from .lm_agent import LMAgent, evaluate_solutions, evaluate_steps
-    from .prompts import step_target
+    from srl_gym.prompts import step_target
 
     solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
     steps = [step_target(s) for e in problems for s in e.steps]

@@ -16,8 +16,8 @@ import numpy as np
 
 from srl_gym.rewards import split_think, srl_reward, step_similarity
 
-from .data import SolutionExample, StepInstance, verify_solution
-from .prompts import render_prompt
+from srl_gym.episodes import SolutionExample, StepInstance, verify_solution
+from srl_gym.prompts import render_prompt
 from .rollout import generate
 
 

@@ -24,10 +24,10 @@ from typing import Any
 from srl_gym.rewards import outcome_reward
 from srl_gym.runs import run_cli
 
-from .data import env_options, solution_examples, verify_solution
+from srl_gym.episodes import env_options, solution_examples, verify_solution
 from .grpo import GRPOArgs, GRPOExample, train_grpo
 from .lm_agent import LMAgent, evaluate_solutions
-from .prompts import render_prompt
+from srl_gym.prompts import render_prompt
 
 
 @dataclass

@@ -34,10 +34,10 @@ from typing import Literal
 import srl_gym.evaluation
 from srl_gym.runs import Run, RunArgs, derived_seed, run_cli, seed_everything
 
-from .data import env_options, solution_examples, step_instances
+from srl_gym.episodes import env_options, solution_examples, step_instances
 from .lm_agent import LMAgent, evaluate_solutions, evaluate_steps
 from .models import load_model
-from .prompts import render_prompt, step_target
+from srl_gym.prompts import render_prompt, step_target
 from .rollout import left_pad
 
 

@@ -25,10 +25,10 @@ from typing import Any, Literal
 from srl_gym.rewards import srl_reward
 from srl_gym.runs import run_cli
 
-from .data import env_options, step_instances
+from srl_gym.episodes import env_options, step_instances
 from .grpo import GRPOArgs, GRPOExample, train_grpo
 from .lm_agent import LMAgent, evaluate_steps
-from .prompts import render_prompt
+from srl_gym.prompts import render_prompt
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Rewards: step similarity (the SRL reward), the think-format rule, and the outcome reward.
 
 All are plain functions usable without an env, e.g. as TRL ``GRPOTrainer`` reward functions
-(`srl_reward_func`, `make_outcome_reward_func`).
+(`srl_reward_func`, `outcome_reward_func`), with the columns of `srl_gym.datasets`.
 
 The SRL paper (Deng et al., 2025, arXiv:2510.25992) scores a step with
 ``difflib.SequenceMatcher(None, action, expert_step).ratio()``, i.e. R = 2M/T with T the total
@@ -12,7 +12,9 @@ that breaks the ``<think>...</think>`` format.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+import functools
+import json
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from rapidfuzz.distance import Indel
@@ -114,13 +116,42 @@ def outcome_reward(verified: bool) -> float:
     return 1.0 if verified else 0.0
 
 
-def make_outcome_reward_func(verify: Callable[[str, Any], bool]) -> Callable[..., list[float]]:
-    """A TRL-style reward function from ``verify(completion_text, problem_row) -> bool``.
+def outcome_reward_func(
+    completions: Sequence[Any],
+    env_id: Sequence[str],
+    seed: Sequence[int],
+    split: Sequence[str],
+    difficulty: Sequence[int],
+    env_kwargs: Sequence[str] | None = None,
+    **_columns: Any,
+) -> list[float]:
+    """TRL-style reward function: 1.0 for each whole-solution completion the task's verifier accepts, else 0.0.
 
-    The returned function takes ``(completions, problem, **columns)`` as TRL passes them.
+    The columns are those of `srl_gym.datasets.solution_dataset`: each row's problem is rebuilt
+    from ``(env_id, split, difficulty, seed, env_kwargs)`` (cached), the completion's steps are
+    replayed from its start and the task's verifier judges the answer they end with
+    (`srl_gym.episodes.verify_solution`).
     """
+    from srl_gym.episodes import verify_solution
 
-    def outcome_reward_func(completions: Sequence[Any], problem: Sequence[Any], **_columns: Any) -> list[float]:
-        return [outcome_reward(verify(_completion_text(c), p)) for c, p in zip(completions, problem, strict=True)]
+    extras = env_kwargs if env_kwargs is not None else ["{}"] * len(completions)
+    rewards = []
+    for c, *key in zip(completions, env_id, split, difficulty, seed, extras, strict=True):
+        task, problem = _problem(*key)
+        rewards.append(outcome_reward(verify_solution(task, problem, _completion_text(c))))
+    return rewards
 
-    return outcome_reward_func
+
+@functools.lru_cache(maxsize=4096)
+def _problem(env_id: str, split: str, difficulty: int, seed: int, env_kwargs: str) -> tuple[Any, Any]:
+    """(task, problem) of one dataset row, as ``env.reset(seed=seed)`` generates it."""
+    env = _text_env(env_id, split, int(difficulty), env_kwargs)
+    env.reset(seed=int(seed))
+    return env.task, env.problem
+
+
+@functools.lru_cache(maxsize=64)
+def _text_env(env_id: str, split: str, difficulty: int, env_kwargs: str) -> Any:
+    from srl_gym.episodes import make_text_env
+
+    return make_text_env(env_id, split=split, difficulty=difficulty, **json.loads(env_kwargs or "{}"))

@@ -116,6 +116,41 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     atomic_write_text(path, json.dumps(_jsonable(data), indent=2) + "\n")
 
 
+def prepare_run_dir(directory: str | os.PathLike, config: Any, algorithm: str, *, resume: bool, force: bool) -> Path:
+    """Check a run folder against this run's config and write ``config.json``; return the folder.
+
+    - empty or missing: start;
+    - ``force``: delete what it holds first (refused for a folder that is not a run folder);
+    - it holds this run: ``resume`` continues it; without ``resume`` it is an error naming both flags;
+    - it holds a run with another config: an error naming the differing fields, unless ``resume``
+      and they are all in `RESUMABLE_CHANGES`.
+    """
+    folder = Path(directory)
+    stored = {"algorithm": algorithm, "config": _jsonable(config)}
+    config_path = folder / "config.json"
+    if force and folder.exists():
+        if not config_path.is_file() and any(folder.iterdir()):
+            raise ValueError(f"{folder} is not a run directory (no config.json); refusing to delete it")
+        shutil.rmtree(folder)
+    if config_path.is_file():
+        old = json.loads(config_path.read_text(encoding="utf-8"))
+        changed = _differences(old, stored)
+        if changed and not (resume and set(changed) <= RESUMABLE_CHANGES):
+            raise ValueError(
+                f"{folder} holds a run with a different config ({', '.join(sorted(changed))} differ); "
+                "use another run_dir, or --force true to delete it and start over"
+            )
+        holds_run = (folder / "metrics.jsonl").exists() or any((folder / "checkpoints").glob("*"))
+        if not resume and holds_run:
+            raise ValueError(
+                f"{folder} already holds this run; --resume true continues it from its latest checkpoint, "
+                "--force true deletes it and starts over"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(config_path, json.dumps(stored, indent=2) + "\n")
+    return folder
+
+
 class Run:
     """One training run's directory, metrics and checkpoints.
 

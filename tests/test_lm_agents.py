@@ -18,9 +18,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from srl_gym.agents import grpo, models, rlvr, sft, srl  # noqa: E402
-from srl_gym.agents.data import solution_examples, step_instances, verify_solution  # noqa: E402
+from srl_gym.episodes import solution_examples, step_instances, verify_solution  # noqa: E402
 from srl_gym.agents.lm_agent import LMAgent  # noqa: E402
-from srl_gym.agents.prompts import parse_solution, render_prompt, solution_target  # noqa: E402
+from srl_gym.prompts import parse_solution, render_prompt, solution_target  # noqa: E402
 from srl_gym.runs import Run  # noqa: E402
 
 ANIMALS = {"cow": "moo", "dog": "woof", "cat": "meow", "duck": "quack", "sheep": "baa", "owl": "hoot", "bee": "buzz"}

@@ -1,4 +1,4 @@
-"""Datasets for the language-model agents, built by playing the env itself.
+"""Expert episodes as training examples, read off the env itself (the raw material of `srl_gym.datasets`).
 
 Running the env (rather than formatting trajectories by hand) makes every prompt exactly what an
 agent sees when `srl_gym.evaluate` plays it. Two kinds of example:
@@ -8,7 +8,7 @@ agent sees when `srl_gym.evaluate` plays it. Two kinds of example:
   ``teacher_forcing=True``. The paper counts N-1 instances per solution; we keep all N, since the
   env asks for step 1 at reset and an agent must be able to write it.
 - `SolutionExample` (whole-solution SFT, RLVR): the problem's first observation and all the
-  expert's steps (see `srl_gym.agents.prompts.solution_target`).
+  expert's steps (see `srl_gym.prompts.solution_target`).
 
 Episode ``seed`` gives the same problem as ``env.reset(seed=seed)``; ``split="test"`` problems
 never appear in ``"train"`` (the core splits by a hash of the problem text). Small levels repeat
@@ -28,7 +28,7 @@ from srl_gym.env import ReasoningEnv
 from srl_gym.registration import TASKS
 from srl_gym.task import InvalidStep, Problem, Task
 
-from .prompts import parse_solution, solution_target
+from srl_gym.prompts import parse_solution, solution_target
 
 
 @dataclass(frozen=True)

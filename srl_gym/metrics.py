@@ -1,0 +1,86 @@
+"""Metric and budget names, and the statistics over seeds: one source of truth for trainers, runner and report.
+
+Evaluation metrics (held-out, test split unless said otherwise):
+
+=====================  ==========================================================================
+``greedy_success``     whole solution decoded greedily in one completion, checked by the verifier
+``avg_at_k``           mean success of k sampled whole solutions per problem
+``pass_at_k``          share of problems with at least one success among the k samples
+``agent_success``      the model plays the env step by step (`srl_gym.evaluation.evaluate`)
+``step_similarity``    greedy next step vs the expert's (given the expert's previous steps), difflib
+``step_reward``        the SRL reward of that step: the similarity, or -1 for a broken format
+``exact_match``        share of greedy next steps equal to the expert's
+``format_rate``        share of greedy whole solutions that close the ``<think>`` monologue
+``step_format_rate``   share of greedy next steps with a closed monologue and a step
+``valid_fraction``     share of an agent's steps that parse and apply (discrete agents)
+``problems``           how many problems were scored
+=====================  ==========================================================================
+
+Trainers log them as ``eval/<name>`` (and ``eval/<name>_before`` for the starting model); budgets
+use the names in `BUDGET`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+GREEDY_SUCCESS = "greedy_success"
+AVG_AT_K = "avg_at_k"
+PASS_AT_K = "pass_at_k"
+AGENT_SUCCESS = "agent_success"
+STEP_SIMILARITY = "step_similarity"
+STEP_REWARD = "step_reward"
+EXACT_MATCH = "exact_match"
+FORMAT_RATE = "format_rate"
+STEP_FORMAT_RATE = "step_format_rate"
+VALID_FRACTION = "valid_fraction"
+PROBLEMS = "problems"
+
+#: Every evaluation metric with a short title (the report's column headers).
+METRICS: dict[str, str] = {
+    GREEDY_SUCCESS: "greedy success",
+    AVG_AT_K: "avg@{k}",
+    PASS_AT_K: "pass@{k}",
+    AGENT_SUCCESS: "agent success",
+    STEP_SIMILARITY: "step sim.",
+    STEP_REWARD: "step reward",
+    EXACT_MATCH: "exact step",
+    FORMAT_RATE: "format",
+    STEP_FORMAT_RATE: "step format",
+    VALID_FRACTION: "valid steps",
+    PROBLEMS: "problems",
+}
+
+#: Budget items: what a run spent (a `srl_gym.algorithms.Checkpoint`'s ``budget``).
+BUDGET: dict[str, str] = {
+    "updates": "optimizer updates",
+    "gradient_updates": "updates with at least one informative group (GRPO) or a loss (SFT)",
+    "generated_tokens": "tokens sampled in rollouts",
+    "trained_tokens": "prompt and completion tokens in the training batches",
+    "env_steps": "environment steps (discrete agents)",
+    "expert_labels": "oracle labels (behaviour cloning)",
+    "train_seconds": "wall time of training",
+}
+
+#: Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
+        2.042)  # fmt: skip
+
+
+def mean_ci(values: Sequence[float]) -> dict[str, Any]:
+    """Mean over seeds and the half-width of its 95% confidence interval (Student's t; None for one seed)."""
+    n = len(values)
+    if n == 0:
+        return {"mean": None, "ci95": None, "n": 0}
+    mean = sum(values) / n
+    if n == 1:
+        return {"mean": mean, "ci95": None, "n": 1}
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96 + 2.4 / (n - 1)
+    return {"mean": mean, "ci95": t * sd / math.sqrt(n), "n": n}
+
+
+__all__ = ["BUDGET", "METRICS", "mean_ci"]
