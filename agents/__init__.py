@@ -1,1 +1,34 @@
-"""Agent baselines."""
+"""The baselines, registered into `srl_gym.algorithms` (one registry for ``srl-gym train`` and ``srl-gym compare``).
+
+One algorithm per file; adding one is a file with ``Args``, ``train``, ``main`` and ``train_cell``
+(see `srl_gym.algorithms`) and a line below. Nothing heavy is imported here: entry points are
+strings, loaded when used.
+"""
+
+from srl_gym.algorithms import register_algorithm, register_kind
+
+register_kind("lm", entry_point="srl_gym.agents.lm_eval")
+register_kind("discrete", entry_point="srl_gym.agents.discrete_eval")
+
+# ---- language models (TRL)
+register_algorithm("base", kind="lm", entry_point="srl_gym.agents.base",
+                   help="the warmed-up start model, untrained on the hard problems (the reference)", trainable=False)
+register_algorithm("sft", kind="lm", entry_point="srl_gym.agents.sft",
+                   help="SFT on whole expert solutions (TRL SFTTrainer)")
+register_algorithm("rlvr", kind="lm", entry_point="srl_gym.agents.rlvr",
+                   help="GRPO with the verifier's 0/1 outcome reward")
+register_algorithm("srl", kind="lm", entry_point="srl_gym.agents.srl",
+                   help="GRPO with the step-similarity reward (SRL)")
+register_algorithm("srl-rlvr", kind="lm", entry_point="srl_gym.agents.srl_rlvr",
+                   help="SRL for half the updates, then RLVR from the SRL model")
+# ---- discrete agents (Stable-Baselines3)
+register_algorithm("random", kind="discrete", entry_point="srl_gym.agents.random_policy",
+                   help="a uniformly random legal move (the untrained reference)", trainable=False)
+register_algorithm("bc", kind="discrete", entry_point="srl_gym.agents.bc",
+                   help="behaviour cloning with DAgger from the oracle (the SFT analogue)")
+register_algorithm("ppo", kind="discrete", entry_point="srl_gym.agents.ppo",
+                   help="(Maskable)PPO with reward srl, outcome or mixed (--reward)")
+register_algorithm("ppo-srl", kind="discrete", entry_point="srl_gym.agents.ppo",
+                   help="MaskablePPO, dense expert-matching reward (the SRL analogue)", options={"reward": "srl"})
+register_algorithm("ppo-outcome", kind="discrete", entry_point="srl_gym.agents.ppo",
+                   help="MaskablePPO, 0/1 outcome reward (the RLVR analogue)", options={"reward": "outcome"})

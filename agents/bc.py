@@ -48,6 +48,7 @@ from srl_gym.agents.sb3_common import (
     save_model_atomically,
     write_json_atomically,
 )
+from srl_gym.algorithms import Cell, Checkpoint, TrainResult
 from srl_gym.config import parse_config
 
 
@@ -183,11 +184,12 @@ def fit(model: Any, data: Demonstrations, args: Args, generator: th.Generator, l
 
 
 # ---------------------------------------------------------------------------- the run
-def train(args: Args) -> dict[str, Any]:
+def train(args: Args) -> TrainResult:
     """Behaviour-clone the oracle (with DAgger rounds), save ``RUN_DIR/model.zip``, evaluate on the test split.
 
-    Returns the ``eval/...`` metrics (see `evaluate_model`) with ``train/...`` totals, the wall
-    time, the model path and the run folder; they are also written to ``RUN_DIR/metrics.json``.
+    Returns the model as the run's one checkpoint (its budget: the oracle labels it was fitted on)
+    and the ``eval/...`` metrics (see `evaluate_model`) with ``train/...`` totals, the wall time,
+    the model path and the run folder; the metrics are also written to ``RUN_DIR/metrics.json``.
     """
     args.validate()
     started = time.perf_counter()
@@ -237,12 +239,37 @@ def train(args: Args) -> dict[str, Any]:
         "run_dir": str(run_dir),
     }
     write_json_atomically(metrics, run_dir / "metrics.json")
-    return metrics
+    labels = float(len(data))
+    return TrainResult([Checkpoint(str(model_path), {"env_steps": labels, "expert_labels": labels})], metrics)
+
+
+def train_cell(cell: Cell) -> TrainResult:
+    """BC in a comparison: behaviour cloning with DAgger from the oracle (the SFT analogue)."""
+    config = cell.config
+    tick = time.perf_counter()
+    result = train(
+        Args(
+            env_id=cell.task,
+            difficulty=config.train_difficulty,
+            seed=cell.seed,
+            eval_episodes=1,  # the comparison evaluates the saved model itself
+            out_dir=str(cell.run_dir),
+            run_name="bc",
+            expert_episodes=config.bc_expert_episodes,
+            dagger_iterations=config.bc_dagger_iterations,
+            dagger_episodes=config.bc_expert_episodes,
+            tensorboard=False,
+            verbose=False,
+        )
+    )
+    final = result.final
+    return TrainResult([Checkpoint(final.path, final.budget | {"train_seconds": time.perf_counter() - tick})],
+                       result.metrics)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = parse_config(Args, argv, prog=prog)
-    metrics = train(args)
+    metrics = train(args).metrics
     print(
         f"bc {args.env_id} difficulty={args.difficulty}: test success {metrics['eval/success_rate']:.3f} "
         f"(95% CI {metrics['eval/success_ci95_low']:.3f}-{metrics['eval/success_ci95_high']:.3f}), "

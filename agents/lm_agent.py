@@ -1,9 +1,10 @@
 """`LMAgent`: a causal language model as an srl-gym agent, and held-out evaluations for trainers.
 
 `LMAgent` plays the env step by step: each call writes ``<think>...</think> step`` for every
-observation of a batch (one ``generate`` call, left padding), which `srl_gym.evaluate` steps in
-lockstep. `evaluate_solutions` instead asks for the whole solution at once and checks it with the
-task's verifier (the RLVR setting); `evaluate_steps` scores one step per held-out instance
+observation of a batch (`generate`: one Hugging Face ``generate`` call, left padding), which
+`srl_gym.evaluate` steps in lockstep (training generates through TRL; this is for evaluation).
+`evaluate_solutions` instead asks for the whole solution at once and checks it with the task's
+verifier (the RLVR setting); `evaluate_steps` scores one step per held-out instance
 against the expert's step (the SRL setting, teacher-forced).
 """
 
@@ -13,12 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
-from srl_gym.rewards import split_think, srl_reward, step_similarity
-
+from srl_gym import metrics as M
 from srl_gym.episodes import SolutionExample, StepInstance, verify_solution
 from srl_gym.prompts import render_prompt
-from .rollout import generate
+from srl_gym.rewards import split_think, srl_reward, step_similarity
 
 
 class LMAgent:
@@ -62,7 +63,7 @@ class LMAgent:
     def complete(self, observations: Sequence[str], mode: str = "step") -> list[str]:
         """Completions for observations with the ``"step"`` or ``"solution"`` instruction."""
         prompts = [render_prompt(self.tokenizer, o, mode) for o in observations]
-        rollouts = generate(
+        return generate(
             self.model,
             self.tokenizer,
             prompts,
@@ -71,26 +72,79 @@ class LMAgent:
             max_length=self.max_length,
             batch_size=self.batch_size,
         )
-        return rollouts.texts
+
+
+@torch.no_grad()
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    max_length: int | None = None,
+    batch_size: int = 64,
+) -> list[str]:
+    """Complete each rendered prompt (left padding, batches of ``batch_size``); ``temperature=0`` is greedy.
+
+    Sampling draws from exactly ``softmax(logits / temperature)``: no top-k, top-p or repetition
+    penalty from the model's own generation config. Special tokens and everything after the first
+    end-of-sequence token are dropped from the returned texts.
+    """
+    from transformers import GenerationConfig
+
+    if not prompts:
+        raise ValueError("generate needs at least one prompt")
+    limit = max_length or getattr(model.config, "max_position_embeddings", None) or 2048
+    sample = temperature > 0
+    options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sample}
+    options |= {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
+    if sample:
+        options |= {"temperature": float(temperature), "top_k": 0, "top_p": 1.0}
+    config = GenerationConfig(**options)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    texts: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts[start : start + batch_size]]
+        width = max(len(ids) for ids in encoded)
+        if width + max_new_tokens > limit:
+            raise ValueError(
+                f"a prompt of {width} tokens plus max_new_tokens={max_new_tokens} does not fit max_length={limit}; "
+                "raise --max-length (up to the model's context) or lower --max-new-tokens"
+            )
+        ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for i, row in enumerate(encoded):
+            ids[i, width - len(row) :] = torch.as_tensor(row, dtype=torch.long)
+            mask[i, width - len(row) :] = 1
+        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config)
+        for row in out[:, width:].tolist():
+            end = row.index(tokenizer.eos_token_id) if tokenizer.eos_token_id in row else len(row)
+            texts.append(tokenizer.decode(row[:end], skip_special_tokens=True))
+    model.train(was_training)
+    return texts
 
 
 def evaluate_solutions(agent: LMAgent, examples: Sequence[SolutionExample]) -> dict[str, float]:
     """Whole-solution success: the agent writes each problem's solution at once; the task verifies it.
 
-    Returns ``success_rate`` and ``format_rate`` (completions with a ``</think>``).
+    Returns ``greedy_success`` (for a greedy agent; the success rate of whatever it decodes) and
+    ``format_rate`` (completions with a ``</think>``), named as in `srl_gym.metrics`.
     """
     completions = agent.complete([e.observation for e in examples], mode="solution")
     solved = [verify_solution(e.task, e.problem, c) for e, c in zip(examples, completions, strict=True)]
     formatted = [split_think(c)[0] is not None for c in completions]
-    return {"success_rate": float(np.mean(solved)), "format_rate": float(np.mean(formatted))}
+    return {M.GREEDY_SUCCESS: float(np.mean(solved)), M.FORMAT_RATE: float(np.mean(formatted))}
 
 
 def evaluate_steps(agent: LMAgent, instances: Sequence[StepInstance]) -> dict[str, float]:
     """Step-wise score on held-out instances: the agent writes step k given the expert's steps 1..k-1.
 
-    Returns ``step_similarity`` (difflib, of the text after ``</think>``), ``srl_reward`` (the
+    Returns ``step_similarity`` (difflib, of the text after ``</think>``), ``step_reward`` (the
     same with the format rule: -1 without ``</think>`` or a step), ``exact_match`` and
-    ``format_rate``.
+    ``step_format_rate``, named as in `srl_gym.metrics`.
     """
     completions = agent.complete([i.observation for i in instances], mode="step")
     sims, rewards, exact, formatted = [], [], [], []
@@ -101,8 +155,8 @@ def evaluate_steps(agent: LMAgent, instances: Sequence[StepInstance]) -> dict[st
         exact.append(step == inst.expert_step)
         formatted.append(monologue is not None and bool(step))
     return {
-        "step_similarity": float(np.mean(sims)),
-        "srl_reward": float(np.mean(rewards)),
-        "exact_match": float(np.mean(exact)),
-        "format_rate": float(np.mean(formatted)),
+        M.STEP_SIMILARITY: float(np.mean(sims)),
+        M.STEP_REWARD: float(np.mean(rewards)),
+        M.EXACT_MATCH: float(np.mean(exact)),
+        M.STEP_FORMAT_RATE: float(np.mean(formatted)),
     }

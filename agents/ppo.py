@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import sys
 import time
@@ -55,6 +56,7 @@ from srl_gym.agents.sb3_common import (
     save_model_atomically,
     write_json_atomically,
 )
+from srl_gym.algorithms import Cell, Checkpoint, TrainResult
 from srl_gym.config import parse_config
 from srl_gym.runs import read_json_lines
 
@@ -287,12 +289,13 @@ def read_log(run_dir: Path) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------- the run
-def train(args: Args, callbacks: Sequence[BaseCallback] = ()) -> dict[str, Any]:
+def train(args: Args, callbacks: Sequence[BaseCallback] = ()) -> TrainResult:
     """Train PPO, checkpointing as it goes; save ``RUN_DIR/model.zip``; evaluate it on the test split.
 
-    Returns the final ``eval/...`` metrics (see `evaluate_model`) with ``train/timesteps``, the
-    wall time, the model path and the run folder; they are also written to ``RUN_DIR/metrics.json``.
-    ``callbacks`` are extra SB3 callbacks (e.g. to stop early).
+    Returns the run's checkpoints (each with the env steps it had seen; the last is the final
+    model) and the final ``eval/...`` metrics (see `evaluate_model`) with ``train/timesteps``, the
+    wall time, the model path and the run folder; the metrics are also written to
+    ``RUN_DIR/metrics.json``. ``callbacks`` are extra SB3 callbacks (e.g. to stop early).
     """
     args.validate()
     started = time.perf_counter()
@@ -370,13 +373,46 @@ def train(args: Args, callbacks: Sequence[BaseCallback] = ()) -> dict[str, Any]:
         "run_dir": str(run_dir),
     }
     write_json_atomically(metrics, run_dir / "metrics.json")
-    return metrics
+    return TrainResult(saved_checkpoints(checkpoints), metrics)
+
+
+def saved_checkpoints(folder: Path) -> list[Checkpoint]:
+    """Every checkpoint in ``folder`` in training order, with the env steps its weights have seen."""
+    found = sorted(
+        (int(m.group(1)), p) for p in folder.glob("rl_model_*_steps.zip") if (m := re.search(r"_(\d+)_steps", p.name))
+    )
+    return [Checkpoint(str(path), {"env_steps": float(steps), "expert_labels": 0.0}) for steps, path in found]
+
+
+def train_cell(cell: Cell, reward: str = "srl") -> TrainResult:
+    """PPO in a comparison: MaskablePPO with the ``reward`` ("srl" or "outcome") for ``ppo_timesteps`` steps."""
+    config = cell.config
+    tick = time.perf_counter()
+    result = train(
+        Args(
+            env_id=cell.task,
+            difficulty=config.train_difficulty,
+            seed=cell.seed,
+            eval_episodes=1,  # the comparison evaluates the saved checkpoints itself
+            out_dir=str(cell.run_dir),
+            run_name=f"ppo-{reward}",
+            reward=reward,
+            total_timesteps=config.ppo_timesteps,
+            checkpoint_every=max(1, math.ceil(config.ppo_timesteps / config.curve_points)),
+            eval_every=0,
+            progress_bar=False,
+            tensorboard=False,
+        )
+    )
+    seconds = time.perf_counter() - tick
+    result.checkpoints[-1] = Checkpoint(result.final.path, result.final.budget | {"train_seconds": seconds})
+    return result
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = parse_config(Args, argv, prog=prog)
     try:
-        metrics = train(args)
+        metrics = train(args).metrics
     except KeyboardInterrupt:
         last = latest_checkpoint(args.run_dir() / "checkpoints")
         print(

@@ -2,17 +2,18 @@
 
 Deng et al., 2025, "Supervised Reinforcement Learning: From Expert Trajectories to Step-wise
 Reasoning", arXiv:2510.25992. Each expert solution y_1..y_N becomes the instances
-``[problem, y_1..y_{k-1}] -> y_k`` (`srl_gym.agents.data.step_instances`, read off the env with
-teacher forcing). The model writes ``<think>...</think>`` and then only the next step; the reward
-is ``difflib.SequenceMatcher(None, step, expert_step).ratio()`` = 2M/T of the text after
-``</think>`` (the monologue is never scored), and -1 for a completion without ``</think>`` or
-without a step. GRPO with dynamic sampling optimises it (`srl_gym.agents.grpo`).
+``[problem, y_1..y_{k-1}] -> y_k`` (`srl_gym.datasets.step_dataset`, read off the env with teacher
+forcing). The model writes ``<think>...</think>`` and then only the next step; the reward is
+``difflib.SequenceMatcher(None, step, expert_step).ratio()`` = 2M/T of the text after ``</think>``
+(the monologue is never scored), and -1 for a completion without ``</think>`` or without a step
+(`srl_gym.rewards.srl_reward_func`). TRL's GRPO with dynamic sampling optimises it
+(`srl_gym.agents.grpo`).
 
 The student must already follow the format or every reward is -1 (a stated limit of the paper):
-start the tiny model from a short SFT warm-up (``--model runs/sft/checkpoints/.../model``).
+start the tiny model from a short SFT warm-up (``--model runs/sft/checkpoints/checkpoint-100``).
 Held-out evaluation: greedy steps on the test split's instances, scored the same way.
 
-Run: ``srl-gym train srl --model runs/sft/checkpoints/update-0000100/model --run-dir runs/srl``.
+Run: ``srl-gym train srl --model runs/sft/checkpoints/checkpoint-100 --run-dir runs/srl``.
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from srl_gym.rewards import srl_reward
+from srl_gym.algorithms import Cell, TrainResult
+from srl_gym.rewards import srl_reward_func
 from srl_gym.runs import run_cli
 
-from srl_gym.episodes import env_options, step_instances
-from .grpo import GRPOArgs, GRPOExample, train_grpo
-from .lm_agent import LMAgent, evaluate_steps
-from srl_gym.prompts import render_prompt
+from .grpo import GRPOArgs, named, train_grpo
+from .lm_common import cell_options, grpo_cell_options, solution_and_step_rows, step_tokens
 
 
 @dataclass
@@ -44,26 +44,31 @@ class Args(GRPOArgs):
     )
 
 
-def train(args: Args) -> dict[str, Any]:
-    """Run SRL; return the final metrics (``eval/step_similarity``, ..., ``model_dir``)."""
+def train(args: Args) -> TrainResult:
+    """Run SRL; return its checkpoints and final metrics (``eval/step_similarity``, ...)."""
     args.validate()
-    options = env_options(args)
-    train_instances = step_instances(args.env_id, range(args.train_seeds), **options)
-    held_out = step_instances(args.env_id, range(args.eval_episodes), split="test", **options)
 
-    def examples(tokenizer: Any) -> list[GRPOExample]:
-        return [GRPOExample(render_prompt(tokenizer, i.observation, "step"), i.expert_step) for i in train_instances]
+    def dataset(tokenizer: Any) -> Any:
+        _, steps = solution_and_step_rows(args, tokenizer, split="train", num_problems=args.train_seeds)
+        return steps.remove_columns("completion")
 
-    def reward_fn(completions: Sequence[str], batch: Sequence[GRPOExample]) -> list[float]:
-        return [
-            srl_reward(c, e.target, require_think=args.require_think, method=args.similarity)
-            for c, e in zip(completions, batch, strict=True)
-        ]
+    reward = named(srl_reward_func, "srl_reward", require_think=args.require_think, method=args.similarity)
+    return train_grpo(args, "srl", dataset, [reward], evaluate_modes=("step",))
 
-    def evaluate(agent: LMAgent) -> dict[str, float]:
-        return evaluate_steps(agent, held_out)
 
-    return train_grpo(args, "srl", examples, reward_fn, evaluate)
+def train_cell(cell: Cell) -> TrainResult:
+    """SRL in a comparison: GRPO on the hard problems' step-wise instances with the step-similarity reward."""
+    config = cell.config
+    return train(
+        Args(
+            run_dir=str(cell.run_dir / "srl"),
+            total_updates=config.updates,
+            learning_rate=config.learning_rate("srl", cell.model),
+            max_new_tokens=step_tokens(cell),
+            **grpo_cell_options(cell),
+            **cell_options(cell),
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:

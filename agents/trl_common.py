@@ -65,11 +65,14 @@ def training_arguments(args: RunArgs, *, run_dir: Path, max_steps: int, learning
         "save_strategy": "steps",
         "save_steps": args.checkpoint_every if args.checkpoint_every else max_steps,
         "save_total_limit": args.keep_checkpoints,
+        "save_only_model": not getattr(args, "save_training_state", True),
         "report_to": ["tensorboard"] if args.tensorboard and importlib.util.find_spec("tensorboard") else [],
-        "logging_dir": str(run_dir / "tensorboard"),
         "disable_tqdm": not args.progress,
         "dataloader_num_workers": 0,
         "remove_unused_columns": False,
+        # TRL turns activation checkpointing on by default; it costs ~1/3 more time per SFT update (measured, see
+        # docs/performance.md) and these models fit without it. --activation-checkpointing true saves memory.
+        "activation_checkpointing": bool(getattr(args, "activation_checkpointing", False)),
     }
 
 
@@ -152,6 +155,7 @@ def run_trainer(
     *,
     budget: Callable[[Any], dict[str, float]],
     evaluate: Callable[[Any], dict[str, float]] | None,
+    on_resume: Callable[[Any, Path], None] | None = None,
 ) -> TrainResult:
     """Train (or resume) ``trainer`` in ``run_dir``; return its checkpoints with budgets and the final metrics.
 
@@ -161,12 +165,14 @@ def run_trainer(
     metrics), every ``args.eval_every`` updates and at the end (``args.eval_after``).
     """
     eval_before, eval_after = args.eval_before, args.eval_after
+    resume_from = latest_checkpoint(run_dir) if args.resume else None
+    if resume_from is not None and on_resume is not None:
+        on_resume(trainer, resume_from)
 
     def evaluate_live(_model: Any = None) -> dict[str, float]:
         return evaluate(trainer.accelerator.unwrap_model(trainer.model))
 
     trainer.add_callback(make_run_callback(run_dir, budget, evaluate_live if evaluate else None, args.eval_every))
-    resume_from = latest_checkpoint(run_dir) if args.resume else None
     main = trainer.accelerator.is_main_process
     if main:
         for partial in (run_dir / "checkpoints").glob(f"{CHECKPOINT_PREFIX}*"):  # cut short by a kill
@@ -210,14 +216,47 @@ def _append(run_dir: Path, step: int, row: dict[str, Any]) -> None:
         f.write(json.dumps({"step": step} | row) + "\n")
 
 
+def process_state(args: RunArgs) -> Any:
+    """accelerate's process state (one process unless started by ``accelerate launch``)."""
+    import torch
+    from accelerate import PartialState
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return PartialState(cpu=not str(device).startswith("cuda"))
+
+
 def open_run(args: RunArgs, algorithm: str) -> Path:
-    """Check and prepare ``args.run_dir`` for this run (config, resume, force); return it."""
-    return prepare_run_dir(args.run_dir, args, algorithm, resume=args.resume, force=args.force)
+    """Check and prepare ``args.run_dir`` for this run (config, resume, force) on the main process; return it."""
+    if not args.progress:
+        quiet_libraries()
+    state = process_state(args)
+    error = None
+    if state.is_main_process:
+        try:
+            prepare_run_dir(args.run_dir, args, algorithm, resume=args.resume, force=args.force)
+        except ValueError as exc:
+            error = exc
+    state.wait_for_everyone()
+    if error is not None:
+        raise error
+    if not state.is_main_process and not (Path(args.run_dir) / "config.json").is_file():
+        raise ValueError(f"the main process refused run_dir {args.run_dir} (see its error)")
+    return Path(args.run_dir)
 
 
-def quiet_transformers() -> None:
-    """No per-load progress bars or warnings from transformers (the Trainer's own bar stays)."""
+def quiet_trainer(trainer: Any, args: RunArgs) -> None:
+    """Without ``--progress``: no Trainer bar, no printed log dicts, no per-save bars from transformers."""
+    if args.progress:
+        return
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
+def quiet_libraries() -> None:
+    """No progress bars from transformers (model loading, saving) and datasets (tokenizing)."""
+    import datasets
     from transformers.utils import logging
 
     logging.disable_progress_bar()
-    logging.set_verbosity_error()
+    datasets.disable_progress_bars()

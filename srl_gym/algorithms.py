@@ -7,7 +7,8 @@ provides:
 - ``train(args) -> TrainResult``: train and return what the run produced: its checkpoints in
   training order, each with the budget spent to reach it, and its final metrics;
 - ``main(argv, prog) -> int``: its command line (``srl-gym train NAME ...``); usually
-  ``srl_gym.runs.run_cli(Args, train, argv, prog)``;
+  ``srl_gym.runs.run_cli(Args, train, argv, prog)`` (reference entries registered with
+  ``trainable=False``, such as ``base``, have only ``train_cell``);
 - ``train_cell(cell: Cell) -> TrainResult``: how it trains one cell of a comparison from the
   cell's start model with the comparison's settings (``cell.config``).
 
@@ -101,16 +102,32 @@ class Cell:
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    """A registered algorithm: its name, kind, module (``"package.module"``) and one line of help."""
+    """A registered algorithm: its name, kind, module (``"package.module"``), one line of help and options.
+
+    ``options`` are keyword arguments of the module's ``train_cell`` and default flags of its
+    command line, so one module can serve variants (``ppo-srl`` and ``ppo-outcome`` are
+    ``srl_gym.agents.ppo`` with ``reward="srl"`` / ``"outcome"``).
+    """
 
     name: str
     kind: str
     entry_point: str
     help: str
+    options: tuple[tuple[str, Any], ...] = ()
+    trainable: bool = True  # ``srl-gym train NAME`` exists: the module has ``main`` (``base``/``random`` do not)
 
     def load(self) -> ModuleType:
         """Import the algorithm's module (``Args``, ``train``, ``main``, ``train_cell``)."""
         return importlib.import_module(self.entry_point)
+
+    def train_cell(self, cell: Cell) -> TrainResult:
+        """Train one comparison cell with this algorithm."""
+        return self.load().train_cell(cell, **dict(self.options))
+
+    def main(self, argv: list[str], prog: str) -> int:
+        """``srl-gym train NAME ARGV``: the module's command line with this entry's options as default flags."""
+        flags = [x for key, value in self.options for x in (f"--{key.replace('_', '-')}", str(value))]
+        return self.load().main([*flags, *argv], prog=prog)
 
 
 @dataclass(frozen=True)
@@ -129,14 +146,23 @@ KINDS: dict[str, KindSpec] = {}
 _loaded = False
 
 
-def register_algorithm(name: str, *, kind: str, entry_point: str, help: str) -> AlgorithmSpec:
+def register_algorithm(
+    name: str,
+    *,
+    kind: str,
+    entry_point: str,
+    help: str,
+    options: dict[str, Any] | None = None,
+    trainable: bool = True,
+) -> AlgorithmSpec:
     """Register an algorithm under ``name`` (``srl-gym train NAME``, ``srl-gym compare --algos NAME``)."""
     if not name or any(c.isspace() or c == "," for c in name):
         raise ValueError(f"an algorithm name needs no spaces or commas, got {name!r}")
-    if name in ALGORITHMS and ALGORITHMS[name].entry_point != entry_point:
+    spec = AlgorithmSpec(name, kind, entry_point, help, tuple(sorted((options or {}).items())), trainable)
+    if name in ALGORITHMS and ALGORITHMS[name] != spec:
         raise ValueError(f"algorithm {name!r} is already registered by {ALGORITHMS[name].entry_point}")
-    ALGORITHMS[name] = AlgorithmSpec(name, kind, entry_point, help)
-    return ALGORITHMS[name]
+    ALGORITHMS[name] = spec
+    return spec
 
 
 def register_kind(name: str, *, entry_point: str) -> KindSpec:

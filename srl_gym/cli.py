@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
+from srl_gym.algorithms import algorithms, get_algorithm
 from srl_gym.env import ReasoningEnv
 from srl_gym.registration import TASKS, task_entry
 from srl_gym.trajectory import iter_expert_trajectories, write_jsonl
@@ -100,13 +100,13 @@ def cmd_play(args: argparse.Namespace, out: TextIO, inp: TextIO = sys.stdin) -> 
             out.write(f"(expert's next step: {info['expert_step']})\n")
 
 
-#: ``srl-gym train ALGO``: the module under srl_gym.agents that holds each algorithm.
-TRAIN_ALGOS = {"sft": "sft", "srl": "srl", "rlvr": "rlvr", "srl-rlvr": "srl_rlvr", "bc": "bc", "ppo": "ppo"}
+def trainable_algorithms() -> dict[str, Any]:
+    """``srl-gym train NAME``: every registered algorithm with a command line (`srl_gym.algorithms`)."""
+    return {name: spec for name, spec in algorithms().items() if spec.trainable}
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO) -> int:
-    module = importlib.import_module(f"srl_gym.agents.{TRAIN_ALGOS[args.algo]}")
-    return module.main(args.algo_args, prog=f"srl-gym train {args.algo}")
+    return get_algorithm(args.algo).main(args.algo_args, prog=f"srl-gym train {args.algo}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,12 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="the JSONL file to write (atomically)")
     p.set_defaults(func=cmd_export)
 
+    trainable = trainable_algorithms()
     p = sub.add_parser(
         "train",
-        help="train a baseline: sft, srl, rlvr, srl-rlvr (language models) or bc, ppo (discrete agents)",
+        help="train a baseline: " + ", ".join(trainable),
         description="Train a baseline. `srl-gym train ALGO --help` lists the algorithm's options.",
+        epilog="algorithms:\n" + "\n".join(f"  {n:12} ({a.kind}) {a.help}" for n, a in trainable.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("algo", choices=sorted(TRAIN_ALGOS), help="the algorithm")
+    p.add_argument("algo", choices=list(trainable), help="the algorithm")
     p.add_argument("algo_args", nargs=argparse.REMAINDER, help="the algorithm's options (see ALGO --help)")
     p.set_defaults(func=cmd_train)
 

@@ -1,8 +1,8 @@
 """``srl-gym compare``: train SFT, SRL, RLVR and SRL -> RLVR from one base on the same problems and seeds, and report.
 
 The comparison is a grid of cells, one per (model, task, algorithm, seed). Each cell trains one
-algorithm from the shared start with the same budget (`srl_gym.agents.comparison` says how each
-algorithm trains and how a cell is measured) and is written to
+algorithm from the shared start with the same budget (each registered algorithm's ``train_cell``
+says how it trains; its kind's ``evaluate`` how a cell is measured: `srl_gym.algorithms`) and is written to
 ``OUT/cells/<model>/<task>/<algo>/seed-<s>/result.json`` when it is finished. Rerunning the same
 command after an interrupt skips the finished cells and redoes only the missing ones.
 
@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -39,11 +37,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from srl_gym import algorithms, report
+from srl_gym.algorithms import algorithms as registered_algorithms
+from srl_gym.algorithms import get_algorithm, get_kind
+from srl_gym.metrics import CURVE_METRICS, summarize
 from srl_gym.registration import TASKS, task_entry
+from srl_gym.report import slug
 from srl_gym.runs import write_json_atomic
 
-#: What the learning curves follow (at the training difficulty, on the test split).
-CURVE_METRICS = ("greedy_success", "step_similarity", "format_rate")
 #: The config fields that only say how to run, not what is computed: they may differ on a rerun.
 RUNTIME_FIELDS = ("device", "micro_batch_size", "eval_batch_size")
 
@@ -105,22 +106,21 @@ class CompareConfig:
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, ...; default cuda when available"})
 
     def validate(self) -> None:
-        from srl_gym.agents.comparison import ALGORITHMS
-
         if not self.tasks or not self.algos or not self.models:
             raise ValueError("tasks, algos and models must not be empty")
         self.tasks = tuple(_resolve_task(t) for t in self.tasks)
-        unknown = [a for a in self.algos if a not in ALGORITHMS]
+        known = registered_algorithms()
+        unknown = [a for a in self.algos if a not in known]
         if unknown:
-            raise ValueError(f"unknown algorithm(s) {', '.join(unknown)}; valid: {', '.join(ALGORITHMS)}")
+            raise ValueError(f"unknown algorithm(s) {', '.join(unknown)}; valid: {', '.join(known)}")
         for name in ("tasks", "algos", "models"):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name} lists a name twice: {values}")
-        from srl_gym.agents.models import check_model_name
-
+        check_model = getattr(get_kind("lm").load(), "check_model", None)
         for model in self.models:  # a missing model directory is an error now, not after a warm-up started
-            check_model_name(model)
+            if check_model is not None and self.lm_algos:
+                check_model(model)
         folders = [slug(m) for m in self.models]
         if len(set(folders)) != len(folders) or "mlp" in folders:
             raise ValueError(f"models {self.models} would share an output folder ({folders}); copy one to another name")
@@ -162,9 +162,7 @@ class CompareConfig:
 
     @property
     def lm_algos(self) -> tuple[str, ...]:
-        from srl_gym.agents.comparison import ALGORITHMS
-
-        return tuple(a for a in self.algos if ALGORITHMS[a].kind == "lm")
+        return tuple(a for a in self.algos if get_algorithm(a).kind == "lm")
 
     def eval_difficulties(self, task: str) -> list[int]:
         """The training difficulty and one level harder (when the task has it)."""
@@ -269,24 +267,13 @@ class Cell:
         return out / "cells" / slug(self.model) / slug(self.task) / self.algo / f"seed-{self.seed}"
 
 
-def slug(name: str) -> str:
-    """A folder name for a model or task: ``srl/Hanoi-v0`` -> ``Hanoi-v0``; a model path -> its last parts."""
-    if name.startswith("srl/"):
-        name = name[4:]
-    parts = [p for p in re.split(r"[\\/]+", name) if p and p != "."]
-    text = "_".join(parts[-2:]) if len(parts) > 1 else (parts[0] if parts else "model")
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", text)
-
-
 def grid(config: CompareConfig) -> list[Cell]:
     """Every cell, seed by seed (so an early stop still holds whole seeds of every algorithm)."""
-    from srl_gym.agents.comparison import ALGORITHMS
-
     cells = []
     for task in config.tasks:
         for seed in range(config.seeds):
             for algo in config.algos:
-                models = config.models if ALGORITHMS[algo].kind == "lm" else ("mlp",)
+                models = config.models if get_algorithm(algo).kind == "lm" else ("mlp",)
                 cells += [Cell(m, task, algo, seed) for m in models]
     order = {m: i for i, m in enumerate((*config.models, "mlp"))}
     return sorted(cells, key=lambda c: order[c.model])  # stable: model, then task, seed, algo
@@ -359,55 +346,6 @@ def _from_json(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- statistics
-#: Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
-        2.042)  # fmt: skip
-
-
-def mean_ci(values: Sequence[float]) -> dict[str, Any]:
-    """Mean over seeds and the half-width of its 95% confidence interval (Student's t; None for one seed)."""
-    n = len(values)
-    if n == 0:
-        return {"mean": None, "ci95": None, "n": 0}
-    mean = sum(values) / n
-    if n == 1:
-        return {"mean": mean, "ci95": None, "n": 1}
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96 + 2.4 / (n - 1)
-    return {"mean": mean, "ci95": t * sd / math.sqrt(n), "n": n}
-
-
-def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (model, task, algo): mean/CI over seeds of every eval metric, budget item and curve point."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for cell in cells:
-        groups.setdefault((cell["model"], cell["task"], cell["algo"]), []).append(cell)
-    rows = []
-    for (model, task, algo), members in groups.items():
-        row: dict[str, Any] = {"model": model, "task": task, "algo": algo, "seeds": sorted(c["seed"] for c in members)}
-        row["eval"] = {}
-        for difficulty in sorted({d for c in members for d in c["eval"]}, key=int):
-            results = [c["eval"][difficulty] for c in members if c["eval"].get(difficulty)]
-            metrics = sorted({k for r in results for k in r})
-            row["eval"][difficulty] = {m: mean_ci([r[m] for r in results if r.get(m) is not None]) for m in metrics}
-        row["budget"] = {k: mean_ci([c["budget"][k] for c in members if k in c["budget"]])
-                         for k in sorted({k for c in members for k in c["budget"]})}  # fmt: skip
-        points: dict[int, list[dict[str, float]]] = {}  # by checkpoint index: BC's budgets differ by seed
-        for c in members:
-            for i, p in enumerate(c["curve"]):
-                points.setdefault(i, []).append(p)
-        row["curve"] = [
-            {
-                "budget": sum(p["budget"] for p in ps) / len(ps),
-                **{m: mean_ci([p[m] for p in ps if p.get(m) is not None]) for m in CURVE_METRICS},
-            }
-            for _, ps in sorted(points.items())
-        ]
-        rows.append(row)
-    return rows
-
-
 # ---------------------------------------------------------------------- provenance
 def environment_info() -> dict[str, Any]:
     """Package versions, Python, the platform, the accelerator and the git commit of this checkout."""
@@ -440,32 +378,30 @@ def environment_info() -> dict[str, Any]:
 # ---------------------------------------------------------------------- running
 def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] | None) -> dict[str, Any]:
     """Train ``cell`` from the base, evaluate its checkpoints, and return its result record."""
-    from srl_gym.agents.comparison import ALGORITHMS, Context, evaluate_checkpoint
-
-    algorithm = ALGORITHMS[cell.algo]
+    algorithm = get_algorithm(cell.algo)
+    evaluate = get_kind(algorithm.kind).load().evaluate
     folder = cell.folder(out)
     runs = folder / "runs"
     if runs.exists():  # an interrupted earlier attempt: start the cell over
         shutil.rmtree(runs)
     runs.mkdir(parents=True)
-    ctx = Context(cell.model, cell.task, cell.algo, cell.seed, config, runs, base["model_dir"] if base else None)
-    trained = algorithm.train(ctx)
+    base_dir = base["model_dir"] if base else None
+    trained = algorithm.train_cell(algorithms.Cell(cell.model, cell.task, cell.seed, config, runs, base_dir))
     tick = time.perf_counter()
     curve = [dict(base["curve_point"], budget=0)] if base else []
-    for budget, path in trained.checkpoints[:-1]:
-        point = evaluate_checkpoint(algorithm.kind, path, cell.task, config.train_difficulty, config, cell.seed, False)
-        curve.append(dict(point, budget=budget))
-    final_budget, final_path = trained.checkpoints[-1]
+    for checkpoint in trained.checkpoints[:-1]:
+        point = evaluate(checkpoint.path, cell.task, config.train_difficulty, config, cell.seed, False)
+        curve.append(dict(point, budget=checkpoint.step))
+    final = trained.final
     evals = {}
     for difficulty in config.eval_difficulties(cell.task):
-        evals[str(difficulty)] = evaluate_checkpoint(
-            algorithm.kind, final_path, cell.task, difficulty, config, cell.seed, True
-        )
+        evals[str(difficulty)] = evaluate(final.path, cell.task, difficulty, config, cell.seed, True)
     train_point = evals[str(config.train_difficulty)]
-    if final_budget > 0 or not base:
-        curve.append({"budget": final_budget, **{k: train_point[k] for k in CURVE_METRICS if k in train_point}})
-    model_path = final_path if config.keep_models and final_path not in ("random", ctx.base_dir) else None
-    _prune(runs, keep=model_path)
+    if final.step > 0 or not base:
+        curve.append({"budget": final.step, **{k: train_point[k] for k in CURVE_METRICS if k in train_point}})
+    keep = config.keep_models and Path(final.path).exists() and final.path != base_dir
+    model_path = _prune(runs, keep=final.path if keep else None)
+    budget = {k: v for k, v in final.budget.items()}
     return {
         "model": cell.model,
         "task": cell.task,
@@ -474,27 +410,27 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
         "kind": algorithm.kind,
         "eval": evals,
         "curve": curve,
-        "budget": trained.budget | {"eval_seconds": time.perf_counter() - tick},
+        "budget": budget | {"eval_seconds": time.perf_counter() - tick},
         "model_path": os.path.relpath(model_path, out) if model_path else None,
     }
 
 
-def _prune(runs: Path, keep: str | None) -> None:
-    """Delete the cell's intermediate checkpoints and optimiser states; keep the final model if asked."""
-    keep_path = Path(keep).resolve() if keep else None
+def _prune(runs: Path, keep: str | None) -> str | None:
+    """Keep only the cell's final model, moved to ``model`` (a folder) or ``model.zip`` beside ``runs``.
 
-    def needed(path: Path) -> bool:
-        return keep_path is not None and (path.resolve() == keep_path or path.resolve() in keep_path.parents)
+    Everything else in ``runs`` (intermediate checkpoints, logs) is deleted.
 
-    for path in [*runs.rglob("update-*"), *runs.rglob("*.zip")]:
-        if not path.exists():
-            continue
-        if needed(path):
-            (path / "training_state.pt").unlink(missing_ok=True) if path.is_dir() else None
-        elif path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+    Returns the kept model's new path (None when nothing is kept).
+    """
+    kept = None
+    if keep is not None:
+        source = Path(keep)
+        kept = runs.parent / ("model" + "".join(source.suffixes))
+        if kept.exists():
+            shutil.rmtree(kept) if kept.is_dir() else kept.unlink()
+        os.replace(source, kept)
+    shutil.rmtree(runs, ignore_errors=True)
+    return str(kept) if kept is not None else None
 
 
 def compare(
@@ -520,8 +456,6 @@ def compare(
         progress: show a progress bar over the grid.
         settings: any other `CompareConfig` field, e.g. ``updates=40``.
     """
-    from srl_gym.agents.comparison import prepare_base
-
     config = preset_config(
         preset,
         tasks=tuple(tasks) if tasks else None,
@@ -533,9 +467,10 @@ def compare(
     out = Path(out if out is not None else f"results/{preset}")
     config = open_output(out, config, force=force, resume=resume)
     _quiet_transformers()
-    from srl_gym.agents import comparison
-
-    comparison.clear_caches()  # a model folder may hold other weights than in an earlier call
+    for kind in {get_algorithm(a).kind for a in config.algos}:  # a model folder may hold other weights now
+        clear = getattr(get_kind(kind).load(), "clear_caches", None)
+        if clear is not None:
+            clear()
     cells = grid(config)
     started = time.time()
     environment = environment_info()
@@ -552,7 +487,7 @@ def compare(
                 key = (cell.model, cell.task)
                 if key not in bases:
                     bar.set_description(f"{slug(cell.task)} warm-up of {slug(cell.model)}")
-                    bases[key] = prepare_base(
+                    bases[key] = get_kind("lm").load().prepare_base(
                         cell.model, cell.task, config, out / "base" / slug(cell.model) / slug(cell.task)
                     )
                     bar.set_description(f"{slug(cell.task)} {cell.algo} seed {cell.seed}")
@@ -596,8 +531,6 @@ def _read_result(folder: Path) -> dict[str, Any] | None:
 
 
 def _write_outputs(out, config, finished, environment, started, *, plots: bool) -> dict[str, Any]:
-    from srl_gym import report
-
     cells = [r for r in finished.values() if r is not None]
     results = {
         "config": dataclasses.asdict(config),
@@ -714,10 +647,9 @@ def _csv(text: str) -> tuple[str, ...]:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    from srl_gym.agents.comparison import ALGORITHMS
-
+    known = registered_algorithms()
     presets = "\n".join(f"  {name:9} {text}" for name, (text, _) in PRESETS.items())
-    algos = "\n".join(f"  {name:12} ({a.kind}) {a.help}" for name, a in ALGORITHMS.items())
+    algos = "\n".join(f"  {name:12} ({a.kind}) {a.help}" for name, a in known.items())
     settings = "\n".join(
         f"  {f.name:22} {f.metadata.get('help', '')}"
         for f in dataclasses.fields(CompareConfig)
@@ -735,7 +667,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--preset", default="quick", help=f"one of {', '.join(PRESETS)} (default quick)")
     parser.add_argument("--tasks", type=_csv, help="comma-separated tasks, e.g. BlocksWorld,Hanoi")
-    parser.add_argument("--algos", type=_csv, help=f"comma-separated algorithms: {', '.join(ALGORITHMS)}")
+    parser.add_argument("--algos", type=_csv, help=f"comma-separated algorithms: {', '.join(known)}")
     parser.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
     parser.add_argument("--model", type=_csv, help="start model(s) of the LM algorithms: tiny, tiny-large, "
                         "smollm2-135m or a local model directory")  # fmt: skip

@@ -25,10 +25,9 @@ import gymnasium as gym
 
 import srl_gym  # noqa: F401  (registers the srl/ ids)
 from srl_gym.env import ReasoningEnv
+from srl_gym.prompts import parse_solution, solution_target
 from srl_gym.registration import TASKS
 from srl_gym.task import InvalidStep, Problem, Task
-
-from srl_gym.prompts import parse_solution, solution_target
 
 
 @dataclass(frozen=True)

@@ -83,4 +83,38 @@ def mean_ci(values: Sequence[float]) -> dict[str, Any]:
     return {"mean": mean, "ci95": t * sd / math.sqrt(n), "n": n}
 
 
-__all__ = ["BUDGET", "METRICS", "mean_ci"]
+#: What the learning curves follow (at the training difficulty, on the test split).
+CURVE_METRICS = (GREEDY_SUCCESS, STEP_SIMILARITY, FORMAT_RATE)
+
+
+def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (model, task, algo): mean/CI over seeds of every eval metric, budget item and curve point."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for cell in cells:
+        groups.setdefault((cell["model"], cell["task"], cell["algo"]), []).append(cell)
+    rows = []
+    for (model, task, algo), members in groups.items():
+        row: dict[str, Any] = {"model": model, "task": task, "algo": algo, "seeds": sorted(c["seed"] for c in members)}
+        row["eval"] = {}
+        for difficulty in sorted({d for c in members for d in c["eval"]}, key=int):
+            results = [c["eval"][difficulty] for c in members if c["eval"].get(difficulty)]
+            metrics = sorted({k for r in results for k in r})
+            row["eval"][difficulty] = {m: mean_ci([r[m] for r in results if r.get(m) is not None]) for m in metrics}
+        row["budget"] = {k: mean_ci([c["budget"][k] for c in members if k in c["budget"]])
+                         for k in sorted({k for c in members for k in c["budget"]})}  # fmt: skip
+        points: dict[int, list[dict[str, float]]] = {}  # by checkpoint index: BC's budgets differ by seed
+        for c in members:
+            for i, p in enumerate(c["curve"]):
+                points.setdefault(i, []).append(p)
+        row["curve"] = [
+            {
+                "budget": sum(p["budget"] for p in ps) / len(ps),
+                **{m: mean_ci([p[m] for p in ps if p.get(m) is not None]) for m in CURVE_METRICS},
+            }
+            for _, ps in sorted(points.items())
+        ]
+        rows.append(row)
+    return rows
+
+
+__all__ = ["BUDGET", "CURVE_METRICS", "METRICS", "mean_ci", "summarize"]

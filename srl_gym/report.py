@@ -14,22 +14,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from srl_gym import metrics as M
 from srl_gym.runs import atomic_write_text
 
 #: (key in a curve point, axis label) of the learning-curve panels.
-CURVES = (("greedy_success", "greedy success"), ("step_similarity", "step similarity"), ("format_rate", "format"))
+CURVES = tuple((key, M.METRICS[key].replace(".", "ilarity")) for key in M.CURVE_METRICS)
 #: (key in results, column title) of the per-difficulty metrics in the table.
-METRICS = (
-    ("greedy_success", "greedy success"),
-    ("avg_at_k", "avg@{k}"),
-    ("step_similarity", "step sim."),
-    ("format_rate", "format"),
-)
+METRICS = tuple((key, M.METRICS[key]) for key in (M.GREEDY_SUCCESS, M.AVG_AT_K, M.STEP_SIMILARITY, M.FORMAT_RATE))
+
+
+def slug(name: str) -> str:
+    """A folder or file name for a model or task: ``srl/Hanoi-v0`` -> ``Hanoi-v0``; a model path -> its last parts."""
+    if name.startswith("srl/"):
+        name = name[4:]
+    parts = [p for p in re.split(r"[\\/]+", name) if p and p != "."]
+    text = "_".join(parts[-2:]) if len(parts) > 1 else (parts[0] if parts else "model")
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", text)
 
 
 def fmt(stat: dict[str, Any] | None, digits: int = 2) -> str:
@@ -136,8 +142,6 @@ def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
     except ImportError:
         print("plots need matplotlib: pip install matplotlib (table.md and results.json are written)", file=sys.stderr)
         return []
-    from srl_gym.compare import slug
-
     out = Path(out)
     written = []
     for (model, task), rows in _groups(results).items():

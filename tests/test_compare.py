@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-from srl_gym import cli, compare, report
-from srl_gym.agents import comparison
+from srl_gym import algorithms, cli, compare, metrics, report
+from srl_gym.algorithms import Checkpoint, TrainResult
 
 FAST = {  # a real comparison, shrunk to seconds
     "warmup_problems": 40,
@@ -28,12 +30,12 @@ FAST = {  # a real comparison, shrunk to seconds
 
 # ---------------------------------------------------------------------- statistics
 def test_mean_ci_uses_students_t():
-    stat = compare.mean_ci([1.0, 2.0, 3.0])
+    stat = metrics.mean_ci([1.0, 2.0, 3.0])
     assert stat["mean"] == 2.0 and stat["n"] == 3
     assert stat["ci95"] == pytest.approx(4.303 * 1.0 / math.sqrt(3))
-    assert compare.mean_ci([0.5]) == {"mean": 0.5, "ci95": None, "n": 1}
-    assert compare.mean_ci([]) == {"mean": None, "ci95": None, "n": 0}
-    assert compare.mean_ci([0.2, 0.2, 0.2])["ci95"] == pytest.approx(0.0, abs=1e-12)
+    assert metrics.mean_ci([0.5]) == {"mean": 0.5, "ci95": None, "n": 1}
+    assert metrics.mean_ci([]) == {"mean": None, "ci95": None, "n": 0}
+    assert metrics.mean_ci([0.2, 0.2, 0.2])["ci95"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_fmt():
@@ -177,39 +179,37 @@ def test_output_folder_rules(tmp_path):
 # ---------------------------------------------------------------------- the runner, with stand-in algorithms
 @pytest.fixture
 def fake_algorithms(monkeypatch):
-    """Instant algorithms whose 'success' is a known function of (algo, seed), to test the runner itself."""
+    """Instant algorithms whose 'success' is a known function of (algo, seed), to test the runner itself.
+
+    They are registered the way any algorithm is: a module with ``train_cell`` under a name, and the
+    ``lm`` kind's module (``evaluate``, ``prepare_base``) replaced by a stand-in.
+    """
     calls = []
+    values = {"base": 0.0, "sft": 0.5}
 
-    def make(value):
-        def train(ctx):
-            calls.append((ctx.algo, ctx.seed))
-            ctx.run_dir.joinpath("model").mkdir()
-            return comparison.Trained(
-                [(1, str(ctx.run_dir / "mid")), (2, str(ctx.run_dir / "model"))], {"updates": 2.0}
-            )
+    def train_cell(cell, algo):
+        calls.append((algo, cell.seed))
+        cell.run_dir.joinpath("model").mkdir()
+        return TrainResult([Checkpoint(str(cell.run_dir / "mid"), {"updates": 1.0}),
+                            Checkpoint(str(cell.run_dir / "model"), {"updates": 2.0})])  # fmt: skip
 
-        train.value = value
-        return train
-
-    fakes = {name: comparison.Algorithm("lm", make(v), "fake") for name, v in {"base": 0.0, "sft": 0.5}.items()}
-    for name, fake in fakes.items():
-        monkeypatch.setitem(comparison.ALGORITHMS, name, fake)
-
-    def evaluate_checkpoint(kind, path, task, difficulty, config, seed, full):
+    def evaluate(path, task, difficulty, config, seed, full):
         algo = Path(path).parts[-4]
-        value = fakes[algo].train.value + 0.1 * seed
+        value = values[algo] + 0.1 * seed
         out = {"greedy_success": value, "step_similarity": value, "format_rate": 1.0}
         return out | ({"avg_at_k": value, "pass_at_k": value} if full else {})
 
-    monkeypatch.setattr(comparison, "evaluate_checkpoint", evaluate_checkpoint)
-    monkeypatch.setattr(
-        comparison,
-        "prepare_base",
-        lambda model, task, config, directory: {
-            "model_dir": "base-dir",
-            "curve_point": {"greedy_success": 0.0, "step_similarity": 0.0},
-        },
-    )
+    def prepare_base(model, task, config, directory):
+        return {"model_dir": "base-dir", "curve_point": {"greedy_success": 0.0, "step_similarity": 0.0}}
+
+    fake = types.ModuleType("fake_algorithms")
+    fake.train_cell, fake.evaluate, fake.prepare_base = train_cell, evaluate, prepare_base
+    monkeypatch.setitem(sys.modules, "fake_algorithms", fake)
+    algorithms.algorithms()  # the built-ins first, so the stand-ins replace them
+    for name in values:
+        spec = algorithms.AlgorithmSpec(name, "lm", "fake_algorithms", "fake", (("algo", name),), trainable=False)
+        monkeypatch.setitem(algorithms.ALGORITHMS, name, spec)
+    monkeypatch.setitem(algorithms.KINDS, "lm", algorithms.KindSpec("lm", "fake_algorithms"))
     return calls
 
 
@@ -240,14 +240,14 @@ def test_runner_writes_results_and_finishes_only_missing_cells(tmp_path, fake_al
 
 def test_runner_keeps_finished_cells_when_interrupted(tmp_path, fake_algorithms, monkeypatch):
     out = tmp_path / "cmp"
-    original = comparison.ALGORITHMS["sft"].train
+    original = sys.modules["fake_algorithms"].train_cell
 
-    def crash(ctx):
-        if ctx.seed == 1:
+    def crash(cell, algo):
+        if cell.seed == 1 and algo == "sft":
             raise KeyboardInterrupt
-        return original(ctx)
+        return original(cell, algo)
 
-    monkeypatch.setitem(comparison.ALGORITHMS, "sft", comparison.Algorithm("lm", crash, "fake"))
+    monkeypatch.setattr(sys.modules["fake_algorithms"], "train_cell", crash)
     with pytest.raises(KeyboardInterrupt):
         compare.compare("quick", out, algos=("base", "sft"), seeds=2, progress=False)
     partial = json.loads((out / "results.json").read_text())
@@ -264,17 +264,17 @@ def test_real_lm_grid_runs_every_algorithm(tmp_path):
     assert results["complete"] and {c["algo"] for c in results["cells"]} == {"base", "sft", "rlvr", "srl", "srl-rlvr"}
     for cell in results["cells"]:
         assert set(cell["eval"]) == {"1", "2"}
-        for metrics in cell["eval"].values():
-            assert 0 <= metrics["greedy_success"] <= 1 and 0 <= metrics["step_similarity"] <= 1
-            assert 0 <= metrics["avg_at_k"] <= metrics["pass_at_k"] <= 1
+        for scores in cell["eval"].values():
+            assert 0 <= scores["greedy_success"] <= 1 and 0 <= scores["step_similarity"] <= 1
+            assert 0 <= scores["avg_at_k"] <= scores["pass_at_k"] <= 1
         if cell["algo"] != "base":
             assert cell["budget"]["updates"] == FAST["updates"]
             assert cell["model_path"] and (out / cell["model_path"] / "config.json").is_file()
     budgets = {c["algo"]: c["budget"] for c in results["cells"]}
     assert budgets["sft"]["trained_tokens"] > 0 and budgets["sft"]["generated_tokens"] == 0
     assert budgets["srl"]["generated_tokens"] > 0 and budgets["rlvr"]["generated_tokens"] > 0
-    # intermediate checkpoints and optimiser states are pruned; the base's warm-up model stays
-    assert not list(out.rglob("training_state.pt"))
+    # intermediate checkpoints and optimiser states are pruned; each trained cell keeps its final model
+    assert not list(out.rglob("optimizer.pt")) and not list(out.rglob("checkpoint-*"))
     assert len(list((out / "cells").rglob("model.safetensors"))) == 4
     assert (out / "base" / "tiny" / "BlocksWorld-v0" / "base.json").is_file()
 

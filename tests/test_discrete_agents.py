@@ -63,7 +63,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def bc_run(tmp_path_factory) -> dict:
-    return bc.train(bc.Args(out_dir=str(tmp_path_factory.mktemp("bc")), **quiet()))
+    return bc.train(bc.Args(out_dir=str(tmp_path_factory.mktemp("bc")), **quiet())).metrics
 
 
 # ---------------------------------------------------------------------------- learning happens
@@ -86,7 +86,7 @@ def test_bc_with_dagger_solves_3_disk_hanoi(bc_run, record_property, capsys):
 
 @pytest.mark.slow
 def test_ppo_with_srl_reward_solves_3_disk_hanoi(tmp_path, record_property, capsys):
-    metrics = ppo.train(ppo_args(tmp_path, reward="srl", total_timesteps=PPO_BUDGET, eval_every=8192))
+    metrics = ppo.train(ppo_args(tmp_path, reward="srl", total_timesteps=PPO_BUDGET, eval_every=8192)).metrics
     report(f"ppo_srl_{PPO_BUDGET}_steps", metrics, record_property, capsys)
     assert metrics["eval/success_rate"] >= SOLVED, metrics
     assert metrics["train/timesteps"] == PPO_BUDGET
@@ -102,7 +102,7 @@ def test_ppo_with_srl_reward_solves_3_disk_hanoi(tmp_path, record_property, caps
 def test_ppo_with_outcome_reward_runs_and_reports(tmp_path, record_property, capsys):
     # Expected to trail the SRL reward (it is close on 3-disk Hanoi, where 26% of random episodes
     # solve the problem): only check that it runs and reports.
-    metrics = ppo.train(ppo_args(tmp_path, reward="outcome", total_timesteps=PPO_BUDGET, eval_every=0))
+    metrics = ppo.train(ppo_args(tmp_path, reward="outcome", total_timesteps=PPO_BUDGET, eval_every=0)).metrics
     assert 0.0 <= metrics["eval/success_rate"] <= 1.0 and metrics["train/timesteps"] == PPO_BUDGET
     report(f"ppo_outcome_{PPO_BUDGET}_steps", metrics, record_property, capsys)
 
@@ -155,7 +155,7 @@ def test_interrupted_run_resumes_from_its_latest_checkpoint(tmp_path):
     assert MaskablePPO.load(checkpoints / "rl_model_1024_steps.zip").num_timesteps == 1024
 
     args.resume = True
-    metrics = ppo.train(args)
+    metrics = ppo.train(args).metrics
     assert metrics["train/timesteps"] == 2048
     after = sorted(checkpoints.iterdir(), key=lambda p: int(p.name.split("_")[2]))
     assert [p.name for p in after] == [f"rl_model_{n}_steps.zip" for n in (512, 1024, 1536, 2048)]
@@ -185,7 +185,7 @@ def test_ppo_same_seed_gives_the_same_run(tmp_path):
     for name in ("a", "b", "c"):
         seed = 1 if name == "c" else 0
         args = ppo_args(tmp_path, run_name=name, seed=seed, total_timesteps=2048, eval_every=1024)
-        metrics = ppo.train(args)
+        metrics = ppo.train(args).metrics
         runs.append((metrics, policy_params(MaskablePPO.load(metrics["model_path"], device="cpu"))))
     (m_a, p_a), (m_b, p_b), (_, p_c) = runs
     assert all(th.equal(p_a[k], p_b[k]) for k in p_a)
@@ -199,7 +199,7 @@ def test_bc_same_seed_gives_the_same_model(tmp_path):
     args = {"expert_episodes": 10, "dagger_iterations": 1, "dagger_episodes": 10, "epochs": 3, "eval_episodes": 20}
     params = []
     for name in ("a", "b"):
-        metrics = bc.train(bc.Args(out_dir=str(tmp_path), run_name=name, **quiet(**args)))
+        metrics = bc.train(bc.Args(out_dir=str(tmp_path), run_name=name, **quiet(**args))).metrics
         params.append(policy_params(MaskablePPO.load(metrics["model_path"], device="cpu")))
     assert all(th.equal(params[0][k], params[1][k]) for k in params[0])
 
@@ -209,7 +209,7 @@ def test_subprocess_envs_give_the_same_run_as_in_process_envs(tmp_path):
     params = []
     for vec_env in ("dummy", "subproc"):
         args = ppo_args(tmp_path, run_name=vec_env, vec_env=vec_env, n_envs=2, total_timesteps=512, eval_every=0)
-        metrics = ppo.train(args)
+        metrics = ppo.train(args).metrics
         params.append(policy_params(MaskablePPO.load(metrics["model_path"], device="cpu")))
     assert all(th.equal(params[0][k], params[1][k]) for k in params[0])
 

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from srl_gym.rewards import (
     FORMAT_PENALTY,
     MAX_STEP_CHARS,
-    make_outcome_reward_func,
     outcome_reward,
     split_think,
     srl_reward,
@@ -78,8 +77,6 @@ def test_trl_style_reward_functions():
     completions = ["<think>.</think>x = 3", [{"role": "assistant", "content": "<think>.</think>x = 4"}], "no format"]
     rewards = srl_reward_func(completions, expert_step=["x = 3", "x = 3", "x = 3"])
     assert rewards[0] == 1.0 and 0 < rewards[1] < 1 and rewards[2] == FORMAT_PENALTY
-    func = make_outcome_reward_func(lambda text, problem: text.strip().endswith(str(problem)))
-    assert func(["answer 7", "answer 8"], problem=[7, 7]) == [1.0, 0.0]
     assert outcome_reward(True) == 1.0 and outcome_reward(False) == 0.0
     with pytest.raises(TypeError, match="completion"):
         srl_reward_func([42], expert_step=["x"])
