@@ -271,9 +271,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = parse_config(Args, argv, prog=prog)
     metrics = train(args).metrics
     print(
-        f"bc {args.env_id} difficulty={args.difficulty}: test success {metrics['eval/success_rate']:.3f} "
-        f"(95% CI {metrics['eval/success_ci95_low']:.3f}-{metrics['eval/success_ci95_high']:.3f}), "
-        f"step similarity {metrics['eval/mean_step_similarity']:.3f}, length {metrics['eval/mean_length']:.2f}; "
+        f"bc {args.env_id} difficulty={args.difficulty}: test success {metrics['eval/greedy_success']:.3f} "
+        f"(95% CI {metrics['eval/greedy_success_ci95_low']:.3f}-{metrics['eval/greedy_success_ci95_high']:.3f}), "
+        f"step similarity {metrics['eval/step_similarity']:.3f}, length {metrics['eval/mean_length']:.2f}; "
         f"model {metrics['model_path']}"
     )
     return 0

@@ -34,7 +34,7 @@ class LMAgent:
 
     Example::
 
-        model, tokenizer = load_model("runs/sft/checkpoints/update-0000100/model")
+        model, tokenizer = load_model("runs/sft/checkpoints/checkpoint-100")
         result = srl_gym.evaluate(LMAgent(model, tokenizer), "srl/Hanoi-v0", episodes=50, split="test")
     """
 

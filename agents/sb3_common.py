@@ -139,10 +139,10 @@ def evaluate_model(
         **options,
     )
     return {
-        "eval/success_rate": result.success_rate,
-        "eval/success_ci95_low": result.success_ci95[0],
-        "eval/success_ci95_high": result.success_ci95[1],
-        "eval/mean_step_similarity": result.mean_step_similarity,
+        "eval/greedy_success": result.success_rate,
+        "eval/greedy_success_ci95_low": result.success_ci95[0],
+        "eval/greedy_success_ci95_high": result.success_ci95[1],
+        "eval/step_similarity": result.mean_step_similarity,
         "eval/mean_length": result.mean_length,
         "eval/mean_return": result.mean_return,
         "eval/valid_fraction": result.valid_fraction,

@@ -25,7 +25,9 @@ on both sides; one thread (``torch.set_num_threads(1)``). Read the ratio of the 
 ``old`` and ``trl`` are interleaved: before each timed round of one side, the other side runs one
 update (timed by hand, stored in ``extra_info["interleaved_other_seconds"]``), so both see the same
 load on a shared machine. Generated tokens and generation time per round are in ``extra_info``.
-The old loop is imported from ``srl_gym.agents``; where it is gone its cases are skipped.
+The old loop is imported from ``srl_gym.agents``; where it is gone its cases are skipped. It was
+removed once this comparison was recorded (docs/performance.md): commit a4d5845 is the last that
+has it, so ``git worktree add /tmp/old a4d5845`` and this command there reproduce both sides.
 """
 
 from __future__ import annotations

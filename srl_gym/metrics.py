@@ -3,7 +3,8 @@
 Evaluation metrics (held-out, test split unless said otherwise):
 
 =====================  ==========================================================================
-``greedy_success``     whole solution decoded greedily in one completion, checked by the verifier
+``greedy_success``     language models: the whole solution decoded greedily in one completion,
+                       checked by the verifier; discrete agents: the greedy policy plays the env
 ``avg_at_k``           mean success of k sampled whole solutions per problem
 ``pass_at_k``          share of problems with at least one success among the k samples
 ``agent_success``      the model plays the env step by step (`srl_gym.evaluation.evaluate`)

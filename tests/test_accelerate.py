@@ -28,7 +28,7 @@ def test_two_process_accelerate_launch_trains_and_saves_one_model(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", ACCELERATE_USE_CPU="true")
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("checkpoint-*"))
     assert checkpoints == ["checkpoint-2"]  # one model, saved once (by the main process)
     saved = run_dir / "checkpoints" / "checkpoint-2"
     assert (saved / "model.safetensors").is_file() and (saved / "config.json").is_file()
