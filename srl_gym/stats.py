@@ -1,0 +1,393 @@
+"""Statistics over seeds *and* problems: hierarchical bootstrap intervals, paired contrasts, Holm correction.
+
+`srl_gym.metrics.mean_ci` treats each seed's score as one number, so its interval only holds the
+variance of training (seeds) and ignores which test problems happened to be drawn. The functions
+here use the per-problem scores that the evaluators store beside each aggregate::
+
+    cell["eval"][difficulty]["per_problem"][metric] = [score of test problem 0, 1, ..., n-1]
+
+one float per test problem (0/1 for success metrics), in a fixed order shared by every algorithm and
+seed: problem ``i`` is the test problem made from test-split seed ``i``, the same problem in every
+cell of a (model, task). A cell's aggregate ``eval[difficulty][metric]`` is the mean of that list.
+
+The design is crossed: every seed of every algorithm is scored on the same problems. An algorithm's
+scores form a matrix ``[n_seeds, n_problems]``.
+
+Resampling scheme (`hierarchical_bootstrap`, `paired_difference`)
+-----------------------------------------------------------------
+Each bootstrap draw resamples the seeds with replacement, and the problems with replacement *once*,
+the same resampled problems for every resampled seed (and, in a paired contrast, for both
+algorithms). The statistic of a draw is the mean of the resampled ``[n_seeds, n_problems]`` matrix.
+
+Why problems are shared rather than redrawn per seed: the problems really are one sample, shared by
+every seed, so the error of "which problems were drawn" enters the estimate once, whatever the number
+of seeds. With variance components (seed ``s2_seed``, problem ``s2_prob``, seed x problem interaction
+``s2_int``) the grand mean's variance is ``s2_seed/S + s2_prob/P + s2_int/(S*P)``. Redrawing the
+problems independently for each resampled seed would shrink the problem term to about
+``s2_prob/(S*P)``, i.e. understate the problem variance (usually the largest term: problems differ a
+lot in difficulty) by a factor of ``S`` and give intervals that are too narrow. Sharing the
+resampled problems keeps the ``s2_prob/P`` term. The price (Owen 2007, "the pigeonhole bootstrap") is
+that the interaction term is counted up to about three times (``s2_int * (1/S + 1/P + 1/(S*P))``
+roughly, with small-sample factors): the intervals are conservative, most so (half-width up to
+about ``sqrt(3)`` times too wide) when scores are pure seed x problem noise with no problem or seed
+effect, and nearly exact when problem difficulty dominates. A conservative interval is the safe
+error for a claim of significance. No bootstrap of a crossed design is exactly unbiased (McCullagh
+2000).
+
+In a paired contrast the seeds of the two algorithms are independent training runs (seed 0 of SRL has
+nothing in common with seed 0 of RLVR), so they are resampled independently for each algorithm, and
+they may differ in number; only the problems are paired. Pairing by problem removes the problem
+difficulty from the difference, which is where the power of the paired test comes from.
+
+Intervals are percentile intervals of the bootstrap distribution. Everything is deterministic given
+``seed`` (numpy's PCG64 via `numpy.random.default_rng`), and vectorised: draws are processed in
+chunks with matrix products, so 2000 draws of 5 seeds x 200 problems take milliseconds.
+
+All returned numbers are plain Python ``float`` / ``int`` / ``bool`` (ready for JSON).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+#: The contrasts the comparison is about, as (a, b): the report tests a - b.
+PRIMARY_CONTRASTS: tuple[tuple[str, str], ...] = (("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl"))
+
+_CHUNK_ELEMENTS = 1 << 20  # floats per chunk of draws x problems (8 MiB): bounds memory for huge test sets
+
+
+# ---------------------------------------------------------------------- helpers
+def _as_scores(scores: ArrayLike, name: str = "scores") -> NDArray[np.float64]:
+    """``scores`` as a finite float matrix ``[n_seeds, n_problems]`` with at least one of each."""
+    array = np.asarray(scores, dtype=np.float64)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array [n_seeds, n_problems], got shape {array.shape}")
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise ValueError(f"{name} needs at least one seed and one problem, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} holds non-finite values (NaN or inf)")
+    return array
+
+
+def _check_options(n_boot: int, ci: float) -> None:
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if not 0.0 < ci < 1.0:
+        raise ValueError(f"ci must be in (0, 1), got {ci!r}")
+
+
+def _counts(rng: np.random.Generator, draws: int, n: int) -> NDArray[np.float64]:
+    """How often each of ``n`` items is picked in ``draws`` resamples of size ``n`` with replacement: ``[draws, n]``."""
+    if n == 1:
+        return np.ones((draws, 1))
+    picks = rng.integers(0, n, size=(draws, n)) + n * np.arange(draws)[:, None]
+    return np.bincount(picks.ravel(), minlength=draws * n).reshape(draws, n).astype(np.float64)
+
+
+def _chunks(n_boot: int, width: int) -> Iterable[int]:
+    """Sizes of the chunks of bootstrap draws (a fixed function of ``n_boot`` and the matrix width)."""
+    size = max(1, _CHUNK_ELEMENTS // max(1, width))
+    for start in range(0, n_boot, size):
+        yield min(size, n_boot - start)
+
+
+def _interval(draws: NDArray[np.float64], ci: float) -> tuple[float, float]:
+    low, high = np.quantile(draws, [(1.0 - ci) / 2.0, (1.0 + ci) / 2.0])
+    return float(low), float(high)
+
+
+# ---------------------------------------------------------------------- one algorithm
+def hierarchical_bootstrap(scores: ArrayLike, *, n_boot: int = 2000, seed: int = 0, ci: float = 0.95) -> dict[str, Any]:
+    """Mean score of one algorithm and its percentile bootstrap interval over seeds, then problems.
+
+    Args:
+        scores: ``[n_seeds, n_problems]``: ``scores[s, i]`` is seed ``s``'s score on test problem ``i``
+            (the same problem ``i`` for every seed). Must be 2-D and finite.
+        n_boot: bootstrap draws.
+        seed: seed of the resampling (the result is a deterministic function of it and the inputs).
+        ci: the interval's coverage level.
+
+    Each draw picks ``n_seeds`` seeds with replacement and, independently, ``n_problems`` problems with
+    replacement, the same picked problems for every picked seed (see the module docstring for why);
+    its statistic is the mean over the picked (seed, problem) pairs, computed as
+    ``seed_counts @ scores @ problem_counts / (n_seeds * n_problems)``. With one seed only the problems
+    vary; with one problem only the seeds vary; with one of each the interval is the single value.
+
+    Returns:
+        ``mean``: the observed mean of ``scores`` (mean over seeds of each seed's mean over problems);
+        ``low``, ``high``: the ``(1-ci)/2`` and ``(1+ci)/2`` quantiles of the draws' statistics;
+        ``ci95``: the half-width ``(high - low) / 2`` (named like `srl_gym.metrics.mean_ci`'s key;
+        it is at level ``ci``); ``ci``: the level; ``n_seeds``, ``n_problems``, ``n_boot``.
+    """
+    x = _as_scores(scores)
+    _check_options(n_boot, ci)
+    n_seeds, n_problems = x.shape
+    rng = np.random.default_rng(seed)
+    stats = []
+    for draws in _chunks(n_boot, max(n_seeds, n_problems)):
+        seed_counts = _counts(rng, draws, n_seeds)  # [draws, n_seeds]
+        problem_counts = _counts(rng, draws, n_problems)  # [draws, n_problems]
+        stats.append(np.einsum("dp,dp->d", seed_counts @ x, problem_counts) / (n_seeds * n_problems))
+    boot = np.concatenate(stats)
+    low, high = _interval(boot, ci)
+    return {
+        "mean": float(x.mean()),
+        "low": low,
+        "high": high,
+        "ci95": (high - low) / 2.0,
+        "ci": float(ci),
+        "n_seeds": int(n_seeds),
+        "n_problems": int(n_problems),
+        "n_boot": int(n_boot),
+    }
+
+
+# ---------------------------------------------------------------------- two algorithms
+def paired_difference(
+    a: ArrayLike, b: ArrayLike, *, n_boot: int = 2000, seed: int = 0, ci: float = 0.95, tie_tol: float = 1e-9
+) -> dict[str, Any]:
+    """Mean difference ``a - b`` of two algorithms on the same problems, its bootstrap interval and p-value.
+
+    Args:
+        a, b: ``[n_seeds_a, n_problems]`` and ``[n_seeds_b, n_problems]``: each algorithm's score of each
+            seed on each problem; column ``i`` is the same problem in both. The seed counts may differ:
+            seeds are paired with nothing (different algorithms' seeds are independent runs).
+        n_boot, seed, ci: as in `hierarchical_bootstrap`.
+        tie_tol: seed-averaged per-problem scores closer than this count as a tie.
+
+    Each draw picks ``n_problems`` problems with replacement, the same picks for ``a`` and ``b`` (the
+    pairing), and independently ``n_seeds_a`` seeds of ``a`` and ``n_seeds_b`` seeds of ``b`` with
+    replacement; its statistic is ``mean(a[picked seeds_a][:, picked problems]) -
+    mean(b[picked seeds_b][:, picked problems])``.
+
+    The two-sided p-value of "no difference" is ``2 * min(P*(d <= 0), P*(d >= 0))`` over the bootstrap
+    draws ``d`` (the percentile-interval inversion: it is below ``1 - ci`` about exactly when the
+    interval excludes 0), capped at 1 and floored at ``1 / (n_boot + 1)``: the bootstrap cannot
+    resolve a smaller p-value, and a p-value of 0 would claim certainty. Identical inputs give 1.
+
+    Returns:
+        ``diff``: observed ``mean(a) - mean(b)``; ``mean_a``, ``mean_b``; ``low``, ``high``, ``ci95``
+        (half-width), ``ci``: the percentile interval of ``diff``; ``p_value``; ``wins``, ``ties``,
+        ``losses``: problems where ``a``'s seed-averaged score is above, within ``tie_tol`` of, or below
+        ``b``'s; ``n_seeds_a``, ``n_seeds_b``, ``n_problems``, ``n_boot``.
+    """
+    xa = _as_scores(a, "a")
+    xb = _as_scores(b, "b")
+    _check_options(n_boot, ci)
+    if xa.shape[1] != xb.shape[1]:
+        raise ValueError(f"a and b must score the same problems: a has {xa.shape[1]} problems, b has {xb.shape[1]}")
+    (sa, n_problems), sb = xa.shape, xb.shape[0]
+    rng = np.random.default_rng(seed)
+    stats = []
+    for draws in _chunks(n_boot, max(sa, sb, n_problems)):
+        problem_counts = _counts(rng, draws, n_problems)
+        seed_a = _counts(rng, draws, sa)
+        seed_b = _counts(rng, draws, sb)
+        per_problem = seed_a @ xa / sa - seed_b @ xb / sb  # [draws, n_problems]: resampled-seed means of a - b
+        stats.append(np.einsum("dp,dp->d", per_problem, problem_counts) / n_problems)
+    boot = np.concatenate(stats)
+    low, high = _interval(boot, ci)
+    below, above = float(np.mean(boot <= 0.0)), float(np.mean(boot >= 0.0))
+    p_value = min(1.0, max(2.0 * min(below, above), 1.0 / (n_boot + 1)))
+    margin = xa.mean(axis=0) - xb.mean(axis=0)
+    ties = np.abs(margin) <= tie_tol
+    return {
+        "diff": float(xa.mean() - xb.mean()),
+        "mean_a": float(xa.mean()),
+        "mean_b": float(xb.mean()),
+        "low": low,
+        "high": high,
+        "ci95": (high - low) / 2.0,
+        "ci": float(ci),
+        "p_value": p_value,
+        "wins": int(np.sum((margin > 0) & ~ties)),
+        "ties": int(np.sum(ties)),
+        "losses": int(np.sum((margin < 0) & ~ties)),
+        "n_seeds_a": int(sa),
+        "n_seeds_b": int(sb),
+        "n_problems": int(n_problems),
+        "n_boot": int(n_boot),
+    }
+
+
+# ---------------------------------------------------------------------- multiple comparisons
+def holm(p_values: Mapping[str, float], alpha: float = 0.05) -> dict[str, dict[str, Any]]:
+    """Holm-Bonferroni step-down correction of a family of p-values.
+
+    With the ``m`` p-values sorted ascending, ``p_(1) <= ... <= p_(m)`` (ties keep the input order), the
+    adjusted p-value of the ``k``-th is ``max_{j <= k} min(1, (m - j + 1) * p_(j))``: monotone in the
+    sort order and capped at 1. A hypothesis is ``significant`` when its adjusted p-value is
+    ``<= alpha``; this rejects exactly what Holm's procedure rejects (step down while
+    ``p_(k) <= alpha / (m - k + 1)``) and controls the family-wise error rate at ``alpha``.
+
+    Returns:
+        For each name: ``p`` (the input), ``p_adjusted``, ``significant``.
+
+    Example: ``{"x": 0.01, "y": 0.04, "z": 0.03}`` gives adjusted 0.03, 0.06, 0.06: only ``x`` is significant.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    for name, p in p_values.items():
+        if not (isinstance(p, (int, float, np.floating)) and 0.0 <= float(p) <= 1.0):
+            raise ValueError(f"p-value of {name!r} must be a number in [0, 1], got {p!r}")
+    names = sorted(p_values, key=lambda n: float(p_values[n]))  # stable
+    m = len(names)
+    out: dict[str, dict[str, Any]] = {}
+    running = 0.0
+    for rank, name in enumerate(names):
+        p = float(p_values[name])
+        running = max(running, min(1.0, (m - rank) * p))
+        out[name] = {"p": p, "p_adjusted": running, "significant": running <= alpha}
+    return {name: out[name] for name in p_values}  # the input's order
+
+
+# ---------------------------------------------------------------------- from cell records
+def per_problem_scores(
+    cells: Sequence[Mapping[str, Any]], metric: str, difficulty: int | str
+) -> tuple[list[int], NDArray[np.float64]]:
+    """Stack the cells' ``eval[difficulty]["per_problem"][metric]`` lists into ``[n_seeds, n_problems]``.
+
+    Rows are in ascending seed order (so the result does not depend on the cells' order). Cells without
+    that list are skipped. Raises ValueError when no cell has it, when two cells have the same seed, or
+    when the lists differ in length (they must score the same problems).
+
+    Returns:
+        The seeds (one per row) and the matrix.
+    """
+    key = str(difficulty)
+    rows: dict[int, list[float]] = {}
+    for cell in cells:
+        scores = ((cell.get("eval") or {}).get(key) or {}).get("per_problem", {}).get(metric)
+        if scores is None:
+            continue
+        if cell["seed"] in rows:
+            raise ValueError(f"two cells with seed {cell['seed']} of {_name(cell)}")
+        rows[cell["seed"]] = list(scores)
+    if not rows:
+        raise ValueError(f"no cell has per-problem scores of {metric!r} at difficulty {key}")
+    lengths = {seed: len(r) for seed, r in rows.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(
+            f"per-problem lists of {metric!r} at difficulty {key} differ in length across seeds {lengths}: "
+            "every seed must score the same problems"
+        )
+    seeds = sorted(rows)
+    return seeds, _as_scores([rows[s] for s in seeds], f"per-problem {metric!r}")
+
+
+def _name(cell: Mapping[str, Any]) -> str:
+    return f"{cell.get('model')}/{cell.get('task')}/{cell.get('algo')}"
+
+
+def summarize_algorithm(
+    cells: Sequence[Mapping[str, Any]],
+    metric: str,
+    difficulty: int | str,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    ci: float = 0.95,
+) -> dict[str, Any]:
+    """`hierarchical_bootstrap` of one algorithm's per-problem scores, from its cells (one per seed).
+
+    ``cells`` must all be of one (model, task, algo); cells without per-problem scores of ``metric`` at
+    ``difficulty`` are skipped (see `per_problem_scores`).
+
+    Returns:
+        `hierarchical_bootstrap`'s dict plus ``model``, ``task``, ``algo``, ``seeds``, ``metric`` and ``difficulty``.
+    """
+    keys = {(c["model"], c["task"], c["algo"]) for c in cells}
+    if len(keys) != 1:
+        raise ValueError(f"summarize_algorithm needs the cells of one (model, task, algo), got {sorted(keys)}")
+    (model, task, algo) = keys.pop()
+    seeds, scores = per_problem_scores(cells, metric, difficulty)
+    result = hierarchical_bootstrap(scores, n_boot=n_boot, seed=seed, ci=ci)
+    return {"model": model, "task": task, "algo": algo, "seeds": seeds, "metric": metric,
+            "difficulty": str(difficulty), **result}  # fmt: skip
+
+
+def primary_contrasts(
+    cells: Sequence[Mapping[str, Any]],
+    metric: str,
+    difficulty: int | str,
+    contrasts: Sequence[tuple[str, str]] = PRIMARY_CONTRASTS,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    ci: float = 0.95,
+    alpha: float = 0.05,
+) -> list[dict[str, Any]]:
+    """Paired bootstrap tests of the primary contrasts, Holm-corrected within each (model, task).
+
+    For each (model, task) in ``cells`` (compare's result records) and each contrast ``(a, b)`` whose two
+    algorithms both have per-problem scores of ``metric`` at ``difficulty``, `paired_difference` of
+    ``a - b`` (the per-problem matrices from `per_problem_scores`). Contrasts with a missing algorithm
+    are skipped; so are (model, task) groups with no contrast left. The p-values of one (model, task)
+    form one family for `holm` at ``alpha`` (different models/tasks are separate experiments). Every
+    contrast uses the same bootstrap ``seed``, so they share their problem resamples.
+
+    Raises ValueError when the per-problem lists of one (model, task) differ in length: every algorithm
+    and seed must score the same problems.
+
+    Returns:
+        One dict per (model, task), in first-seen order: ``model``, ``task``, ``metric``, ``difficulty``,
+        ``alpha`` and ``contrasts``: a list, in ``contrasts``' order, of ``{"a", "b", "seeds_a",
+        "seeds_b", **paired_difference, "p_adjusted", "significant"}``.
+    """
+    key = str(difficulty)
+    pairs = [(a, b) for a, b in contrasts]
+    if len(set(pairs)) != len(pairs) or any(a == b for a, b in pairs):
+        raise ValueError(f"contrasts must be distinct pairs of different algorithms, got {pairs}")
+    groups: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = {}
+    for cell in cells:
+        groups.setdefault((cell["model"], cell["task"]), {}).setdefault(cell["algo"], []).append(cell)
+    rows = []
+    for (model, task), by_algo in groups.items():
+        matrices: dict[str, tuple[list[int], NDArray[np.float64]]] = {}
+        for algo, members in by_algo.items():
+            if any(((c.get("eval") or {}).get(key) or {}).get("per_problem", {}).get(metric) is not None
+                   for c in members):  # fmt: skip
+                matrices[algo] = per_problem_scores(members, metric, key)
+        lengths = {algo: m.shape[1] for algo, (_, m) in matrices.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(
+                f"{model}/{task}: per-problem lists of {metric!r} at difficulty {key} differ in length across "
+                f"algorithms {lengths}: every algorithm must score the same problems"
+            )
+        tests = []
+        for a, b in pairs:
+            if a in matrices and b in matrices:
+                (seeds_a, xa), (seeds_b, xb) = matrices[a], matrices[b]
+                test = paired_difference(xa, xb, n_boot=n_boot, seed=seed, ci=ci)
+                tests.append({"a": a, "b": b, "seeds_a": seeds_a, "seeds_b": seeds_b, **test})
+        if not tests:
+            continue
+        corrected = holm({f"{t['a']} - {t['b']}": t["p_value"] for t in tests}, alpha=alpha)
+        for t in tests:
+            holm_row = corrected[f"{t['a']} - {t['b']}"]
+            t["p_adjusted"], t["significant"] = holm_row["p_adjusted"], holm_row["significant"]
+        rows.append({"model": model, "task": task, "metric": metric, "difficulty": key, "alpha": alpha,
+                     "contrasts": tests})  # fmt: skip
+    return rows
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error ``sqrt(p (1 - p) / n)`` of a mean of ``n`` independent Bernoulli(``p``) scores."""
+    return math.sqrt(p * (1.0 - p) / n)
+
+
+__all__ = [
+    "PRIMARY_CONTRASTS",
+    "binomial_se",
+    "hierarchical_bootstrap",
+    "holm",
+    "paired_difference",
+    "per_problem_scores",
+    "primary_contrasts",
+    "summarize_algorithm",
+]
