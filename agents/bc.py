@@ -246,8 +246,7 @@ def train(args: Args) -> TrainResult:
 def train_cell(cell: Cell) -> TrainResult:
     """BC in a comparison: behaviour cloning with DAgger from the oracle (the SFT analogue)."""
     config = cell.config
-    tick = time.perf_counter()
-    result = train(
+    return train(
         Args(
             env_id=cell.task,
             difficulty=config.train_difficulty,
@@ -262,9 +261,6 @@ def train_cell(cell: Cell) -> TrainResult:
             verbose=False,
         )
     )
-    final = result.final
-    return TrainResult([Checkpoint(final.path, final.budget | {"train_seconds": time.perf_counter() - tick})],
-                       result.metrics)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:

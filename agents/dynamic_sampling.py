@@ -48,11 +48,12 @@ groups with their advantages set to 0 are added as filler until it is (logged as
 ``dynamic_sampling/filler_groups``; never needed on one process with ``steps_per_generation``
 dividing G times the kept groups).
 
-**Empty batch.** If no group is informative after all rounds, round 0's batch is trained on as it
-is, with its advantages set to exactly 0 (they already are, up to rounding or a std below epsilon),
-so the policy-gradient term is 0. The optimizer step still runs: Adam's momentum from earlier steps
-(and weight decay, and the KL term when ``beta > 0``) still moves the weights. Such steps are
-counted (``empty_updates``, ``dynamic_sampling/empty_batch``).
+**Empty batch.** If no group is informative after all rounds, the update takes no optimizer step:
+round 0's batch is passed on with its advantages set to exactly 0, every gradient is dropped by an
+optimizer step pre-hook before AdamW's step (so neither the weights nor Adam's moments move; a
+zero-gradient step would still move them through the momentum), and on one process with
+``beta=0`` the forward and backward pass are skipped. Such updates are counted (``empty_updates``,
+``dynamic_sampling/empty_batch``).
 
 **Metrics**, one value per generation batch in ``self._metrics["train"]`` (so they reach
 ``trainer.state.log_history`` and the Trainer's loggers, averaged over each logging window):
@@ -224,10 +225,12 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
        into one batch: prompts left-padded, completion tensors right-padded to a common width,
        TRL's advantages, ``num_items_in_batch`` recomputed (TRL's value is global: gathered over the
        processes). Round 0 is returned as it is when all its groups were kept.
-    5. No informative group at all: round 0's batch is returned with advantages set to exactly 0.
-       The policy-gradient term is then 0, but **the optimizer step still runs and Adam's momentum
-       (plus weight decay, and the KL term when ``beta > 0``) still moves the weights**; such steps
-       are counted in ``empty_updates`` and logged as ``dynamic_sampling/empty_batch`` = 1.
+    5. No informative group at all: round 0's batch is returned with advantages set to exactly 0,
+       and the update takes **no optimizer step**: every gradient is dropped before AdamW's step
+       (a step pre-hook), so neither the weights nor Adam's state move (a zero-gradient step would
+       still move them through the momentum). On one process with ``beta=0`` the forward and
+       backward pass are skipped too. Such updates are counted in ``empty_updates`` and logged as
+       ``dynamic_sampling/empty_batch`` = 1.
 
     Evaluation (``model.training`` False) is TRL's, untouched. With ``dynamic_sampling=False`` the
     batches are TRL's; only the running totals below are kept.
@@ -238,7 +241,7 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
         sampled_groups: prompt groups generated in training, every round included.
         kept_groups: informative groups trained on.
         informative_updates: generation batches with at least one informative group.
-        empty_updates: generation batches with none (trained with zero advantages).
+        empty_updates: generation batches with none (no optimizer step).
         generation_batches: generation batches produced in training.
     """
 
@@ -270,6 +273,7 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
         self.kept_groups = 0
         self.informative_updates = 0
         self.empty_updates = 0
+        self._empty_batch = False  # the current generation batch has no informative group: no optimizer step
         self.generation_batches = 0
         self._ds_rewards_per_func: torch.Tensor | None = None
         self._ds_local_tokens = 0
@@ -330,6 +334,34 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
             self.informative_updates += 1
         else:
             self.empty_updates += 1
+        # Decided from gathered rewards, so the same on every process.
+        self._empty_batch = bool(self.args.dynamic_sampling and kept == 0)
+
+    # ------------------------------------------------------------------ an update with nothing to learn
+    def create_optimizer(self, *args: Any, **kwargs: Any) -> Any:
+        optimizer = super().create_optimizer(*args, **kwargs)
+        optimizer.register_step_pre_hook(self._no_step_without_informative_groups)
+        return optimizer
+
+    def _no_step_without_informative_groups(self, optimizer: Any, *_: Any) -> None:
+        """Before the optimizer step of an empty batch: drop every gradient, so AdamW leaves weights and state alone.
+
+        The paper's dynamic sampling never trains on a batch without an informative group (it keeps
+        sampling); when the rounds run out with none, this update takes no optimizer step at all
+        (not a zero-gradient step, through which Adam's momentum would still move the weights).
+        """
+        if self._empty_batch:
+            for group in optimizer.param_groups:
+                for param in group["params"]:
+                    param.grad = None
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> torch.Tensor:  # fmt: skip
+        # Nothing to learn (every advantage 0, no KL term) and no other process to keep in step with
+        # (DDP needs the forward pass): skip the forward and backward; the step is dropped anyway.
+        if self._empty_batch and self.beta == 0.0 and self.accelerator.num_processes == 1 and not return_outputs:
+            return torch.zeros((), device=self.accelerator.device, requires_grad=True)
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
     def _prompt_index(self) -> dict[str, int]:
         """``prompt key -> first dataset index`` over ``train_dataset`` (cached; the same on every process)."""

@@ -387,8 +387,7 @@ def saved_checkpoints(folder: Path) -> list[Checkpoint]:
 def train_cell(cell: Cell, reward: str = "srl") -> TrainResult:
     """PPO in a comparison: MaskablePPO with the ``reward`` ("srl" or "outcome") for ``ppo_timesteps`` steps."""
     config = cell.config
-    tick = time.perf_counter()
-    result = train(
+    return train(
         Args(
             env_id=cell.task,
             difficulty=config.train_difficulty,
@@ -404,9 +403,6 @@ def train_cell(cell: Cell, reward: str = "srl") -> TrainResult:
             tensorboard=False,
         )
     )
-    seconds = time.perf_counter() - tick
-    result.checkpoints[-1] = Checkpoint(result.final.path, result.final.budget | {"train_seconds": seconds})
-    return result
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:

@@ -386,7 +386,9 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
         shutil.rmtree(runs)
     runs.mkdir(parents=True)
     base_dir = base["model_dir"] if base else None
+    tick = time.perf_counter()
     trained = algorithm.train_cell(algorithms.Cell(cell.model, cell.task, cell.seed, config, runs, base_dir))
+    train_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     curve = [dict(base["curve_point"], budget=0)] if base else []
     for checkpoint in trained.checkpoints[:-1]:
@@ -401,7 +403,7 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
         curve.append({"budget": final.step, **{k: train_point[k] for k in CURVE_METRICS if k in train_point}})
     keep = config.keep_models and Path(final.path).exists() and final.path != base_dir
     model_path = _prune(runs, keep=final.path if keep else None)
-    budget = {k: v for k, v in final.budget.items()}
+    budget = final.budget | {"train_seconds": train_seconds}
     return {
         "model": cell.model,
         "task": cell.task,

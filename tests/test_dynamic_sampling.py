@@ -373,6 +373,30 @@ def test_an_all_flat_training_step_still_runs(tmp_path):
     assert len(reward.calls) == 2
 
 
+def test_an_update_without_an_informative_group_takes_no_optimizer_step(tmp_path):
+    """Weights and Adam's state stay exactly as they were: not a zero-gradient step (momentum would move them)."""
+    varied = _dataset([], [f"vary {i}: " for i in range(16)])
+    trainer, _, _ = _trainer(tmp_path, varied, max_steps=1)
+    trainer.train()  # one informative update: Adam now has momentum
+    assert trainer.informative_updates == 1
+    optimizer = getattr(trainer.optimizer, "optimizer", trainer.optimizer)  # the torch optimizer inside accelerate's
+    for group in optimizer.param_groups:
+        group["lr"] = 1e-3  # the schedule ended at 0
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    state = {k: v["exp_avg"].clone() for k, v in enumerate(optimizer.state.values())}
+    trainer._empty_batch = True
+    for p in trainer.model.parameters():
+        p.grad = torch.zeros_like(p)  # what a zero-advantage backward leaves
+    optimizer.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True))
+    assert all(torch.equal(state[k], v["exp_avg"]) for k, v in enumerate(optimizer.state.values()))
+    trainer._empty_batch = False
+    for p in trainer.model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()  # an ordinary step with zero gradients: the momentum moves the weights
+    assert not all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True))
+
+
 def test_text_only_and_map_style_datasets_are_required(tmp_path):
     dataset = _dataset(["f: "], ["v: "])
     trainer, _, _ = _trainer(tmp_path, dataset)
