@@ -268,7 +268,7 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
             )
         # Running totals (see the class docstring) and the state shared between the overrides.
         self.generated_tokens = 0
-        self.trained_tokens = 0  # prompt + completion tokens of the batches the loss ran on (all processes)
+        self.trained_tokens = 0  # prompt + completion tokens of the batches trained on (all processes)
         self.sampled_groups = 0
         self.kept_groups = 0
         self.informative_updates = 0
@@ -308,9 +308,10 @@ class DynamicSamplingGRPOTrainer(GRPOTrainer):
             self._count_batch(sampled=group_std.numel(), kept=informative)
         else:
             output = self._dynamically_sampled_batch(inputs)
-        local = output["prompt_mask"].sum() + output["completion_mask"].sum()
-        tokens = torch.tensor([int(local.item())], dtype=torch.long, device=self.accelerator.device)
-        self.trained_tokens += int(self.accelerator.gather(tokens).sum().item())
+        if not self._empty_batch:  # an empty batch is never trained on (no optimizer step)
+            local = output["prompt_mask"].sum() + output["completion_mask"].sum()
+            tokens = torch.tensor([int(local.item())], dtype=torch.long, device=self.accelerator.device)
+            self.trained_tokens += int(self.accelerator.gather(tokens).sum().item())
         return output
 
     # ------------------------------------------------------------------ the rounds

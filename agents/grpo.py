@@ -16,8 +16,11 @@ from Shao et al., 2024, arXiv:2402.03300), run by Hugging Face TRL:
    averaged over every completion token of the batch (``loss_type="dapo"``), one AdamW step after
    clipping the gradient norm to 1.0, with a constant learning rate.
 
-One update = one generation batch of ``prompts_per_update`` x ``group_size`` rollouts and one
-optimizer step (gradient accumulation over ``micro_batch_size`` sequences, a memory setting only).
+One update = one generation batch of ``prompts_per_update`` x ``group_size`` rollouts and, with
+the defaults (``update_epochs=1``, ``minibatches=1``: on-policy), one optimizer step (gradient
+accumulation over ``micro_batch_size`` sequences, a memory setting only); otherwise
+``update_epochs x minibatches`` optimizer steps, with TRL's importance ratio against the sampling
+policy.
 
 The paper's values (Qwen2.5-7B-Instruct) are lr 5e-7, 512 (SRL) or 128 (RLVR) prompts x 8
 rollouts per update, KL 0, clip-norm 1.0. Defaults here keep G, temperature, clip, KL, epsilon and
@@ -66,6 +69,10 @@ class GRPOArgs(LMArgs):
     max_sampling_rounds: int = field(
         default=4, metadata={"help": "most sampling rounds per update to fill the batch with informative groups"}
     )
+    update_epochs: int = field(
+        default=1, metadata={"help": "passes over each generation batch, TRL's num_iterations (1: on-policy)"}
+    )
+    minibatches: int = field(default=1, metadata={"help": "optimizer steps per pass over a batch (1: on-policy)"})
     micro_batch_size: int = field(default=32, metadata={"help": "sequences per forward/backward (memory only)"})
     use_vllm: bool = field(
         default=False, metadata={"help": "generate with vLLM in each process (CUDA; pip install vllm)"}
@@ -73,7 +80,8 @@ class GRPOArgs(LMArgs):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("total_updates", "prompts_per_update", "max_sampling_rounds", "micro_batch_size"):
+        for name in ("total_updates", "prompts_per_update", "max_sampling_rounds", "micro_batch_size", "update_epochs",
+                     "minibatches"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.group_size < 2:
@@ -88,15 +96,17 @@ class GRPOArgs(LMArgs):
             raise ImportError("--use-vllm needs vLLM and a CUDA GPU: pip install vllm")
 
 
-def batch_layout(rows: int, micro_batch_size: int, processes: int) -> tuple[int, int]:
-    """(per-device micro batch, gradient accumulation steps) for ``rows`` sequences per update.
+def batch_layout(rows: int, micro_batch_size: int, processes: int, minibatches: int = 1) -> tuple[int, int]:
+    """(per-device micro batch, gradient accumulation steps) for ``rows`` sequences per generation batch.
 
-    The micro batch is the largest divisor of the per-process rows that is <= ``micro_batch_size``,
-    so one update is exactly one generation batch and one optimizer step.
+    The batch is cut into ``minibatches`` optimizer steps; the micro batch is the largest divisor
+    of a minibatch's per-process rows that is <= ``micro_batch_size``. With one minibatch an update
+    is exactly one generation batch and one optimizer step.
     """
-    if rows % processes:
-        raise ValueError(f"prompts_per_update x group_size = {rows} rollouts do not split over {processes} processes")
-    local = rows // processes
+    if rows % (processes * minibatches):
+        raise ValueError(f"prompts_per_update x group_size = {rows} rollouts do not split into {minibatches} "
+                         f"minibatch(es) over {processes} process(es)")  # fmt: skip
+    local = rows // (processes * minibatches)
     micro = max(d for d in range(1, min(micro_batch_size, local) + 1) if local % d == 0)
     return micro, local // micro
 
@@ -129,15 +139,20 @@ def train_grpo(
         raise ValueError(f"{args.env_id} gave no training prompts")
     check_lengths(tokenizer, data, args.max_length, reserve=args.max_new_tokens)
     micro, accumulation = batch_layout(
-        args.prompts_per_update * args.group_size, args.micro_batch_size, process_state(args).num_processes
-    )
+        args.prompts_per_update * args.group_size, args.micro_batch_size, process_state(args).num_processes,
+        args.minibatches,
+    )  # fmt: skip
+    steps = args.update_epochs * args.minibatches  # optimizer steps per update (one generation batch)
+    common = training_arguments(args, run_dir=run_dir, max_steps=args.total_updates * steps,
+                                learning_rate=args.learning_rate)  # fmt: skip
+    common["save_steps"] *= steps
     config = DynamicSamplingConfig(
-        **training_arguments(args, run_dir=run_dir, max_steps=args.total_updates, learning_rate=args.learning_rate),
+        **common,
         per_device_train_batch_size=micro,
         gradient_accumulation_steps=accumulation,
-        steps_per_generation=accumulation,  # one generation batch per optimizer step: on-policy
+        steps_per_generation=accumulation * args.minibatches,  # 1 minibatch, 1 epoch: one optimizer step per batch
         num_generations=args.group_size,
-        num_iterations=1,
+        num_iterations=args.update_epochs,
         max_completion_length=args.max_new_tokens,
         temperature=args.temperature,
         top_k=0,
@@ -163,7 +178,7 @@ def train_grpo(
 
     def budget(state: Any) -> dict[str, float]:
         return {
-            "updates": float(state.global_step),
+            "updates": float(state.global_step // steps),
             "gradient_updates": float(trainer.informative_updates),
             "generated_tokens": float(trainer.generated_tokens),
             "trained_tokens": float(getattr(trainer, "trained_tokens", state.num_input_tokens_seen)),

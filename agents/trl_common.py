@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -31,6 +32,10 @@ from typing import Any
 
 from srl_gym.algorithms import Checkpoint, TrainResult
 from srl_gym.runs import RunArgs, atomic_write_text, prepare_run_dir, read_json_lines, write_json_atomic
+
+# TRL reports each trainer it builds to the Hugging Face Hub from a background thread; srl-gym trains
+# local models only, and its machines may have no network. HF_HUB_DISABLE_TELEMETRY=0 turns it back on.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 BUDGET_FILE = "budget.json"
 CHECKPOINT_PREFIX = "checkpoint-"

@@ -371,6 +371,7 @@ def test_an_all_flat_training_step_still_runs(tmp_path):
     assert logged["loss"] == 0.0  # zero advantages and beta 0: no policy gradient
     assert (trainer.empty_updates, trainer.informative_updates, trainer.generation_batches) == (1, 0, 1)
     assert len(reward.calls) == 2
+    assert trainer.trained_tokens == 0 and trainer.generated_tokens > 0  # sampled, never trained on
 
 
 def test_an_update_without_an_informative_group_takes_no_optimizer_step(tmp_path):
