@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from srl_gym.agents.sb3_common import (
     SB3Agent,
+    cell_options,
     evaluate_model,
     make_env,
     make_logger,
@@ -248,17 +249,12 @@ def train_cell(cell: Cell) -> TrainResult:
     config = cell.config
     return train(
         Args(
-            env_id=cell.task,
-            difficulty=config.train_difficulty,
-            seed=cell.seed,
-            eval_episodes=1,  # the comparison evaluates the saved model itself
-            out_dir=str(cell.run_dir),
             run_name="bc",
             expert_episodes=config.bc_expert_episodes,
             dagger_iterations=config.bc_dagger_iterations,
             dagger_episodes=config.bc_expert_episodes,
-            tensorboard=False,
             verbose=False,
+            **cell_options(cell),
         )
     )
 

@@ -3,7 +3,7 @@
 - `LMArgs`: the options every LM trainer has (model, task, problems, lengths, evaluation).
 - `load_for_training`: the start model and tokenizer (`srl_gym.agents.models.load_model`), in
   float32 (the Trainer runs bf16 autocast on a GPU).
-- `solution_and_step_rows`: the task's `srl_gym.datasets` rows for this run.
+- `task_rows`: the task's `srl_gym.datasets` rows for this run.
 - `evaluate_lm_run`: the held-out evaluation a trainer logs as ``eval/...`` (metric names from
   `srl_gym.metrics`).
 - `cell_options`, `solution_tokens`, `step_tokens`: how a comparison cell sets these options.
@@ -78,12 +78,13 @@ def load_for_training(args: LMArgs) -> tuple[Any, Any]:
     return load_model(args.model, "cpu", dtype=torch.float32, seed=args.seed)
 
 
-def solution_and_step_rows(args: LMArgs, tokenizer: Any, *, split: str, num_problems: int) -> tuple[Any, Any]:
-    """(`solution_dataset`, `step_dataset`) of the run's task, difficulty and problems."""
+def task_rows(args: LMArgs, tokenizer: Any, kind: str, *, split: str = "train") -> Any:
+    """The run's `srl_gym.datasets` rows: ``kind`` ``"solution"`` (whole problems) or ``"step"`` (SRL instances)."""
     from srl_gym.datasets import solution_dataset, step_dataset
 
-    options = {"split": split, "difficulty": args.difficulty, "tokenizer": tokenizer, **_extra(args)}
-    return solution_dataset(args.env_id, num_problems, **options), step_dataset(args.env_id, num_problems, **options)
+    build = {"solution": solution_dataset, "step": step_dataset}[kind]
+    return build(args.env_id, args.train_seeds, split=split, difficulty=args.difficulty, tokenizer=tokenizer,
+                 **_extra(args))  # fmt: skip
 
 
 def check_lengths(tokenizer: Any, data: Any, max_length: int, reserve: int = 0) -> None:

@@ -48,6 +48,7 @@ from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from srl_gym.agents.sb3_common import (
+    cell_options,
     evaluate_model,
     make_env,
     make_logger,
@@ -389,18 +390,13 @@ def train_cell(cell: Cell, reward: str = "srl") -> TrainResult:
     config = cell.config
     return train(
         Args(
-            env_id=cell.task,
-            difficulty=config.train_difficulty,
-            seed=cell.seed,
-            eval_episodes=1,  # the comparison evaluates the saved checkpoints itself
-            out_dir=str(cell.run_dir),
             run_name=f"ppo-{reward}",
             reward=reward,
             total_timesteps=config.ppo_timesteps,
             checkpoint_every=max(1, math.ceil(config.ppo_timesteps / config.curve_points)),
             eval_every=0,
             progress_bar=False,
-            tensorboard=False,
+            **cell_options(cell),
         )
     )
 

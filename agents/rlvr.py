@@ -26,7 +26,7 @@ from srl_gym.rewards import outcome_reward_func
 from srl_gym.runs import run_cli
 
 from .grpo import GRPOArgs, train_grpo
-from .lm_common import cell_options, grpo_cell_options, solution_and_step_rows, solution_tokens
+from .lm_common import cell_options, grpo_cell_options, solution_tokens, task_rows
 
 
 @dataclass
@@ -42,8 +42,7 @@ def train(args: Args) -> TrainResult:
     args.validate()
 
     def dataset(tokenizer: Any) -> Any:
-        solutions, _ = solution_and_step_rows(args, tokenizer, split="train", num_problems=args.train_seeds)
-        return solutions.remove_columns("completion")
+        return task_rows(args, tokenizer, "solution").remove_columns("completion")
 
     return train_grpo(args, "rlvr", dataset, [outcome_reward_func], evaluate_modes=("solution",))
 

@@ -179,3 +179,15 @@ def save_model_atomically(model: Any, path: Path) -> Path:
 def write_json_atomically(data: dict, path: Path) -> None:
     """Write ``data`` as indented JSON to ``path`` via a temp file and a rename (`srl_gym.runs.write_json_atomic`)."""
     write_json_atomic(path, data)
+
+
+def cell_options(cell: Any) -> dict[str, Any]:
+    """Options every discrete algorithm's comparison cell shares (`srl_gym.algorithms.Cell`)."""
+    return {
+        "env_id": cell.task,
+        "difficulty": cell.config.train_difficulty,
+        "seed": cell.seed,
+        "eval_episodes": 1,  # the comparison evaluates the saved checkpoints itself
+        "out_dir": str(cell.run_dir),
+        "tensorboard": False,
+    }

@@ -35,7 +35,7 @@ from typing import Any, Literal
 from srl_gym.algorithms import Cell, TrainResult
 from srl_gym.runs import run_cli
 
-from .lm_common import LMArgs, check_lengths, evaluate_lm_run, load_for_training, solution_and_step_rows
+from .lm_common import LMArgs, check_lengths, evaluate_lm_run, load_for_training, task_rows
 from .trl_common import open_run, quiet_trainer, require_trl, run_trainer, training_arguments
 
 
@@ -87,9 +87,8 @@ def train(args: Args) -> TrainResult:
 
     run_dir = open_run(args, "sft")
     model, tokenizer = load_for_training(args)
-    solutions, steps = solution_and_step_rows(args, tokenizer, split="train", num_problems=args.train_seeds)
-    parts = {"solution": [solutions], "step": [steps], "both": [solutions, steps]}[args.mode]
-    data = concatenate_datasets([p.select_columns(["prompt", "completion"]) for p in parts])
+    kinds = {"solution": ("solution",), "step": ("step",), "both": ("solution", "step")}[args.mode]
+    data = concatenate_datasets([task_rows(args, tokenizer, k).select_columns(["prompt", "completion"]) for k in kinds])
     check_lengths(tokenizer, data, args.max_length)
     max_steps = total_updates(args, len(data))
     config = SFTConfig(

@@ -28,7 +28,7 @@ from srl_gym.rewards import srl_reward_func
 from srl_gym.runs import run_cli
 
 from .grpo import GRPOArgs, named, train_grpo
-from .lm_common import cell_options, grpo_cell_options, solution_and_step_rows, step_tokens
+from .lm_common import cell_options, grpo_cell_options, step_tokens, task_rows
 
 
 @dataclass
@@ -49,8 +49,7 @@ def train(args: Args) -> TrainResult:
     args.validate()
 
     def dataset(tokenizer: Any) -> Any:
-        _, steps = solution_and_step_rows(args, tokenizer, split="train", num_problems=args.train_seeds)
-        return steps.remove_columns("completion")
+        return task_rows(args, tokenizer, "step").remove_columns("completion")
 
     reward = named(srl_reward_func, "srl_reward", require_think=args.require_think, method=args.similarity)
     return train_grpo(args, "srl", dataset, [reward], evaluate_modes=("step",))
