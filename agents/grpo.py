@@ -92,6 +92,12 @@ class GRPOArgs(LMArgs):
             raise ValueError(f"clip_eps must be in (0, 1), got {self.clip_eps}")
         if self.kl_coef < 0 or self.std_epsilon < 0 or self.learning_rate <= 0:
             raise ValueError("kl_coef and std_epsilon must be >= 0 and learning_rate > 0")
+        if self.kl_coef > 0 and not Path(self.model).is_dir():
+            # TRL loads the reference model from the policy's saved path, which a model built in memory lacks.
+            raise ValueError(
+                f"--kl-coef > 0 needs --model to be a model directory, got {self.model!r}; save it first "
+                "(srl_gym.agents.models.build_tiny_model(DIR)) or keep the paper's --kl-coef 0"
+            )
         if self.use_vllm and importlib.util.find_spec("vllm") is None:
             raise ImportError("--use-vllm needs vLLM and a CUDA GPU: pip install vllm")
 

@@ -232,8 +232,8 @@ def _model_directory(name: str) -> Path:
     if "/" not in name and "\\" not in name:
         raise ValueError(f"unknown model {name!r}; give {choices} or a local Hugging Face model directory")
     raise FileNotFoundError(
-        f"no model directory at {path}; give {choices} or a local Hugging Face model directory (e.g. a "
-        "checkpoint's model/ folder). srl-gym never downloads from a hub: save a model with save_pretrained first"
+        f"no model directory at {path}; give {choices} or a local Hugging Face model directory (e.g. a run's "
+        "checkpoints/checkpoint-N). srl-gym never downloads from a hub: save a model with save_pretrained first"
     )
 
 

@@ -177,7 +177,8 @@ def run_trainer(
     def evaluate_live(_model: Any = None) -> dict[str, float]:
         return evaluate(trainer.accelerator.unwrap_model(trainer.model))
 
-    trainer.add_callback(make_run_callback(run_dir, budget, evaluate_live if evaluate else None, args.eval_every))
+    callback = make_run_callback(run_dir, budget, evaluate_live if evaluate else None, args.eval_every)
+    trainer.add_callback(callback)
     main = trainer.accelerator.is_main_process
     if main:
         for partial in (run_dir / "checkpoints").glob(f"{CHECKPOINT_PREFIX}*"):  # cut short by a kill
@@ -202,9 +203,9 @@ def run_trainer(
         saved = latest_checkpoint(run_dir)
         if state.global_step > 0 and (saved is None or _step_of(saved) < state.global_step):
             trainer._save_checkpoint(trainer.model, trial=None)
-            for callback in trainer.callback_handler.callbacks:
-                callback.on_save(trainer.args, state, trainer.control)
+            callback.on_save(trainer.args, state, trainer.control)  # budget.json: the checkpoint is complete
         raise
+    trainer.accelerator.wait_for_everyone()  # the main process has written the last budget.json
     checkpoints = saved_checkpoints(run_dir)
     if not checkpoints or _step_of(Path(checkpoints[-1].path)) != trainer.state.global_step:
         raise RuntimeError(f"the trainer did not save its final model in {run_dir / 'checkpoints'}")
@@ -213,7 +214,8 @@ def run_trainer(
         _append(run_dir, trainer.state.global_step, after)
         summary |= after
     trainer.accelerator.wait_for_everyone()
-    return TrainResult(checkpoints, summary | {"updates": trainer.state.global_step, "model_dir": checkpoints[-1].path})
+    final = checkpoints[-1]
+    return TrainResult(checkpoints, summary | {"updates": int(final.budget.get("updates", 0)), "model_dir": final.path})
 
 
 def _append(run_dir: Path, step: int, row: dict[str, Any]) -> None:

@@ -181,7 +181,7 @@ LEARNING_RATES = {
 #: Preset name -> (what it is for, the settings it changes from `CompareConfig`'s defaults).
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "quick": (
-        "the README's main job: BlocksWorld, the tiny model, every LM algorithm, 3 seeds (8m47s on 2 CPU cores)",
+        "the README's main job: BlocksWorld, the tiny model, every LM algorithm, 3 seeds (13 min on 2 CPU cores)",
         {},
     ),
     "standard": (

@@ -24,7 +24,7 @@ from srl_gym import metrics as M
 from srl_gym.runs import atomic_write_text
 
 #: (key in a curve point, axis label) of the learning-curve panels.
-CURVES = tuple((key, M.METRICS[key].replace(".", "ilarity")) for key in M.CURVE_METRICS)
+CURVES = ((M.GREEDY_SUCCESS, "greedy success"), (M.STEP_SIMILARITY, "step similarity"), (M.FORMAT_RATE, "format"))
 #: (key in results, column title) of the per-difficulty metrics in the table.
 METRICS = tuple((key, M.METRICS[key]) for key in (M.GREEDY_SUCCESS, M.AVG_AT_K, M.STEP_SIMILARITY, M.FORMAT_RATE))
 

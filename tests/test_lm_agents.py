@@ -300,6 +300,8 @@ def test_bad_input_gives_clear_errors(tmp_path, animals, monkeypatch, capsys):
         srl.train(small_srl(animals, tmp_path / "short2", max_length=60, max_new_tokens=30))
     with pytest.raises(ValueError, match="group_size must be >= 2"):
         grpo.GRPOArgs(group_size=1).validate()
+    with pytest.raises(ValueError, match="--kl-coef > 0 needs --model to be a model directory"):
+        grpo.GRPOArgs(kl_coef=0.1).validate()
     with pytest.raises(ValueError, match="difficulty 9 is not a level"):
         sft.Args(env_id="srl/Hanoi-v0", difficulty=9).validate()
     with pytest.raises(FileNotFoundError, match="no model directory"):
