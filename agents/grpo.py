@@ -187,7 +187,7 @@ def train_grpo(
             "updates": float(state.global_step // steps),
             "gradient_updates": float(trainer.informative_updates),
             "generated_tokens": float(trainer.generated_tokens),
-            "trained_tokens": float(getattr(trainer, "trained_tokens", state.num_input_tokens_seen)),
+            "trained_tokens": float(trainer.trained_tokens),
         }
 
     resume = _restore_counters if args.resume else None
@@ -206,8 +206,7 @@ def _restore_counters(trainer: Any, checkpoint: Path) -> None:
     budget = json.loads((checkpoint / "budget.json").read_text(encoding="utf-8"))
     trainer.generated_tokens = int(budget.get("generated_tokens", 0))
     trainer.informative_updates = int(budget.get("gradient_updates", 0))
-    if hasattr(trainer, "trained_tokens"):
-        trainer.trained_tokens = int(budget.get("trained_tokens", 0))
+    trainer.trained_tokens = int(budget.get("trained_tokens", 0))
 
 
 def named(func: Callable[..., list[float]], name: str, **options: Any) -> Callable[..., list[float]]:
