@@ -123,8 +123,9 @@ def evaluate_lm_run(args: LMArgs, tokenizer: Any, modes: Sequence[str]) -> Calla
     from .lm_agent import LMAgent, evaluate_solutions, evaluate_steps
 
     options = env_options(args)
-    solutions = solution_examples(args.env_id, range(args.eval_episodes), split="test", **options)
-    steps = step_instances(args.env_id, range(args.eval_episodes), split="test", **options)
+    held_out = range(args.eval_episodes)
+    solutions = solution_examples(args.env_id, held_out, split="test", **options) if "solution" in modes else []
+    steps = step_instances(args.env_id, held_out, split="test", **options) if "step" in modes else []
 
     def evaluate(model: Any) -> dict[str, float]:
         agent = LMAgent(model, tokenizer, max_new_tokens=args.max_new_tokens, max_length=args.max_length)

@@ -55,8 +55,7 @@ def training_arguments(args: RunArgs, *, run_dir: Path, max_steps: int, learning
     """The ``TrainingArguments`` every trainer here shares (``SFTConfig`` / ``GRPOConfig`` add their own)."""
     import torch
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    on_cuda = str(device).startswith("cuda")
+    on_cuda = _on_cuda(args)
     return {
         "output_dir": str(run_dir / "checkpoints"),
         "max_steps": max_steps,
@@ -225,11 +224,16 @@ def _append(run_dir: Path, step: int, row: dict[str, Any]) -> None:
 
 def process_state(args: RunArgs) -> Any:
     """accelerate's process state (one process unless started by ``accelerate launch``)."""
-    import torch
     from accelerate import PartialState
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return PartialState(cpu=not str(device).startswith("cuda"))
+    return PartialState(cpu=not _on_cuda(args))
+
+
+def _on_cuda(args: RunArgs) -> bool:
+    """Whether the run trains on a GPU: ``--device``, else `srl_gym.agents.models.default_device`."""
+    from .models import default_device
+
+    return str(args.device or default_device()).startswith("cuda")
 
 
 def open_run(args: RunArgs, algorithm: str) -> Path:

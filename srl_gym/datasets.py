@@ -105,29 +105,21 @@ def step_dataset(
         ValueError: ``num_problems < 1``, an unknown split, a difficulty the task lacks, an unknown
             env id or one without an expert (the message names what is allowed).
     """
-    _check(env_id, num_problems, split, difficulty, start_seed, env_kwargs)
-    from datasets import Dataset
-
-    seeds = range(start_seed, start_seed + num_problems)
-    instances = step_instances(env_id, seeds, split=split, difficulty=difficulty, **env_kwargs)
-    extra = json.dumps(env_kwargs, sort_keys=True)
-    return Dataset.from_list(
-        [
-            {
-                "prompt": format_prompt(i.observation, "step", tokenizer),
-                "completion": format_completion(step_target(i.expert_step), tokenizer),
-                "expert_step": i.expert_step,
-                "observation": i.observation,
-                "env_id": env_id,
-                "split": split,
-                "difficulty": difficulty,
-                "seed": i.seed,
-                "step_index": i.index,
-                "env_kwargs": extra,
-            }
-            for i in instances
-        ]
-    )
+    problem = _problem_columns(env_id, num_problems, split, difficulty, start_seed, env_kwargs)
+    instances = step_instances(env_id, problem.pop("seeds"), split=split, difficulty=difficulty, **env_kwargs)
+    rows = [
+        {
+            "prompt": format_prompt(i.observation, "step", tokenizer),
+            "completion": format_completion(step_target(i.expert_step), tokenizer),
+            "expert_step": i.expert_step,
+            "observation": i.observation,
+            **problem,
+            "seed": i.seed,
+            "step_index": i.index,
+        }
+        for i in instances
+    ]
+    return _dataset(rows)
 
 
 def solution_dataset(
@@ -150,28 +142,40 @@ def solution_dataset(
     Raises:
         ValueError: as `step_dataset`.
     """
+    problem = _problem_columns(env_id, num_problems, split, difficulty, start_seed, env_kwargs)
+    examples = solution_examples(env_id, problem.pop("seeds"), split=split, difficulty=difficulty, **env_kwargs)
+    rows = [
+        {
+            "prompt": format_prompt(e.observation, "solution", tokenizer),
+            "completion": format_completion(e.target, tokenizer),
+            "expert_steps": list(e.steps),
+            "observation": e.observation,
+            **problem,
+            "seed": e.seed,
+        }
+        for e in examples
+    ]
+    return _dataset(rows)
+
+
+def _problem_columns(
+    env_id: str, num_problems: int, split: str, difficulty: int, start_seed: int, env_kwargs: dict
+) -> dict[str, Any]:
+    """Check a request (`_check`) and return the columns every row of it shares, plus its ``seeds``."""
     _check(env_id, num_problems, split, difficulty, start_seed, env_kwargs)
+    return {
+        "env_id": env_id,
+        "split": split,
+        "difficulty": difficulty,
+        "env_kwargs": json.dumps(env_kwargs, sort_keys=True),
+        "seeds": range(start_seed, start_seed + num_problems),
+    }
+
+
+def _dataset(rows: list[dict[str, Any]]) -> Any:
     from datasets import Dataset
 
-    seeds = range(start_seed, start_seed + num_problems)
-    examples = solution_examples(env_id, seeds, split=split, difficulty=difficulty, **env_kwargs)
-    extra = json.dumps(env_kwargs, sort_keys=True)
-    return Dataset.from_list(
-        [
-            {
-                "prompt": format_prompt(e.observation, "solution", tokenizer),
-                "completion": format_completion(e.target, tokenizer),
-                "expert_steps": list(e.steps),
-                "observation": e.observation,
-                "env_id": env_id,
-                "split": split,
-                "difficulty": difficulty,
-                "seed": e.seed,
-                "env_kwargs": extra,
-            }
-            for e in examples
-        ]
-    )
+    return Dataset.from_list(rows)
 
 
 __all__ = ["format_completion", "format_prompt", "is_conversational", "solution_dataset", "step_dataset"]
