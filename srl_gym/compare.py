@@ -543,6 +543,7 @@ def _write_outputs(out, config, finished, environment, started, *, plots: bool) 
         "complete": len(cells) == len(finished),
         "cells": cells,
         "summary": summarize(cells),
+        "contrasts": report.contrast_table(cells),
     }
     results["figures"] = report.write_plots(results, out) if plots and cells else []
     write_json_atomic(out / "results.json", results)

@@ -19,6 +19,11 @@ Evaluation metrics (held-out, test split unless said otherwise):
 
 Trainers log them as ``eval/<name>`` (and ``eval/<name>_before`` for the starting model); budgets
 use the names in `BUDGET`.
+
+A comparison cell's eval dict may also hold ``per_problem``: ``{metric: [score of test problem 0, 1,
+...]}``, the same problems in the same order for every algorithm and seed. `summarize` then computes
+that metric's interval over seeds *and* problems (`srl_gym.stats.hierarchical_bootstrap`); without
+it, Student's t over seeds (`mean_ci`).
 """
 
 from __future__ import annotations
@@ -88,19 +93,62 @@ def mean_ci(values: Sequence[float]) -> dict[str, Any]:
 CURVE_METRICS = (GREEDY_SUCCESS, STEP_SIMILARITY, FORMAT_RATE)
 
 
+#: How an eval metric's interval was computed (the ``method`` of its stat in `summarize`).
+T_OVER_SEEDS = "t over seeds"
+BOOTSTRAP_SEEDS_PROBLEMS = "bootstrap seeds x problems"
+#: Draws and seed of the summaries' bootstraps: fixed, so a summary is a function of its cells.
+SUMMARY_BOOTSTRAP = {"n_boot": 2000, "seed": 0}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def eval_stat(results: Sequence[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """Mean and 95% interval of one eval ``metric`` over the eval dicts of one algorithm's seeds.
+
+    When every seed's eval dict has a per-problem list of ``metric`` (``r["per_problem"][metric]``, all
+    of one length, finite), the interval is `srl_gym.stats.hierarchical_bootstrap` over the
+    [seeds x problems] matrix (problem variance included): ``ci_low``/``ci_high`` are its percentile
+    interval and ``ci95`` its half-width ``(ci_high - ci_low) / 2``; ``problems`` is the list length.
+    Otherwise it is `mean_ci` (Student's t over the seeds' aggregates). Either way ``mean`` is the mean
+    of the seeds' aggregates ``r[metric]``, ``n`` their number and ``method`` says which interval it is.
+    """
+    values = [r[metric] for r in results if _is_number(r.get(metric))]
+    stat = mean_ci(values)
+    lists = [(r.get("per_problem") or {}).get(metric) for r in results]
+    if values and len(values) == len(results) and all(isinstance(x, (list, tuple)) and x for x in lists):
+        if len({len(x) for x in lists}) == 1:  # mismatched lists cannot be one matrix: keep the t interval
+            from srl_gym import stats  # lazily: stats needs numpy, and imports nothing of this module
+
+            try:
+                boot = stats.hierarchical_bootstrap(lists, **SUMMARY_BOOTSTRAP)
+            except (TypeError, ValueError):  # a None, NaN or string among the scores
+                boot = None
+            if boot is not None:
+                return stat | {"ci95": boot["ci95"], "ci_low": boot["low"], "ci_high": boot["high"],
+                               "method": BOOTSTRAP_SEEDS_PROBLEMS, "problems": boot["n_problems"]}  # fmt: skip
+    return stat | {"method": T_OVER_SEEDS}
+
+
 def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (model, task, algo): mean/CI over seeds of every eval metric, budget item and curve point."""
+    """One row per (model, task, algo): mean/CI over seeds of every eval metric, budget item and curve point.
+
+    Eval metrics with per-problem scores in every seed get a bootstrap interval over seeds and problems
+    (see `eval_stat`); the ``per_problem`` lists themselves and other non-numeric entries are no metric.
+    """
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for cell in cells:
         groups.setdefault((cell["model"], cell["task"], cell["algo"]), []).append(cell)
     rows = []
     for (model, task, algo), members in groups.items():
-        row: dict[str, Any] = {"model": model, "task": task, "algo": algo, "seeds": sorted(c["seed"] for c in members)}
+        members = sorted(members, key=lambda c: c["seed"])  # the bootstrap's rows: independent of cell order
+        row: dict[str, Any] = {"model": model, "task": task, "algo": algo, "seeds": [c["seed"] for c in members]}
         row["eval"] = {}
         for difficulty in sorted({d for c in members for d in c["eval"]}, key=int):
             results = [c["eval"][difficulty] for c in members if c["eval"].get(difficulty)]
-            metrics = sorted({k for r in results for k in r})
-            row["eval"][difficulty] = {m: mean_ci([r[m] for r in results if r.get(m) is not None]) for m in metrics}
+            metrics = sorted({k for r in results for k, v in r.items() if k != "per_problem" and _is_number(v)})
+            row["eval"][difficulty] = {m: eval_stat([r for r in results if _is_number(r.get(m))], m) for m in metrics}
         row["budget"] = {k: mean_ci([c["budget"][k] for c in members if k in c["budget"]])
                          for k in sorted({k for c in members for k in c["budget"]})}  # fmt: skip
         points: dict[int, list[dict[str, float]]] = {}  # by checkpoint index: BC's budgets differ by seed
@@ -118,4 +166,13 @@ def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["BUDGET", "CURVE_METRICS", "METRICS", "mean_ci", "summarize"]
+__all__ = [
+    "BOOTSTRAP_SEEDS_PROBLEMS",
+    "BUDGET",
+    "CURVE_METRICS",
+    "METRICS",
+    "T_OVER_SEEDS",
+    "eval_stat",
+    "mean_ci",
+    "summarize",
+]

@@ -2,8 +2,12 @@
 
 `write_table` gives one Markdown table per (model, task): a row per algorithm, the mean over
 seeds with the half-width of its 95% confidence interval for each metric at the training
-difficulty and one level harder, and the budget each algorithm used. `write_plots` draws, per
-(model, task), the learning curves (mean and 95% band over seeds of greedy success and step
+difficulty and one level harder, and the budget each algorithm used. The interval is a
+hierarchical bootstrap over seeds and test problems where the cells hold per-problem scores, else
+Student's t over seeds (a note under each table says which). Then the primary contrasts
+(``results["contrasts"]``, from `srl_gym.stats.contrast_table`): paired bootstrap differences of
+SRL against the others, with Holm-adjusted p-values. `write_plots` draws, per (model, task), the
+learning curves (mean and 95% band over seeds of greedy success and step
 similarity at each evaluated checkpoint) and a bar chart of greedy success at both difficulties.
 Both can be rerun on a saved ``results.json``::
 
@@ -22,6 +26,7 @@ from typing import Any
 
 from srl_gym import metrics as M
 from srl_gym.runs import atomic_write_text
+from srl_gym.stats import PRIMARY_CONTRASTS, contrast_table
 
 #: (key in a curve point, axis label) of the learning-curve panels.
 CURVES = ((M.GREEDY_SUCCESS, "greedy success"), (M.STEP_SIMILARITY, "step similarity"), (M.FORMAT_RATE, "format"))
@@ -72,7 +77,8 @@ def table_markdown(results: dict[str, Any]) -> str:
         "",
         f"`{results.get('command', '')}`",
         "",
-        f"Mean ± 95% confidence interval (Student's t) over {seeds} seed(s); held-out test-split problems "
+        f"Mean over {seeds} seed(s) ± half-width of the 95% confidence interval (the note under each table says "
+        "how it is computed); held-out test-split problems "
         f"({config['eval_problems']} per difficulty). Trained on {config['train_problems']} problems of "
         f"difficulty {config['train_difficulty']}; evaluated there (d{config['train_difficulty']}) and one level "
         f"harder. greedy success: whole solution decoded greedily, checked by the task's verifier; avg@{k}: mean "
@@ -112,9 +118,113 @@ def table_markdown(results: dict[str, Any]) -> str:
             else:
                 cells += [_count(budget.get(key)) for key in ("env_steps", "expert_labels")]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", _interval_note(rows, difficulties, [(key, title.format(k=k)) for key, title in metrics])]
+    contrasts = results.get("contrasts")
+    if contrasts is None:  # a results.json from before the contrasts were stored
+        contrasts = contrast_table(results.get("cells") or [])
+    if contrasts or any(row["model"] != "mlp" for row in results["summary"]):
+        lines += contrast_markdown(contrasts)
     if results.get("figures"):
         lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in results["figures"])]
     return "\n".join(lines) + "\n"
+
+
+def _interval_note(rows: list[dict[str, Any]], difficulties: list[str], metrics: list[tuple[str, str]]) -> str:
+    """The line under a table that says how its intervals were computed, column by column.
+
+    A column whose cells differ (some algorithms' cells hold per-problem scores, some not: a comparison
+    resumed across versions) is named under both methods, with the algorithms and difficulties that
+    have Student's t.
+    """
+    boot_titles: list[str] = []
+    t_titles: list[str] = []
+    problems: dict[str, set[int]] = {}
+    for key, title in metrics:
+        boot, t = [], []
+        for row in rows:
+            for d in difficulties:
+                stat = row["eval"].get(d, {}).get(key)
+                if not stat or stat.get("mean") is None:
+                    continue
+                if stat.get("method") == M.BOOTSTRAP_SEEDS_PROBLEMS:
+                    boot.append(f"{row['algo']} d{d}")
+                    if stat.get("problems"):
+                        problems.setdefault(d, set()).add(int(stat["problems"]))
+                else:  # "t over seeds", or no method: a results.json from before the bootstrap
+                    t.append(f"{row['algo']} d{d}")
+        if boot and t:
+            boot_titles.append(f"{title} (except {', '.join(t)})")
+            t_titles.append(f"{title} of {', '.join(t)}")
+        elif boot:
+            boot_titles.append(title)
+        elif t:
+            t_titles.append(title)
+    counts = sorted({n for ns in problems.values() for n in ns})
+    if len(counts) == 1:
+        sizes = f"{counts[0]} problems"
+    else:
+        sizes = "; ".join(f"d{d}: {'/'.join(map(str, sorted(ns)))}" for d, ns in sorted(problems.items())) + " problems"
+    parts = []
+    if boot_titles:
+        parts.append((f"95% hierarchical bootstrap over seeds and problems ({sizes})", boot_titles))
+    if t_titles:
+        parts.append(("95% Student t over seeds", t_titles))
+    if not parts:
+        return "Intervals: none (no scores)."
+    if len(parts) == 1:
+        return f"Intervals: {parts[0][0]}."
+    return "Intervals: " + "; ".join(f"{label} for {', '.join(titles)}" for label, titles in parts) + "."
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def contrast_markdown(contrasts: list[dict[str, Any]]) -> list[str]:
+    """The "Primary contrasts" section of the report: one table line per tested contrast."""
+    pairs = ", ".join(f"{a} - {b}" for a, b in PRIMARY_CONTRASTS)
+    lines = ["", "## Primary contrasts", ""]
+    tested = [row for row in contrasts if row.get("contrasts")]
+    if not tested:
+        reason = next((row["error"] for row in contrasts if row.get("error")), None)
+        lines.append(
+            f"None tested ({pairs}): {reason}" if reason else
+            f"None tested ({pairs}): they need per-problem test scores of both algorithms of a contrast "
+            "(cells evaluated before per-problem scores were stored have none)."
+        )  # fmt: skip
+        return lines
+    n_boot = int(tested[0]["contrasts"][0].get("n_boot") or 2000)
+    alpha = tested[0].get("alpha", 0.05)
+    lines += [
+        "Difference a - b of the mean score (language models, held-out test problems) with its 95% paired "
+        f"bootstrap interval ({n_boot} draws: the test problems resampled once for both algorithms, each "
+        f"algorithm's seeds resampled independently). p: two-sided (never below 1/{n_boot + 1}: the bootstrap "
+        "resolves no smaller p), Holm-adjusted within each group of lines "
+        f"with the same task, model, metric and difficulty; significant: adjusted p <= {alpha}. "
+        "W/T/L: test problems where a's seed-averaged score is above, equal to, below b's. step sim. (the "
+        "quantity SRL trains on) is a check of the mechanism, not an outcome.",
+        "",
+        "| task | model | metric | difficulty | a - b | difference (95% CI) | p (Holm) | significant | W/T/L |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in tested:
+        metric = row["metric"]
+        digits = 3 if metric == M.STEP_SIMILARITY else 2
+        title = M.METRICS.get(metric, metric)
+        for t in row["contrasts"]:
+            interval = f"{t['diff']:+.{digits}f} [{t['low']:+.{digits}f}, {t['high']:+.{digits}f}]"
+            record = f"{t['wins']}/{t['ties']}/{t['losses']}" if "wins" in t else "n/a"
+            cells = [_short(row["task"]), row["model"], title, f"d{row['difficulty']}", f"{t['a']} - {t['b']}",
+                     interval, _p(t["p_adjusted"]), "yes" if t["significant"] else "no", record]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+    for row in contrasts:
+        if row.get("error"):
+            title = M.METRICS.get(row["metric"], row["metric"])
+            lines += [
+                "",
+                f"Not tested: {_short(row['task'])}, {row['model']}, {title} d{row['difficulty']}: {row['error']}",
+            ]
+    return lines
 
 
 def _count(stat: dict[str, Any] | None) -> str:
@@ -221,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     path = Path(argv[0])
     results = json.loads(path.read_text(encoding="utf-8"))
+    if "contrasts" not in results:  # saved before the contrasts were: compute them from the cells
+        results["contrasts"] = contrast_table(results.get("cells") or [])
     results["figures"] = write_plots(results, path.parent)
     write_table(results, path.parent / "table.md")
     print((path.parent / "table.md").read_text(encoding="utf-8"))

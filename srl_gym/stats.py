@@ -89,6 +89,30 @@ def _counts(rng: np.random.Generator, draws: int, n: int) -> NDArray[np.float64]
     return np.bincount(picks.ravel(), minlength=draws * n).reshape(draws, n).astype(np.float64)
 
 
+def _picks(rng: np.random.Generator, draws: int, n: int) -> NDArray[np.int64] | None:
+    """The items picked in ``draws`` resamples of ``n`` items with replacement, ``[draws, n]`` (None when ``n == 1``).
+
+    The same random numbers as `_counts` (``counts[d, i]`` is how often ``i`` is in ``picks[d]``): sums over
+    the picks with `_picked_sums` equal the count-weighted sums, and gathering is several times faster than
+    counting when ``n`` is large.
+    """
+    return None if n == 1 else rng.integers(0, n, size=(draws, n))
+
+
+def _picked_sums(values: NDArray[np.float64], picks: NDArray[np.int64] | None) -> NDArray[np.float64]:
+    """``sum_i counts[d, i] * values[d, i]`` for each draw ``d``, from the picks of `_picks`."""
+    return values.sum(axis=1) if picks is None else np.take_along_axis(values, picks, axis=1).sum(axis=1)
+
+
+def _weighted_rows(counts: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``counts @ x`` (``[draws, n_seeds] @ [n_seeds, n_problems]``) without BLAS.
+
+    The inner dimension is a handful of seeds: a threaded BLAS gains nothing on such a product and its
+    worker threads spin on a busy machine, doubling the CPU time of a bootstrap.
+    """
+    return np.einsum("ds,sp->dp", counts, x)
+
+
 def _chunks(n_boot: int, width: int) -> Iterable[int]:
     """Sizes of the chunks of bootstrap draws (a fixed function of ``n_boot`` and the matrix width)."""
     size = max(1, _CHUNK_ELEMENTS // max(1, width))
@@ -115,7 +139,8 @@ def hierarchical_bootstrap(scores: ArrayLike, *, n_boot: int = 2000, seed: int =
     Each draw picks ``n_seeds`` seeds with replacement and, independently, ``n_problems`` problems with
     replacement, the same picked problems for every picked seed (see the module docstring for why);
     its statistic is the mean over the picked (seed, problem) pairs, computed as
-    ``seed_counts @ scores @ problem_counts / (n_seeds * n_problems)``. With one seed only the problems
+    ``seed_counts @ scores @ problem_counts / (n_seeds * n_problems)`` (the problem side as a sum over the
+    picked columns, which is the same number and faster). With one seed only the problems
     vary; with one problem only the seeds vary; with one of each the interval is the single value.
 
     Returns:
@@ -131,8 +156,8 @@ def hierarchical_bootstrap(scores: ArrayLike, *, n_boot: int = 2000, seed: int =
     stats = []
     for draws in _chunks(n_boot, max(n_seeds, n_problems)):
         seed_counts = _counts(rng, draws, n_seeds)  # [draws, n_seeds]
-        problem_counts = _counts(rng, draws, n_problems)  # [draws, n_problems]
-        stats.append(np.einsum("dp,dp->d", seed_counts @ x, problem_counts) / (n_seeds * n_problems))
+        problem_picks = _picks(rng, draws, n_problems)  # [draws, n_problems]
+        stats.append(_picked_sums(_weighted_rows(seed_counts, x), problem_picks) / (n_seeds * n_problems))
     boot = np.concatenate(stats)
     low, high = _interval(boot, ci)
     return {
@@ -185,11 +210,12 @@ def paired_difference(
     rng = np.random.default_rng(seed)
     stats = []
     for draws in _chunks(n_boot, max(sa, sb, n_problems)):
-        problem_counts = _counts(rng, draws, n_problems)
+        problem_picks = _picks(rng, draws, n_problems)
         seed_a = _counts(rng, draws, sa)
         seed_b = _counts(rng, draws, sb)
-        per_problem = seed_a @ xa / sa - seed_b @ xb / sb  # [draws, n_problems]: resampled-seed means of a - b
-        stats.append(np.einsum("dp,dp->d", per_problem, problem_counts) / n_problems)
+        # [draws, n_problems]: resampled-seed means of a - b
+        per_problem = _weighted_rows(seed_a, xa) / sa - _weighted_rows(seed_b, xb) / sb
+        stats.append(_picked_sums(per_problem, problem_picks) / n_problems)
     boot = np.concatenate(stats)
     low, high = _interval(boot, ci)
     below, above = float(np.mean(boot <= 0.0)), float(np.mean(boot >= 0.0))
@@ -376,14 +402,63 @@ def primary_contrasts(
     return rows
 
 
+#: The metrics `contrast_table` tests: the outcomes, then step similarity as a check of the mechanism.
+CONTRAST_METRICS: tuple[str, ...] = ("greedy_success", "agent_success", "step_similarity")
+
+
+def contrast_table(
+    cells: Sequence[Mapping[str, Any]],
+    metrics: Sequence[str] = CONTRAST_METRICS,
+    contrasts: Sequence[tuple[str, str]] = PRIMARY_CONTRASTS,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> list[dict[str, Any]]:
+    """`primary_contrasts` of the language-model cells at every eval difficulty, for each of ``metrics``.
+
+    Only cells of kind ``"lm"`` take part (a cell without a ``kind``, from an older file, counts as one
+    unless its model is ``"mlp"``). Difficulties are taken in ascending order, metrics in ``metrics``'
+    order, (model, task) groups in first-seen order; metrics or difficulties without per-problem scores
+    of both algorithms of some contrast give no row. Each row is one Holm family (one model, task,
+    metric and difficulty), as `primary_contrasts` returns it.
+
+    This runs after every finished cell of a comparison, so it never raises on bad records: a
+    (model, task) whose per-problem lists cannot be compared (different lengths) gives a row with
+    ``error`` (the reason) and no ``contrasts``.
+
+    Returns:
+        A list of `primary_contrasts` rows (plain JSON), or ``{"model", "task", "metric", "difficulty",
+        "error"}`` rows.
+    """
+    lm = [c for c in cells if c.get("kind", "discrete" if c.get("model") == "mlp" else "lm") == "lm"]
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for cell in lm:
+        groups.setdefault((cell["model"], cell["task"]), []).append(cell)
+    difficulties = sorted({str(d) for c in lm for d in (c.get("eval") or {})}, key=int)
+    rows: list[dict[str, Any]] = []
+    for difficulty in difficulties:
+        for metric in metrics:
+            for (model, task), members in groups.items():
+                try:
+                    rows += primary_contrasts(members, metric, difficulty, contrasts, n_boot=n_boot, seed=seed,
+                                              alpha=alpha)  # fmt: skip
+                except ValueError as error:
+                    rows.append({"model": model, "task": task, "metric": metric, "difficulty": difficulty,
+                                 "error": str(error)})  # fmt: skip
+    return rows
+
+
 def binomial_se(p: float, n: int) -> float:
     """Standard error ``sqrt(p (1 - p) / n)`` of a mean of ``n`` independent Bernoulli(``p``) scores."""
     return math.sqrt(p * (1.0 - p) / n)
 
 
 __all__ = [
+    "CONTRAST_METRICS",
     "PRIMARY_CONTRASTS",
     "binomial_se",
+    "contrast_table",
     "hierarchical_bootstrap",
     "holm",
     "paired_difference",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from srl_gym import algorithms, cli, compare, metrics, report
@@ -36,6 +38,84 @@ def test_mean_ci_uses_students_t():
     assert metrics.mean_ci([0.5]) == {"mean": 0.5, "ci95": None, "n": 1}
     assert metrics.mean_ci([]) == {"mean": None, "ci95": None, "n": 0}
     assert metrics.mean_ci([0.2, 0.2, 0.2])["ci95"] == pytest.approx(0.0, abs=1e-12)
+
+
+def per_problem_cell(algo, seed, scores, *, extra=None, model="tiny", task="srl/BlocksWorld-v0", kind="lm"):
+    """A result record whose d1 eval has greedy success with per-problem scores (what the evaluators store)."""
+    scores = [float(x) for x in scores]
+    result = {"greedy_success": sum(scores) / len(scores), "problems": len(scores),
+              "per_problem": {"greedy_success": scores}} | (extra or {})  # fmt: skip
+    return {"model": model, "task": task, "algo": algo, "seed": seed, "kind": kind, "eval": {"1": result},
+            "curve": [], "budget": {"updates": 2.0}}  # fmt: skip
+
+
+def test_summarize_bootstraps_over_problems_when_cells_have_per_problem_scores():
+    """Seeds that agree on every problem: t over seeds says 0 width; problems still vary, the bootstrap says so."""
+    scores = [1, 0] * 50  # 100 problems, half solved, the same by every seed
+    cells = [per_problem_cell("srl", s, scores, extra={"note": "text", "flag": True}) for s in range(3)]
+    (row,) = metrics.summarize(cells)
+    stat = row["eval"]["1"]["greedy_success"]
+    assert metrics.mean_ci([0.5, 0.5, 0.5])["ci95"] == pytest.approx(0.0, abs=1e-12)  # what t over seeds would say
+    assert stat["method"] == "bootstrap seeds x problems" and stat["problems"] == 100 and stat["n"] == 3
+    assert stat["mean"] == pytest.approx(0.5)
+    assert stat["ci_low"] < 0.5 < stat["ci_high"]
+    assert stat["ci95"] == pytest.approx((stat["ci_high"] - stat["ci_low"]) / 2)
+    binomial = 1.96 * math.sqrt(0.25 / 100)  # problems are the only variance here: about the binomial width
+    assert 0.8 * binomial < stat["ci95"] < 1.2 * binomial
+    # the per-problem lists and non-numeric entries are no metric; the count of problems is (t over seeds)
+    assert set(row["eval"]["1"]) == {"greedy_success", "problems"}
+    assert row["eval"]["1"]["problems"] == {"mean": 100.0, "ci95": 0.0, "n": 3, "method": "t over seeds"}
+    # deterministic, and independent of the cells' order
+    assert metrics.summarize(cells[::-1]) == [row]
+    json.dumps(row)
+
+
+def test_summarize_bootstrap_holds_seed_variance_too():
+    rng = np.random.default_rng(0)
+    cells = [per_problem_cell("srl", s, (rng.random(200) < rate).astype(float))
+             for s, rate in enumerate((0.2, 0.5, 0.8))]  # fmt: skip
+    stat = metrics.summarize(cells)[0]["eval"]["1"]["greedy_success"]
+    t = metrics.mean_ci([c["eval"]["1"]["greedy_success"] for c in cells])
+    assert stat["method"] == "bootstrap seeds x problems"
+    assert stat["mean"] == pytest.approx(t["mean"])
+    assert stat["ci_low"] < t["mean"] - 0.1 and stat["ci_high"] > t["mean"] + 0.1  # the seeds' spread is in it
+
+
+def test_summarize_falls_back_to_t_over_seeds_without_per_problem_scores():
+    old = [{"model": "tiny", "task": "T", "algo": "sft", "seed": s, "eval": {"1": {"greedy_success": v}},
+            "curve": [], "budget": {}} for s, v in enumerate((0.4, 0.5, 0.6))]  # fmt: skip
+    stat = metrics.summarize(old)[0]["eval"]["1"]["greedy_success"]
+    assert stat == metrics.mean_ci([0.4, 0.5, 0.6]) | {"method": "t over seeds"}
+    # one seed without the list (a resumed comparison): the whole algorithm falls back
+    mixed = [per_problem_cell("srl", 0, [1, 0, 1, 0]), per_problem_cell("srl", 1, [1, 1, 1, 0])]
+    del mixed[1]["eval"]["1"]["per_problem"]
+    stat = metrics.summarize(mixed)[0]["eval"]["1"]["greedy_success"]
+    assert stat == metrics.mean_ci([0.5, 0.75]) | {"method": "t over seeds"}
+    # lists of different lengths cannot be one matrix: t, not an error
+    ragged = [per_problem_cell("srl", 0, [1, 0, 1, 0]), per_problem_cell("srl", 1, [1, 1, 0])]
+    assert metrics.summarize(ragged)[0]["eval"]["1"]["greedy_success"]["method"] == "t over seeds"
+
+
+def test_summarize_is_fast_on_a_big_grid():
+    """6 algorithms x 5 seeds x 200 problems x 2 difficulties x 3 metrics: compare rewrites it after every cell."""
+    rng = np.random.default_rng(1)
+    cells = []
+    for algo in ("base", "sft", "rlvr", "srl", "srl-rlvr", "other"):
+        for seed in range(5):
+            evals = {}
+            for d in ("1", "2"):
+                lists = {m: (rng.random(200) < 0.4).astype(float).tolist()
+                         for m in ("greedy_success", "agent_success", "step_similarity")}  # fmt: skip
+                evals[d] = {m: float(np.mean(v)) for m, v in lists.items()} | {"per_problem": lists}
+            cells.append({"model": "tiny", "task": "T", "algo": algo, "seed": seed, "kind": "lm", "eval": evals,
+                          "curve": [], "budget": {}})  # fmt: skip
+    start = time.perf_counter()
+    rows = metrics.summarize(cells)
+    elapsed = time.perf_counter() - start
+    assert all(
+        s["method"] == "bootstrap seeds x problems" for r in rows for e in r["eval"].values() for s in e.values()
+    )
+    assert elapsed < 3.0  # about 0.2-0.4 s on a shared CPU; generous for loaded test machines
 
 
 def test_fmt():
@@ -202,15 +282,56 @@ def fake_algorithms(monkeypatch):
     def prepare_base(model, task, config, directory):
         return {"model_dir": "base-dir", "curve_point": {"greedy_success": 0.0, "step_similarity": 0.0}}
 
+    _register_fakes(monkeypatch, values, train_cell, evaluate, prepare_base)
+    return calls
+
+
+def _register_fakes(monkeypatch, names, train_cell, evaluate, prepare_base):
     fake = types.ModuleType("fake_algorithms")
     fake.train_cell, fake.evaluate, fake.prepare_base = train_cell, evaluate, prepare_base
     monkeypatch.setitem(sys.modules, "fake_algorithms", fake)
     algorithms.algorithms()  # the built-ins first, so the stand-ins replace them
-    for name in values:
+    for name in names:
         spec = algorithms.AlgorithmSpec(name, "lm", "fake_algorithms", "fake", (("algo", name),), trainable=False)
         monkeypatch.setitem(algorithms.ALGORITHMS, name, spec)
     monkeypatch.setitem(algorithms.KINDS, "lm", algorithms.KindSpec("lm", "fake_algorithms"))
-    return calls
+
+
+PROBLEMS = 100
+#: Per-problem greedy success of each stand-in algorithm (the same for every seed, as for the base).
+PER_PROBLEM = {
+    "base": [float(i % 3 == 0) for i in range(PROBLEMS)],
+    "sft": [float(i % 2) for i in range(PROBLEMS)],
+    "rlvr": [0.0] * PROBLEMS,  # always wrong
+    "srl": [1.0] * PROBLEMS,  # always right: srl - rlvr is as clear as a difference gets
+    "srl-rlvr": [1.0] * PROBLEMS,  # identical to srl: srl-rlvr - srl is the null case
+}
+
+
+@pytest.fixture
+def fake_per_problem(monkeypatch):
+    """Stand-in LM algorithms whose evaluations store per-problem scores, as the real evaluators do."""
+
+    def train_cell(cell, algo):
+        cell.run_dir.joinpath("model").mkdir()
+        return TrainResult([Checkpoint(str(cell.run_dir / "model"), {"updates": 2.0})])
+
+    def evaluate(path, task, difficulty, config, seed, full):
+        algo = Path(path).parts[-4]
+        greedy = PER_PROBLEM[algo]
+        similarity = [0.5 + 0.25 * g for g in greedy]
+        mean = sum(greedy) / PROBLEMS
+        out = {"greedy_success": mean, "step_similarity": sum(similarity) / PROBLEMS, "format_rate": 1.0,
+               "agent_success": mean, "problems": PROBLEMS}  # fmt: skip
+        if full:  # agent_success has no per-problem list: t over seeds, and no contrast
+            out |= {"avg_at_k": mean, "pass_at_k": mean,
+                    "per_problem": {"greedy_success": list(greedy), "step_similarity": similarity}}  # fmt: skip
+        return out
+
+    def prepare_base(model, task, config, directory):
+        return {"model_dir": "base-dir", "curve_point": {"greedy_success": 0.0, "step_similarity": 0.0}}
+
+    _register_fakes(monkeypatch, PER_PROBLEM, train_cell, evaluate, prepare_base)
 
 
 def test_runner_writes_results_and_finishes_only_missing_cells(tmp_path, fake_algorithms):
@@ -253,6 +374,76 @@ def test_runner_keeps_finished_cells_when_interrupted(tmp_path, fake_algorithms,
     partial = json.loads((out / "results.json").read_text())
     assert not partial["complete"] and len(partial["cells"]) == 3  # base 0, sft 0, base 1
     assert "INCOMPLETE" in (out / "table.md").read_text()
+
+
+def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake_per_problem):
+    out = tmp_path / "cmp"
+    compare.compare("quick", out, seeds=2, progress=False)
+    saved = json.loads((out / "results.json").read_text())
+    assert list(saved).index("contrasts") == list(saved).index("summary") + 1
+    rows = {r["algo"]: r for r in saved["summary"]}
+    sft = rows["sft"]["eval"]["1"]
+    assert sft["greedy_success"]["method"] == "bootstrap seeds x problems" and sft["greedy_success"]["problems"] == 100
+    assert sft["greedy_success"]["ci95"] > 0.05  # half the problems solved: problem variance, though the seeds agree
+    assert sft["agent_success"]["method"] == "t over seeds" and sft["agent_success"]["ci95"] == pytest.approx(0.0)
+    assert "per_problem" not in sft
+
+    contrasts = {(r["metric"], r["difficulty"]): r for r in saved["contrasts"]}
+    assert set(contrasts) == {(m, d) for m in ("greedy_success", "step_similarity") for d in ("1", "2")}
+    greedy = {(t["a"], t["b"]): t for t in contrasts["greedy_success", "1"]["contrasts"]}
+    assert list(greedy) == [("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl")]
+    clear, null = greedy["srl", "rlvr"], greedy["srl-rlvr", "srl"]
+    assert clear["diff"] == 1.0 and clear["low"] == clear["high"] == 1.0 and clear["significant"]
+    assert clear["p_adjusted"] == pytest.approx(4 / 2001)  # the bootstrap's floor, times Holm's 4 for the smallest
+    assert (clear["wins"], clear["ties"], clear["losses"]) == (100, 0, 0)
+    assert null["diff"] == 0.0 and null["p_adjusted"] == 1.0 and not null["significant"]
+    assert (null["wins"], null["ties"], null["losses"]) == (0, 100, 0)
+    assert greedy["srl", "sft"]["diff"] == pytest.approx(0.5) and greedy["srl", "sft"]["significant"]
+
+    table = (out / "table.md").read_text()
+    assert "Intervals: 95% hierarchical bootstrap over seeds and problems (100 problems) for greedy success" in table
+    assert "95% Student t over seeds for" in table  # format: no per-problem lists
+    assert "## Primary contrasts" in table
+    lines = [line for line in table.splitlines() if line.startswith("| BlocksWorld-v0 | tiny |")]
+    assert (
+        "| BlocksWorld-v0 | tiny | greedy success | d1 | srl - rlvr | +1.00 [+1.00, +1.00] | 0.002 | yes | 100/0/0 |"
+        in lines
+    )
+    assert (
+        "| BlocksWorld-v0 | tiny | greedy success | d1 | srl-rlvr - srl | +0.00 [+0.00, +0.00] | 1.000 | no | 0/100/0 |"
+        in lines
+    )
+    assert len(lines) == 2 * 2 * 4  # 2 metrics x 2 difficulties x 4 contrasts
+    assert not any("agent success" in line for line in lines)
+
+    # python -m srl_gym.report recomputes the contrasts of a results.json saved without them
+    del saved["contrasts"]
+    (out / "results.json").write_text(json.dumps(saved))
+    (out / "table.md").unlink()
+    assert report.main([str(out / "results.json")]) == 0
+    assert (out / "table.md").read_text() == table
+
+
+def test_old_results_without_per_problem_scores_still_render(tmp_path, capsys):
+    """A results.json from before per-problem scores (and contrasts) were stored."""
+    old = Path(__file__).parent.parent / "docs" / "results" / "quick-cpu" / "results.json"
+    results = json.loads(old.read_text())
+    assert "contrasts" not in results and not any(
+        "per_problem" in e for c in results["cells"] for e in c["eval"].values()
+    )
+    table = report.table_markdown(results)
+    assert "Intervals: 95% Student t over seeds." in table and "hierarchical bootstrap" not in table
+    assert "## Primary contrasts" in table and "None tested" in table
+    sft = next(r for r in results["summary"] if r["algo"] == "sft")
+    assert f"| sft | {results['config']['seeds']} | {report.fmt(sft['eval']['1']['greedy_success'])} |" in table
+    # and its summary, recomputed from its cells, is the t interval of before
+    for row, again in zip(results["summary"], metrics.summarize(results["cells"]), strict=True):
+        for d, stats_ in row["eval"].items():
+            for m, stat in stats_.items():
+                assert again["eval"][d][m] == stat | {"method": "t over seeds"}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    assert report.main([str(tmp_path / "results.json")]) == 0
+    assert "None tested" in (tmp_path / "table.md").read_text()
 
 
 # ---------------------------------------------------------------------- small real grids

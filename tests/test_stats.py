@@ -134,6 +134,18 @@ def test_bootstrap_is_vectorised():
     assert time.perf_counter() - start < 1.0
 
 
+def test_summing_the_picks_is_weighting_by_the_counts():
+    """The problem side gathers picked columns instead of counting them: the same draws, the same sums."""
+    values = np.random.default_rng(0).random((300, 40))
+    counts = stats._counts(np.random.default_rng(5), 300, 40)
+    picks = stats._picks(np.random.default_rng(5), 300, 40)
+    assert np.array_equal(np.stack([np.bincount(row, minlength=40) for row in picks]), counts)
+    assert np.allclose(stats._picked_sums(values, picks), (values * counts).sum(axis=1))
+    assert stats._picks(np.random.default_rng(5), 300, 1) is None
+    assert np.array_equal(stats._picked_sums(values[:, :1], None), values[:, 0])
+    assert np.allclose(stats._weighted_rows(counts[:, :3], values[:3]), counts[:, :3] @ values[:3])
+
+
 # ---------------------------------------------------------------------- paired_difference
 def test_always_right_against_always_wrong():
     a, b = np.ones((3, 100)), np.zeros((4, 100))
@@ -286,3 +298,38 @@ def test_summarize_algorithm_is_the_bootstrap_of_its_cells():
         stats.summarize_algorithm(cells + cells[:1], METRIC, 2)
     with pytest.raises(ValueError, match="no cell"):
         stats.summarize_algorithm(cells, "step_similarity", 2)
+
+
+# ---------------------------------------------------------------------- contrast_table (what compare stores)
+def test_contrast_table_covers_difficulties_and_metrics_of_lm_cells_only():
+    rng = np.random.default_rng(15)
+    cells = []
+    for algo, rate in {"srl": 0.9, "rlvr": 0.1, "base": 0.5}.items():
+        for seed in range(2):
+            scores = {d: bernoulli(rng, rate, 60).tolist() for d in ("1", "2")}
+            sims = {d: rng.random(60).tolist() for d in ("1", "2")}
+            cells.append({"model": "tiny", "task": "Hanoi", "algo": algo, "seed": seed, "kind": "lm", "eval": {
+                d: {METRIC: float(np.mean(scores[d])), "agent_success": 0.5,  # no list: not tested
+                    "per_problem": {METRIC: scores[d], "step_similarity": sims[d]}} for d in ("1", "2")}})  # fmt: skip
+    # a discrete agent that happens to carry an LM algorithm's name and per-problem scores: not an LM cell
+    discrete = cell("rlvr", 5, [1.0] * 60, model="mlp", task="Hanoi", difficulty="1") | {"kind": "discrete"}
+    rows = stats.contrast_table([*cells, discrete], n_boot=300)
+    assert [(r["difficulty"], r["metric"]) for r in rows] == [
+        ("1", METRIC), ("1", "step_similarity"), ("2", METRIC), ("2", "step_similarity")]  # fmt: skip
+    for r in rows:
+        assert [(t["a"], t["b"]) for t in r["contrasts"]] == [("srl", "rlvr"), ("srl", "base")]
+        assert r["model"] == "tiny" and all(t["seeds_b"] == [0, 1] for t in r["contrasts"])
+    greedy = rows[0]["contrasts"][0]
+    assert greedy["significant"] and greedy["diff"] > 0.6
+    assert greedy == stats.primary_contrasts(cells, METRIC, "1", n_boot=300)[0]["contrasts"][0]
+    json.dumps(rows)
+    assert stats.contrast_table([discrete]) == [] and stats.contrast_table([]) == []
+
+
+def test_contrast_table_reports_bad_records_instead_of_raising():
+    rng = np.random.default_rng(16)
+    ragged = grid(rng, {"srl": 0.6}, problems=50) + grid(rng, {"rlvr": 0.4}, problems=49)
+    fine = grid(rng, {"srl": 0.9, "rlvr": 0.1}, task="Hanoi")
+    rows = stats.contrast_table([*ragged, *fine], metrics=(METRIC,), n_boot=200)
+    assert [(r["task"], "error" in r) for r in rows] == [("BlocksWorld", True), ("Hanoi", False)]
+    assert "differ in length" in rows[0]["error"] and rows[1]["contrasts"][0]["significant"]
