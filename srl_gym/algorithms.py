@@ -14,9 +14,10 @@ provides:
 
 Each algorithm has a *kind* (``"lm"``: a language model; ``"discrete"``: a Stable-Baselines3
 policy). A kind is also one registered module, providing
-``evaluate(path, task, difficulty, config, seed, full) -> dict[str, float] | None`` (the metrics
-of `srl_gym.metrics`) and, for kinds that start from a shared warmed-up model,
-``prepare_base(model, task, config, directory) -> dict``.
+``evaluate(path, task, difficulty, config, seed, *, split="test", full=True) -> dict | None`` (the
+metrics of `srl_gym.metrics`, with their per-problem scores under ``"per_problem"``; ``split`` is
+``"test"`` or ``"validation"``, the problems that pick a run's checkpoint) and, for kinds that
+start from a shared warmed-up model, ``prepare_base(model, task, config, directory) -> dict``.
 
 Registration uses string entry points, like Gymnasium's, so nothing is imported until used::
 

@@ -40,10 +40,18 @@ from typing import Any
 from srl_gym import algorithms, report
 from srl_gym.algorithms import algorithms as registered_algorithms
 from srl_gym.algorithms import get_algorithm, get_kind
-from srl_gym.metrics import CURVE_METRICS, summarize
+from srl_gym.metrics import AGENT_SUCCESS, CURVE_METRICS, GREEDY_SUCCESS, summarize
 from srl_gym.registration import TASKS, task_entry
 from srl_gym.report import slug
 from srl_gym.runs import write_json_atomic
+
+#: The validation measures that pick a run's checkpoint (`selection_score`).
+SELECTION_METRICS = (GREEDY_SUCCESS, AGENT_SUCCESS)
+#: Test problems per evaluated difficulty below which a comparison is refused (unless --force-underpowered).
+MIN_TEST_PROBLEMS = 100
+#: Train-split seeds 0..RESERVED_SEEDS-1 hold a comparison's training and validation problems; the shipped bases'
+#: warm-ups leave them out (`srl_gym.agents.warmup.RESERVED_SEEDS`, which tests check equals this).
+RESERVED_SEEDS = 10_000
 
 #: The config fields that only say how to run, not what is computed: they may differ on a rerun.
 RUNTIME_FIELDS = ("device", "micro_batch_size", "eval_batch_size")
@@ -55,18 +63,21 @@ class CompareConfig:
 
     preset: str = field(default="quick", metadata={"help": "the preset these settings started from"})
     # ---- the grid
-    tasks: tuple[str, ...] = field(default=("srl/BlocksWorld-v0",), metadata={"help": "task ids"})
+    tasks: tuple[str, ...] = field(default=("srl/LongMultiplication-v0",), metadata={"help": "task ids"})
     algos: tuple[str, ...] = field(
         default=("base", "sft", "rlvr", "srl", "srl-rlvr"), metadata={"help": "algorithms (see --help)"}
     )
     seeds: int = field(default=3, metadata={"help": "seeds 0..N-1 of every algorithm"})
     models: tuple[str, ...] = field(
-        default=("tiny",), metadata={"help": "start models of the LM algorithms: tiny, tiny-large, smollm2-135m, a dir"}
+        default=("tiny-longmul",),
+        metadata={"help": "start models of the LM algorithms: tiny-longmul (shipped base), tiny, tiny-large, smollm2-135m, a dir"},
     )
     # ---- the base: a short SFT warm-up on easy problems, so the model follows the output format
     warmup_difficulty: int = field(default=0, metadata={"help": "difficulty of the warm-up problems (easy)"})
     warmup_problems: int = field(default=2000, metadata={"help": "warm-up problems: train-split seeds 0..N-1"})
-    warmup_updates: int = field(default=150, metadata={"help": "SFT updates of the warm-up"})
+    warmup_updates: int = field(
+        default=0, metadata={"help": "SFT updates of the warm-up (0: the start model is the base, e.g. a shipped one)"}
+    )
     warmup_learning_rate: float | None = field(
         default=None, metadata={"help": "peak learning rate of the warm-up (None: by model, see LEARNING_RATES)"}
     )
@@ -83,7 +94,9 @@ class CompareConfig:
     rlvr_learning_rate: float | None = field(default=None, metadata={"help": "learning rate of RLVR (None: by model)"})
     prompts_per_update: int = field(default=6, metadata={"help": "GRPO prompts (groups) per update"})
     group_size: int = field(default=8, metadata={"help": "GRPO rollouts per prompt (paper: 8)"})
-    max_sampling_rounds: int = field(default=1, metadata={"help": "GRPO dynamic-sampling rounds per update"})
+    max_sampling_rounds: int = field(
+        default=4, metadata={"help": "GRPO dynamic-sampling rounds per update (1 + refills from untried prompts)"}
+    )
     micro_batch_size: int = field(default=64, metadata={"help": "sequences per forward/backward (memory only)"})
     max_new_tokens_cap: int = field(default=512, metadata={"help": "upper bound of any completion's length"})
     max_length: int = field(default=2048, metadata={"help": "longest prompt + completion in tokens"})
@@ -93,17 +106,29 @@ class CompareConfig:
     )
     bc_dagger_iterations: int = field(default=3, metadata={"help": "BC: DAgger rounds"})
     ppo_timesteps: int = field(default=20_000, metadata={"help": "PPO: env steps (the discrete budget)"})
+    # ---- model selection: validation problems (train split, never trained on) pick each run's checkpoint
+    validation_problems: int = field(
+        default=64, metadata={"help": "validation problems: train-split seeds validation_start..+N-1"}
+    )
+    validation_start: int = field(
+        default=5000, metadata={"help": "first validation seed (>= train_problems, so no training problem)"}
+    )
     # ---- evaluation
-    eval_problems: int = field(default=10, metadata={"help": "test-split problems per difficulty"})
+    eval_problems: int = field(
+        default=MIN_TEST_PROBLEMS, metadata={"help": f"test-split problems per difficulty (>= {MIN_TEST_PROBLEMS})"}
+    )
     eval_step_instances: int = field(
         default=24, metadata={"help": "most (problem, step) instances per difficulty for step similarity"}
     )
-    eval_samples: int = field(default=4, metadata={"help": "k of avg@k: samples per problem"})
+    eval_samples: int = field(default=4, metadata={"help": "k of avg@k: samples per problem (0: no avg@k, pass@k)"})
     eval_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of avg@k"})
     eval_batch_size: int = field(default=96, metadata={"help": "prompts per generate call at evaluation"})
     curve_points: int = field(default=1, metadata={"help": "evaluated checkpoints per run (learning curves)"})
     keep_models: bool = field(default=True, metadata={"help": "keep each cell's final model (else delete it)"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, ...; default cuda when available"})
+    force_underpowered: bool = field(
+        default=False, metadata={"help": "run settings that cannot give the protocol its power (see validate)"}
+    )
 
     def validate(self) -> None:
         if not self.tasks or not self.algos or not self.models:
@@ -127,9 +152,9 @@ class CompareConfig:
         for f in dataclasses.fields(self):  # 1 and 1.0 are the same setting
             if f.type in ("float", "float | None") and isinstance(getattr(self, f.name), int):
                 setattr(self, f.name, float(getattr(self, f.name)))
-        positive = ("seeds", "warmup_problems", "warmup_updates", "train_problems", "updates", "sft_batch_size")
+        positive = ("seeds", "warmup_problems", "train_problems", "updates", "sft_batch_size")
         positive += ("prompts_per_update", "max_sampling_rounds", "micro_batch_size", "max_new_tokens_cap")
-        positive += ("max_length", "bc_expert_episodes", "ppo_timesteps", "eval_problems", "eval_samples")
+        positive += ("max_length", "bc_expert_episodes", "ppo_timesteps", "eval_problems", "validation_problems")
         positive += ("eval_batch_size", "curve_points", "eval_step_instances")
         for name in positive:
             value = getattr(self, name)
@@ -139,6 +164,10 @@ class CompareConfig:
             raise ValueError("srl-rlvr splits the budget in two: updates must be >= 2")
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2, got {self.group_size}")
+        for name in ("eval_samples", "warmup_updates", "validation_start"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
         if self.bc_dagger_iterations < 0:
             raise ValueError(f"bc_dagger_iterations must be >= 0, got {self.bc_dagger_iterations}")
         for name in ("warmup_learning_rate", "sft_learning_rate", "srl_learning_rate", "rlvr_learning_rate"):
@@ -151,13 +180,48 @@ class CompareConfig:
             for name in ("warmup_difficulty", "train_difficulty"):
                 if not 0 <= getattr(self, name) < levels:
                     raise ValueError(f"{name}={getattr(self, name)} is not a level of {task} (0..{levels - 1})")
+        if self.validation_start < self.train_problems:  # a protocol error whatever the power
+            raise ValueError(
+                f"validation seeds {self.validation_start}..{self.validation_start + self.validation_problems - 1} "
+                f"overlap the training seeds 0..{self.train_problems - 1}: set validation_start >= train_problems"
+            )
+        problems = self.underpowered()
+        if problems and not self.force_underpowered:
+            raise ValueError("; ".join(problems) + " (or pass --force-underpowered to run it anyway)")
+
+    def underpowered(self) -> list[str]:
+        """Why these settings cannot give the comparison its statistical power (empty: they can)."""
+        reasons = []
+        if self.eval_problems < MIN_TEST_PROBLEMS:
+            reasons.append(
+                f"eval_problems={self.eval_problems} is below the minimum of {MIN_TEST_PROBLEMS} test problems per "
+                "difficulty (a success rate near 0.1 has a 95% interval of +-0.06 at 100 problems, +-0.19 at 10)"
+            )
+        if self.validation_start + self.validation_problems > RESERVED_SEEDS:
+            reasons.append(
+                f"validation seeds reach {self.validation_start + self.validation_problems - 1}, past the "
+                f"{RESERVED_SEEDS} train-split seeds kept out of the shipped bases' warm-ups: validation problems "
+                "could be warm-up problems"
+            )
+        if self.train_problems > RESERVED_SEEDS:
+            reasons.append(f"train_problems={self.train_problems} reaches past the {RESERVED_SEEDS} reserved seeds")
+        protected = getattr(get_kind("lm").load(), "protected_levels", None)
+        for model in self.models if self.lm_algos else ():
+            levels = protected(model) if protected is not None else None
+            if levels is not None and self.train_difficulty not in levels:
+                reasons.append(
+                    f"{model} was warmed up on problems of level {self.train_difficulty} that may be training or "
+                    f"validation problems (its warm-up kept out only levels {list(levels)}): train at one of those"
+                )
+        return reasons
 
     def learning_rate(self, stage: str, model: str) -> float:
         """The learning rate of ``stage`` (warmup, sft, srl, rlvr) for ``model``: the setting, else `LEARNING_RATES`."""
         value = getattr(self, f"{stage}_learning_rate")
         if value is not None:
             return value
-        family = "from_scratch" if model in ("tiny", "tiny-large") else "pretrained"
+        shipped = getattr(get_kind("lm").load(), "protected_levels", lambda m: None)(model) is not None
+        family = "from_scratch" if model in ("tiny", "tiny-large") or shipped else "pretrained"
         return LEARNING_RATES[family][stage]
 
     @property
@@ -170,7 +234,8 @@ class CompareConfig:
         return [d for d in (self.train_difficulty, self.train_difficulty + 1) if d < levels]
 
 
-#: Learning rates when a setting is None. A tiny model starts from random weights, so its warm-up needs
+#: Learning rates when a setting is None. A tiny model (or a shipped base, a tiny model warmed up on one
+#: task) starts from random weights, so its warm-up needs
 #: a large rate; a pretrained one (SmolLM2, a local directory) is fine-tuned gently (the paper: 5e-6
 #: SFT and 5e-7 GRPO for a 7B model; a 135M model takes somewhat larger steps).
 LEARNING_RATES = {
@@ -181,18 +246,17 @@ LEARNING_RATES = {
 #: Preset name -> (what it is for, the settings it changes from `CompareConfig`'s defaults).
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "quick": (
-        "the README's main job: BlocksWorld, the tiny model, every LM algorithm, 3 seeds (13 min on 2 CPU cores)",
+        "the README's main job: LongMultiplication from the shipped base tiny-longmul, every LM algorithm, 3 seeds, "
+        "100 test problems per difficulty (2 CPU cores, about 10 min)",
         {},
     ),
     "standard": (
-        "CPU, about an hour (estimated from quick's measured costs): BlocksWorld, 5 seeds, 3x the budget",
+        "CPU, about an hour: quick with 5 seeds, twice the budget and 200 test problems per difficulty",
         {
             "seeds": 5,
-            "warmup_updates": 400,
             "updates": 20,
-            "prompts_per_update": 8,
-            "eval_problems": 24,
-            "eval_step_instances": 48,
+            "eval_problems": 200,
+            "validation_problems": 100,
             "curve_points": 4,
         },
     ),
@@ -203,7 +267,6 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
             "algos": ("random", "bc", "ppo-srl", "ppo-outcome"),
             "seeds": 5,
             "train_difficulty": 1,
-            "eval_problems": 50,
             "eval_samples": 4,
             "curve_points": 4,
         },
@@ -390,19 +453,24 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
     trained = algorithm.train_cell(algorithms.Cell(cell.model, cell.task, cell.seed, config, runs, base_dir))
     train_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
+    # Model selection on validation problems (train split, never trained on): every checkpoint is scored and
+    # the best one (the latest of equals) goes to the test split. The learning curve is these validation points.
     curve = [dict(base["curve_point"], budget=0)] if base else []
-    for checkpoint in trained.checkpoints[:-1]:
-        point = evaluate(checkpoint.path, cell.task, config.train_difficulty, config, cell.seed, False)
-        curve.append(dict(point, budget=checkpoint.step))
-    final = trained.final
+    scores = []
+    for checkpoint in trained.checkpoints:
+        point = evaluate(checkpoint.path, cell.task, config.train_difficulty, config, cell.seed,
+                         split="validation", full=False)  # fmt: skip
+        scores.append(selection_score(point))
+        if checkpoint.path != base_dir:
+            curve.append({"budget": checkpoint.step, **{k: point[k] for k in CURVE_METRICS if k in point}})
+    best = max(range(len(scores)), key=lambda i: (scores[i], i))
+    selected = trained.checkpoints[best]
     evals = {}
     for difficulty in config.eval_difficulties(cell.task):
-        evals[str(difficulty)] = evaluate(final.path, cell.task, difficulty, config, cell.seed, True)
-    train_point = evals[str(config.train_difficulty)]
-    if final.step > 0 or not base:
-        curve.append({"budget": final.step, **{k: train_point[k] for k in CURVE_METRICS if k in train_point}})
-    keep = config.keep_models and Path(final.path).exists() and final.path != base_dir
-    model_path = _prune(runs, keep=final.path if keep else None)
+        evals[str(difficulty)] = evaluate(selected.path, cell.task, difficulty, config, cell.seed, split="test")
+    final = trained.final
+    keep = config.keep_models and Path(selected.path).exists() and selected.path != base_dir
+    model_path = _prune(runs, keep=selected.path if keep else None)
     budget = final.budget | {"train_seconds": train_seconds}
     return {
         "model": cell.model,
@@ -412,9 +480,19 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
         "kind": algorithm.kind,
         "eval": evals,
         "curve": curve,
+        "selected": {"checkpoint": best, "of": len(scores), "budget": selected.step, "validation_score": scores[best]},
         "budget": budget | {"eval_seconds": time.perf_counter() - tick},
         "model_path": os.path.relpath(model_path, out) if model_path else None,
     }
+
+
+def selection_score(point: dict[str, Any]) -> float:
+    """How a checkpoint is ranked on validation: the mean of its outcome measures (whole-solution and agent success).
+
+    Both prompt formats count equally, so no algorithm is picked by the format it trains on.
+    """
+    values = [point[m] for m in SELECTION_METRICS if point.get(m) is not None]
+    return sum(values) / len(values) if values else 0.0
 
 
 def _prune(runs: Path, keep: str | None) -> str | None:
@@ -562,6 +640,8 @@ def _command_args(config: CompareConfig) -> list[str]:
             args += [f"--{key.rstrip('s') if key == 'models' else key}", ",".join(value)]
         elif key == "seeds":
             args += ["--seeds", str(value)]
+        elif key == "force_underpowered":
+            args += ["--force-underpowered"] if value else []
         else:
             args += ["--set", f"{key}={value}"]
     return args
@@ -570,11 +650,11 @@ def _command_args(config: CompareConfig) -> list[str]:
 def _cell_line(result: dict[str, Any], config: CompareConfig) -> str:
     parts = [f"{slug(result['task'])} {result['algo']} seed {result['seed']}:"]
     for difficulty, metrics in result["eval"].items():
+        shown = [(name, (metrics or {}).get(key)) for name, key in (("greedy", "greedy_success"),
+                 ("agent", "agent_success"), (f"avg@{config.eval_samples}", "avg_at_k"),
+                 ("step-sim", "step_similarity"))]  # fmt: skip
         if metrics:
-            parts.append(
-                f"d{difficulty} greedy {metrics['greedy_success']:.2f} avg@{config.eval_samples} "
-                f"{metrics['avg_at_k']:.2f} step-sim {metrics['step_similarity']:.3f}"
-            )
+            parts.append(f"d{difficulty} " + " ".join(f"{n} {v:.3f}" for n, v in shown if v is not None))
     return "  ".join(parts)
 
 
@@ -608,7 +688,8 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 
 # ---------------------------------------------------------------------- the command line
 #: Settings with a flag of their own (not ``--set``).
-GRID_FLAGS = {"preset": "--preset", "tasks": "--tasks", "algos": "--algos", "seeds": "--seeds", "models": "--model"}
+GRID_FLAGS = {"preset": "--preset", "tasks": "--tasks", "algos": "--algos", "seeds": "--seeds", "models": "--model",
+              "force_underpowered": "--force-underpowered"}  # fmt: skip
 
 
 def _parse_setting(text: str) -> tuple[str, Any]:
@@ -679,6 +760,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="settings", type=_parse_setting, action="append", default=[],
                         metavar="NAME=VALUE", help="change any setting listed below (repeatable)")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="delete what --out holds and start over")
+    parser.add_argument("--force-underpowered", action="store_true",
+                        help=f"run settings that cannot give the protocol its power (fewer than {MIN_TEST_PROBLEMS} "
+                        "test problems, validation seeds past the reserved ones, ...) instead of refusing them")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="finish the comparison in --out with its saved settings")
     parser.add_argument("--show-config", action="store_true", help="print the settings as JSON and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (one line per finished cell)")
@@ -692,6 +776,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     settings = dict(args.settings)
     if args.device:
         settings["device"] = args.device
+    if args.force_underpowered:
+        settings["force_underpowered"] = True
     try:
         if args.show_config:
             config = preset_config(

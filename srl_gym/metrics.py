@@ -89,8 +89,8 @@ def mean_ci(values: Sequence[float]) -> dict[str, Any]:
     return {"mean": mean, "ci95": t * sd / math.sqrt(n), "n": n}
 
 
-#: What the learning curves follow (at the training difficulty, on the test split).
-CURVE_METRICS = (GREEDY_SUCCESS, STEP_SIMILARITY, FORMAT_RATE)
+#: What the learning curves follow (at the training difficulty, on the validation problems).
+CURVE_METRICS = (GREEDY_SUCCESS, AGENT_SUCCESS, FORMAT_RATE)
 
 
 #: How an eval metric's interval was computed (the ``method`` of its stat in `summarize`).

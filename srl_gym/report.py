@@ -29,9 +29,12 @@ from srl_gym.runs import atomic_write_text
 from srl_gym.stats import PRIMARY_CONTRASTS, contrast_table
 
 #: (key in a curve point, axis label) of the learning-curve panels.
-CURVES = ((M.GREEDY_SUCCESS, "greedy success"), (M.STEP_SIMILARITY, "step similarity"), (M.FORMAT_RATE, "format"))
+CURVES = ((M.GREEDY_SUCCESS, "greedy success"), (M.AGENT_SUCCESS, "agent success"), (M.FORMAT_RATE, "format"))
 #: (key in results, column title) of the per-difficulty metrics in the table.
-METRICS = tuple((key, M.METRICS[key]) for key in (M.GREEDY_SUCCESS, M.AVG_AT_K, M.STEP_SIMILARITY, M.FORMAT_RATE))
+METRICS = tuple(
+    (key, M.METRICS[key])
+    for key in (M.GREEDY_SUCCESS, M.AGENT_SUCCESS, M.AVG_AT_K, M.STEP_SIMILARITY, M.FORMAT_RATE)
+)
 
 
 def slug(name: str) -> str:
@@ -81,7 +84,10 @@ def table_markdown(results: dict[str, Any]) -> str:
         "how it is computed); held-out test-split problems "
         f"({config['eval_problems']} per difficulty). Trained on {config['train_problems']} problems of "
         f"difficulty {config['train_difficulty']}; evaluated there (d{config['train_difficulty']}) and one level "
-        f"harder. greedy success: whole solution decoded greedily, checked by the task's verifier; avg@{k}: mean "
+        "harder, each run at its checkpoint with the best validation score "
+        f"({config.get('validation_problems', 'no')} validation problems). "
+        "greedy success: whole solution decoded greedily, checked by the task's verifier; agent success: the "
+        f"model plays the env step by step (each prompt shows the current state); avg@{k}: mean "
         f"success of {k} samples at temperature {config['eval_temperature']}; step sim.: mean similarity of the "
         "greedy next step to the expert's (language models: given the expert's previous steps; discrete agents: "
         "on their own episodes); format: share of greedy solutions that close the `<think>...</think>` monologue. "

@@ -18,6 +18,8 @@ from srl_gym.cli import main as cli_main
 
 NAMES = sorted(algorithms.algorithms())
 TINY_LM = {  # a comparison shrunk to seconds (the discrete settings are the preset's, shrunk too)
+    "models": ("tiny",), "tasks": ("srl/Hanoi-v0",), "warmup_updates": 4, "warmup_problems": 20,
+    "force_underpowered": True, "validation_problems": 2, "eval_problems": 2,
     "train_problems": 4, "updates": 2, "prompts_per_update": 2, "group_size": 2, "max_new_tokens_cap": 16,
     "curve_points": 2, "sft_batch_size": 4, "ppo_timesteps": 256, "bc_expert_episodes": 4, "bc_dagger_iterations": 1,
 }  # fmt: skip
@@ -73,7 +75,7 @@ def test_a_newcomer_registers_an_algorithm_in_one_module(tmp_path, monkeypatch):
         "mine", "discrete", "my_algo", "a random policy under another name", trainable=False))  # fmt: skip
     results = compare.compare(
         "discrete", tmp_path / "out", tasks=("Hanoi",), algos=("mine",), seeds=1, progress=False,
-        train_difficulty=0, eval_problems=3, eval_samples=1,
+        train_difficulty=0, eval_problems=3, eval_samples=1, validation_problems=2, force_underpowered=True,
     )  # fmt: skip
     assert [r["algo"] for r in results["summary"]] == ["mine"]
     assert "| mine | 1 |" in (tmp_path / "out" / "table.md").read_text()

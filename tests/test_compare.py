@@ -15,7 +15,11 @@ import pytest
 from srl_gym import algorithms, cli, compare, metrics, report
 from srl_gym.algorithms import Checkpoint, TrainResult
 
-FAST = {  # a real comparison, shrunk to seconds
+FAST = {  # a real comparison, shrunk to seconds (so underpowered on purpose)
+    "tasks": ("srl/BlocksWorld-v0",),
+    "models": ("tiny",),
+    "force_underpowered": True,
+    "validation_problems": 2,
     "warmup_problems": 40,
     "warmup_updates": 4,
     "train_problems": 6,
@@ -273,7 +277,7 @@ def fake_algorithms(monkeypatch):
         return TrainResult([Checkpoint(str(cell.run_dir / "mid"), {"updates": 1.0}),
                             Checkpoint(str(cell.run_dir / "model"), {"updates": 2.0})])  # fmt: skip
 
-    def evaluate(path, task, difficulty, config, seed, full):
+    def evaluate(path, task, difficulty, config, seed, *, split="test", full=True):
         algo = Path(path).parts[-4]
         value = values[algo] + 0.1 * seed
         out = {"greedy_success": value, "step_similarity": value, "format_rate": 1.0}
@@ -316,7 +320,7 @@ def fake_per_problem(monkeypatch):
         cell.run_dir.joinpath("model").mkdir()
         return TrainResult([Checkpoint(str(cell.run_dir / "model"), {"updates": 2.0})])
 
-    def evaluate(path, task, difficulty, config, seed, full):
+    def evaluate(path, task, difficulty, config, seed, *, split="test", full=True):
         algo = Path(path).parts[-4]
         greedy = PER_PROBLEM[algo]
         similarity = [0.5 + 0.25 * g for g in greedy]
@@ -352,7 +356,7 @@ def test_runner_writes_results_and_finishes_only_missing_cells(tmp_path, fake_al
         assert (out / name).stat().st_size > 1000
 
     # An interrupted run: one cell lost its result; the rerun trains only that one.
-    (out / "cells" / "tiny" / "BlocksWorld-v0" / "sft" / "seed-1" / "result.json").unlink()
+    (out / "cells" / "tiny-longmul" / "LongMultiplication-v0" / "sft" / "seed-1" / "result.json").unlink()
     fake_algorithms.clear()
     again = compare.compare("quick", out, algos=("base", "sft"), seeds=3, progress=False)
     assert fake_algorithms == [("sft", 1)]
@@ -404,13 +408,13 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
     assert "Intervals: 95% hierarchical bootstrap over seeds and problems (100 problems) for greedy success" in table
     assert "95% Student t over seeds for" in table  # format: no per-problem lists
     assert "## Primary contrasts" in table
-    lines = [line for line in table.splitlines() if line.startswith("| BlocksWorld-v0 | tiny |")]
+    lines = [line for line in table.splitlines() if line.startswith("| LongMultiplication-v0 | tiny-longmul |")]
     assert (
-        "| BlocksWorld-v0 | tiny | greedy success | d1 | srl - rlvr | +1.00 [+1.00, +1.00] | 0.002 | yes | 100/0/0 |"
+        "| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | srl - rlvr | +1.00 [+1.00, +1.00] | 0.002 | yes | 100/0/0 |"
         in lines
     )
     assert (
-        "| BlocksWorld-v0 | tiny | greedy success | d1 | srl-rlvr - srl | +0.00 [+0.00, +0.00] | 1.000 | no | 0/100/0 |"
+        "| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | srl-rlvr - srl | +0.00 [+0.00, +0.00] | 1.000 | no | 0/100/0 |"
         in lines
     )
     assert len(lines) == 2 * 2 * 4  # 2 metrics x 2 difficulties x 4 contrasts
@@ -458,7 +462,15 @@ def test_real_lm_grid_runs_every_algorithm(tmp_path):
         for scores in cell["eval"].values():
             assert 0 <= scores["greedy_success"] <= 1 and 0 <= scores["step_similarity"] <= 1
             assert 0 <= scores["avg_at_k"] <= scores["pass_at_k"] <= 1
+            assert 0 <= scores["agent_success"] <= 1
+            # per-problem scores in problem order, for the paired statistics
+            assert len(scores["per_problem"]["greedy_success"]) == scores["problems"] == FAST["eval_problems"]
+            assert len(scores["per_problem"]["agent_success"]) == FAST["eval_problems"]
+            assert scores["greedy_success"] == pytest.approx(np.mean(scores["per_problem"]["greedy_success"]))
+        # the checkpoint was picked on validation problems, among the run's checkpoints
+        assert 0 <= cell["selected"]["checkpoint"] < cell["selected"]["of"]
         if cell["algo"] != "base":
+            assert cell["selected"]["of"] == FAST["curve_points"]
             assert cell["budget"]["updates"] == FAST["updates"]
             assert cell["model_path"] and (out / cell["model_path"] / "config.json").is_file()
     budgets = {c["algo"]: c["budget"] for c in results["cells"]}
@@ -476,7 +488,8 @@ def test_real_discrete_grid_bc_beats_random(tmp_path):
     out = tmp_path / "discrete"
     results = compare.compare(
         "discrete", out, tasks=("Hanoi",), seeds=2, progress=False,
-        train_difficulty=0, ppo_timesteps=1024, eval_problems=14, eval_samples=2,
+        train_difficulty=0, ppo_timesteps=1024, eval_problems=14, eval_samples=2, validation_problems=8,
+        force_underpowered=True,
     )  # fmt: skip
     rows = {r["algo"]: r for r in results["summary"]}
     assert set(rows) == {"random", "bc", "ppo-srl", "ppo-outcome"}
@@ -485,3 +498,61 @@ def test_real_discrete_grid_bc_beats_random(tmp_path):
     assert rows["bc"]["eval"]["1"] == {}  # 4 disks: another observation shape, so no score one level up
     assert [p["budget"] for p in rows["ppo-srl"]["curve"]][-1] == 1024
     assert (out / "bars-mlp-Hanoi-v0.png").is_file()
+
+
+# ---------------------------------------------------------------------- power and model selection
+def test_underpowered_settings_are_refused_unless_forced():
+    with pytest.raises(ValueError, match="eval_problems=10 is below the minimum of 100.*--force-underpowered"):
+        compare.preset_config("quick", eval_problems=10)
+    assert compare.preset_config("quick", eval_problems=10, force_underpowered=True).eval_problems == 10
+    with pytest.raises(ValueError, match="past the 10000 train-split seeds"):
+        compare.preset_config("quick", validation_start=9990)
+    # a validation split that overlaps the training problems is a protocol error, forced or not
+    with pytest.raises(ValueError, match="overlap the training seeds 0..99"):
+        compare.preset_config("quick", train_problems=100, validation_start=50, force_underpowered=True)
+    # the shipped base saw level-0 problems that may be a comparison's: training there is refused
+    with pytest.raises(ValueError, match="tiny-longmul was warmed up on problems of level 0"):
+        compare.preset_config("quick", train_difficulty=0)
+    assert compare.RESERVED_SEEDS == __import__("srl_gym.agents.warmup").agents.warmup.RESERVED_SEEDS
+
+
+def test_cli_refuses_underpowered_settings_with_the_fix(capsys):
+    assert_exit = pytest.raises(SystemExit)
+    with assert_exit as exc:
+        compare.main(["--set", "eval_problems=20", "--show-config"])
+    assert exc.value.code == 2 and "--force-underpowered" in capsys.readouterr().err
+    assert compare.main(["--set", "eval_problems=20", "--force-underpowered", "--show-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["force_underpowered"] is True
+    config = compare.preset_config("quick", eval_problems=20, force_underpowered=True)
+    assert "--force-underpowered" in compare._command_args(config)
+
+
+def test_validation_picks_the_checkpoint_that_the_test_split_scores(tmp_path, monkeypatch):
+    """Every checkpoint is scored on validation problems; the best (latest of equals) goes to the test split."""
+    validation = {"c0": 0.2, "c1": 0.6, "c2": 0.4}
+    tested = []
+
+    def train_cell(cell, algo):
+        for name in validation:
+            cell.run_dir.joinpath(name).mkdir()
+        return TrainResult([Checkpoint(str(cell.run_dir / n), {"updates": float(i + 1)}) for i, n in enumerate(validation)])
+
+    def evaluate(path, task, difficulty, config, seed, *, split="test", full=True):
+        name = Path(path).name
+        if split == "validation":
+            return {"greedy_success": validation.get(name, 0.0), "agent_success": validation.get(name, 0.0)}
+        tested.append(name)
+        return {"greedy_success": 0.5, "agent_success": 0.5, "step_similarity": 0.5}
+
+    def prepare_base(model, task, config, directory):
+        return {"model_dir": "base-dir", "curve_point": {"greedy_success": 0.0, "agent_success": 0.0}}
+
+    _register_fakes(monkeypatch, ("srl",), train_cell, evaluate, prepare_base)
+    results = compare.compare("quick", tmp_path / "out", algos=("srl",), seeds=1, progress=False)
+    cell = results["cells"][0]
+    assert cell["selected"] == {"checkpoint": 1, "of": 3, "budget": 2.0, "validation_score": 0.6}
+    assert tested == ["c1", "c1"]  # both test difficulties score the picked checkpoint, not the last
+    assert [p["budget"] for p in cell["curve"]] == [0, 1.0, 2.0, 3.0]  # the curve is on validation
+    assert [p["greedy_success"] for p in cell["curve"]] == [0.0, 0.2, 0.6, 0.4]
+    assert (tmp_path / "out" / cell["model_path"]).name == "model"  # the picked checkpoint is the one kept
+    assert compare.selection_score({"greedy_success": 0.2, "agent_success": 0.6}) == pytest.approx(0.4)

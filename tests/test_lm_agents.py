@@ -340,3 +340,25 @@ def test_smollm2_loads_from_the_wheel_and_one_srl_update_runs(tmp_path):
     row = next(r for r in read_rows(tmp_path / "smol") if "train/loss" in r)
     assert row["step"] == 1 and "rollout/dynamic_sampling/kept_groups" in row
     assert "eval/step_similarity" in metrics
+
+
+def test_generate_with_a_static_cache_writes_the_default_caches_tokens():
+    """`lm_agent.generate` uses a static KV cache for speed: the same greedy tokens as transformers' default."""
+    import torch
+
+    from srl_gym.agents.lm_agent import generate
+
+    model, tokenizer = models.load_model("tiny", "cpu", seed=3)
+    tokenizer.padding_side = "left"
+    prompts = [render_prompt(tokenizer, e.observation, "step")
+               for e in solution_examples("srl/Hanoi-v0", range(6), split="test")]  # fmt: skip
+    ours = generate(model, tokenizer, prompts, max_new_tokens=12)
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**encoded, max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                             eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    default = []
+    for row in out[:, encoded.input_ids.shape[1]:].tolist():
+        end = row.index(tokenizer.eos_token_id) if tokenizer.eos_token_id in row else len(row)
+        default.append(tokenizer.decode(row[:end], skip_special_tokens=True))
+    assert ours == default and any(ours)

@@ -1,0 +1,305 @@
+"""Shipped bases: a tiny Llama with a BPE tokenizer trained on one task's text, warmed up by SFT.
+
+A comparison can only separate SRL, SFT and RLVR when its start model *rarely but measurably*
+solves the hard training problems (the SRL paper's regime: RLVR needs a few successes to learn
+from). A tiny model trained from scratch on a CPU gets there only with a tokenizer that fits the
+task and a warm-up on problems of the training level. This module builds such a base once, by
+one reproducible command, and the package ships the result (a few MB) so that
+``srl-gym compare --preset quick`` spends its minutes on the comparison itself::
+
+    python -m srl_gym.agents.warmup build tiny-longmul          # rebuilds agents/bases/tiny-longmul
+    python -m srl_gym.agents.warmup build tiny-longmul --out DIR --updates 50   # a quick look
+
+What a build does (`build`, settings in `BaseSpec`, the shipped ones in `BASES`):
+
+1. **Tokenizer** (`train_tokenizer`): byte-level BPE from the ``tokenizers`` library, trained on
+   the prompts and expert completions of the task's warm-up problems. Every digit is its own token
+   (with its leading space, if any), so numbers are written digit by digit as the steps compute
+   them; runs of other characters merge freely, so the fixed instruction text becomes a handful of
+   tokens. On LongMultiplication level 1 a whole-solution prompt is 65 tokens instead of 829
+   characters, and the expert's solution 173 tokens instead of 532 characters.
+2. **Model**: `srl_gym.agents.models.tiny_model`'s Llama with that vocabulary.
+3. **Warm-up** (`warmup_rows`, then `srl_gym.agents.sft.train`): SFT on both prompt formats
+   (whole solutions and single steps) of problems at ``levels``, drawn from train-split seeds
+   ``WARMUP_START_SEED`` onwards, leaving out, at its ``protected_levels``, every problem that
+   train-split seeds ``0 .. RESERVED_SEEDS - 1`` produce there: a comparison draws its training and
+   validation problems from those seeds (`srl_gym.compare` refuses settings that reach past them),
+   and test problems come from the test split, disjoint from the train split by construction. The
+   base has therefore seen the training *level*, never a training, validation or test *problem*.
+4. ``base.json`` records the settings, the command, the disjointness rule and the cost.
+
+The model directory is an ordinary Hugging Face folder: `srl_gym.agents.models.load_model` loads
+it by name (``"tiny-longmul"``) or by path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+#: Train-split seeds ``0 .. RESERVED_SEEDS - 1`` are a comparison's (training and validation problems).
+RESERVED_SEEDS = 10_000
+#: The first train-split seed of a warm-up's problems.
+WARMUP_START_SEED = 1_000_000
+#: Where the shipped bases live (package data of ``srl_gym.agents``).
+BASES_DIR = Path(__file__).resolve().parent / "bases"
+#: Special tokens of a task tokenizer (ids 0..3), as in the character tokenizer.
+SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")
+#: A digit with its optional leading space is one pre-token; so is a blank line (where every prompt ends, so
+#: no token spans the prompt and its completion); everything between them is another.
+PRETOKEN_PATTERN = r" ?\d|\n\n"
+
+
+@dataclass(frozen=True)
+class BaseSpec:
+    """How one shipped base is built (``python -m srl_gym.agents.warmup build NAME`` runs it)."""
+
+    task: str
+    levels: tuple[int, ...]
+    #: Levels whose comparison problems (train-split seeds 0..RESERVED_SEEDS-1) the warm-up leaves out: the
+    #: levels a comparison may train on from this base. Not every level: level 0 of a small task has
+    #: fewer problems than RESERVED_SEEDS, all of them a comparison's.
+    protected_levels: tuple[int, ...] = ()
+    problems_per_level: int = 4000
+    updates: int = 1500
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    vocab_size: int = 1024
+    sizes: dict[str, int] = field(default_factory=dict)  # overrides of models.TINY_SIZES
+    seed: int = 0
+    max_length: int = 1024
+
+
+#: The shipped bases. tiny-longmul: the ``quick`` and ``standard`` presets' start model.
+BASES: dict[str, BaseSpec] = {
+    "tiny-longmul": BaseSpec(task="srl/LongMultiplication-v0", levels=(0, 1), protected_levels=(1,), updates=2500),
+}
+
+
+def shipped_base(name: str) -> Path | None:
+    """The directory of shipped base ``name`` (None when the package does not hold it)."""
+    path = BASES_DIR / name
+    return path if (path / "config.json").is_file() else None
+
+
+# ---------------------------------------------------------------------- tokenizer
+def train_tokenizer(texts: Sequence[str], vocab_size: int) -> Any:
+    """A byte-level BPE `PreTrainedTokenizerFast` trained on ``texts``: one token per digit, free merges elsewhere.
+
+    Byte-level, so any text encodes and decodes exactly (no unknown tokens); no chat template, so
+    prompts for it are plain text, as for the character tokenizer.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from .models import TINY_MAX_POSITIONS
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKEN_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIALS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        model_max_length=TINY_MAX_POSITIONS,
+    )
+
+
+# ---------------------------------------------------------------------- warm-up data
+def reserved_texts(task: str, level: int, reserved: int | None = None) -> set[str]:
+    """The problem texts of train-split seeds ``0 .. reserved - 1`` (default `RESERVED_SEEDS`) at ``level``."""
+    from srl_gym.episodes import make_text_env
+
+    env = make_text_env(task, difficulty=level)
+    texts = set()
+    for seed in range(RESERVED_SEEDS if reserved is None else reserved):
+        env.reset(seed=seed)
+        texts.add(env.problem.text)
+    return texts
+
+
+def warmup_seeds(
+    task: str, level: int, problems: int, *, protect: bool = True, start: int = WARMUP_START_SEED
+) -> list[int]:
+    """``problems`` train-split seeds from ``start`` with distinct problems, none of `reserved_texts` if ``protect``.
+
+    Fewer when the level has fewer distinct problems (level 0 of a small task): the search stops
+    after ``20 * problems`` seeds.
+    """
+    from srl_gym.episodes import make_text_env
+
+    excluded = reserved_texts(task, level) if protect else set()
+    env = make_text_env(task, difficulty=level)
+    seeds, seen = [], set()
+    for seed in range(start, start + 20 * problems):
+        env.reset(seed=seed)
+        text = env.problem.text
+        if text not in excluded and text not in seen:
+            seen.add(text)
+            seeds.append(seed)
+            if len(seeds) == problems:
+                break
+    return seeds
+
+
+def warmup_rows(
+    task: str, levels: Sequence[int], problems: int, tokenizer: Any = None, protected: Sequence[int] = ()
+) -> Any:
+    """SFT rows (``prompt``, ``completion``) of both formats for `warmup_seeds` at every level (the Trainer shuffles)."""
+    from datasets import concatenate_datasets
+
+    from srl_gym.datasets import solution_dataset, step_dataset
+
+    parts = []
+    for level in levels:
+        keep = set(warmup_seeds(task, level, problems, protect=level in protected))
+        if not keep:
+            raise ValueError(f"level {level} of {task} has no train-split problem outside a comparison's seeds")
+        first, last = min(keep), max(keep)
+        for build in (solution_dataset, step_dataset):
+            rows = build(task, last - first + 1, difficulty=level, start_seed=first, tokenizer=tokenizer)
+            rows = rows.filter(lambda seed: seed in keep, input_columns="seed")
+            parts.append(rows.select_columns(["prompt", "completion"]))
+    return concatenate_datasets(parts)
+
+
+# ---------------------------------------------------------------------- build
+def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
+    """Build base ``name`` of `BASES` (``changes`` override its `BaseSpec`) into ``out`` (default: the shipped folder).
+
+    Returns the model directory. The folder is replaced only when the build has finished.
+    """
+    from srl_gym.runs import write_json_atomic
+
+    from . import sft
+    from .models import build_tiny_model, count_parameters, load_model
+
+    if name not in BASES:
+        raise ValueError(f"unknown base {name!r}; valid: {', '.join(BASES)}")
+    spec = replace(BASES[name], **changes)
+    out = Path(out) if out is not None else BASES_DIR / name
+    tick = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
+        work = Path(work)
+        # plain text (no chat template, so the same rows serve the tokenizer and the SFT)
+        rows = warmup_rows(spec.task, spec.levels, spec.problems_per_level, protected=spec.protected_levels)
+        tokenizer = train_tokenizer([r["prompt"] + r["completion"] for r in rows], spec.vocab_size)
+        init = build_tiny_model(work / "init", seed=spec.seed, tokenizer=tokenizer, **spec.sizes)
+        args = sft.Args(
+            run_dir=str(work / "run"),
+            model=str(init),
+            env_id=spec.task,
+            difficulty=max(spec.levels),
+            mode="both",
+            epochs=10**6,  # bounded by max_updates
+            max_updates=spec.updates,
+            batch_size=spec.batch_size,
+            learning_rate=spec.learning_rate,
+            seed=spec.seed,
+            device="cpu",
+            max_length=spec.max_length,
+            eval_before=False,
+            eval_after=False,
+            checkpoint_every=0,
+            keep_checkpoints=1,
+            tensorboard=False,
+            progress=False,
+            force=True,
+            save_training_state=False,
+        )
+        final = sft.train(args, data=rows).final
+        staged = work / "base"
+        model, tokenizer = load_model(final.path, "cpu")
+        model.save_pretrained(staged)
+        tokenizer.save_pretrained(staged)
+        record = {
+            "name": name,
+            "spec": asdict(spec),
+            "parameters": count_parameters(model),
+            "vocab_size": len(tokenizer),
+            "warmup_examples": len(rows),
+            "warmup_updates": final.budget["updates"],
+            "warmup_trained_tokens": final.budget["trained_tokens"],
+            "build_seconds": round(time.perf_counter() - tick, 1),
+            "disjointness": (
+                f"warm-up problems: train-split seeds from {WARMUP_START_SEED}; at levels {list(spec.protected_levels)} "
+                f"excluding every problem of train-split seeds 0..{RESERVED_SEEDS - 1} (a comparison's training and "
+                "validation problems); test problems are in the test split"
+            ),
+            "reserved_seeds": RESERVED_SEEDS,
+            "command": f"python -m srl_gym.agents.warmup build {name}"
+            + "".join(f" --{k.replace('_', '-')} {v}" for k, v in changes.items()),
+            "versions": _versions(),
+        }
+        write_json_atomic(staged / "base.json", record)
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(staged), out)
+    return out
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    found = {}
+    for package in ("torch", "transformers", "trl", "tokenizers", "datasets"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m srl_gym.agents.warmup build NAME [--out DIR] [--updates N] ...``."""
+    parser = argparse.ArgumentParser(prog="python -m srl_gym.agents.warmup", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("build", help="build a shipped base (see BASES)")
+    make.add_argument("name", choices=sorted(BASES))
+    make.add_argument("--out", help="output folder (default: the package's agents/bases/NAME)")
+    make.add_argument("--updates", type=int, help="SFT updates of the warm-up")
+    make.add_argument("--problems-per-level", type=int, help="warm-up problems per level")
+    make.add_argument("--vocab-size", type=int, help="largest vocabulary of the BPE tokenizer")
+    commands.add_parser("list", help="the shipped bases and how they were built")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for name, spec in BASES.items():
+            path = shipped_base(name)
+            built = json.loads((path / "base.json").read_text()) if path and (path / "base.json").is_file() else None
+            print(f"{name}: {spec}\n  {'built: ' + json.dumps({k: built[k] for k in ('parameters', 'warmup_updates', 'build_seconds')}) if built else 'not built'}")
+        return 0
+    names = ("updates", "problems_per_level", "vocab_size")
+    changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    try:
+        path = build(args.name, args.out, **changes)
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    print(f"built {args.name} in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
