@@ -59,18 +59,19 @@ def protected_levels(model: str) -> tuple[int, ...] | None:
 
 
 def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[str, Any]:
-    """Warm ``model`` up on easy problems of ``task`` (SFT, both formats) in ``directory``; return its record.
+    """The base of ``model`` on ``task`` in ``directory``: ``model`` itself with ``warmup_updates=0`` (a shipped
+    base), else ``model`` after an SFT warm-up on ``warmup_difficulty`` problems (both formats); its record.
 
     The record (``directory/base.json``, written last, so its presence means "done") holds the
-    model directory, the warm-up's updates and tokens, and the base's greedy metrics at the
-    training difficulty (the learning curves' first point).
+    model directory, the warm-up's updates and tokens, and the base's greedy metrics on the
+    validation problems at the training difficulty (the learning curves' first point).
     """
     from . import sft
 
     record_path = directory / "base.json"
-    if record_path.is_file():  # the model path is stored relative to ``directory``, so the folder can move
+    if record_path.is_file():  # a warm-up's model path is stored relative to ``directory``, so the folder can move
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        return record | {"model_dir": str(directory / record["model_dir"])}
+        return record | {"model_dir": str(directory / record["model_dir"])}  # (an absolute path stays as it is)
     tick = time.perf_counter()
     if config.warmup_updates == 0:  # the start model is the base (a shipped base is already warmed up)
         from .models import load_model, model_directory
@@ -127,7 +128,10 @@ def _finish_base(record: dict[str, Any], task: str, config: Any, directory: Path
                                      split="validation", full=False)  # fmt: skip
     record["curve_point"].pop("per_problem", None)
     directory.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(directory / "base.json", record | {"model_dir": os.path.relpath(record["model_dir"], directory)})
+    model_dir = Path(record["model_dir"]).resolve()
+    inside = model_dir.is_relative_to(directory.resolve())  # a warm-up's model moves with the folder
+    stored = os.path.relpath(model_dir, directory) if inside else str(model_dir)
+    write_json_atomic(directory / "base.json", record | {"model_dir": stored})
     return record
 
 

@@ -117,6 +117,9 @@ class CompareConfig:
     eval_problems: int = field(
         default=MIN_TEST_PROBLEMS, metadata={"help": f"test-split problems per difficulty (>= {MIN_TEST_PROBLEMS})"}
     )
+    eval_harder_levels: int = field(
+        default=1, metadata={"help": "also evaluate this many levels above the training one (0: that one only)"}
+    )
     eval_step_instances: int = field(
         default=24, metadata={"help": "most (problem, step) instances per difficulty for step similarity"}
     )
@@ -164,7 +167,7 @@ class CompareConfig:
             raise ValueError("srl-rlvr splits the budget in two: updates must be >= 2")
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2, got {self.group_size}")
-        for name in ("eval_samples", "warmup_updates", "validation_start"):
+        for name in ("eval_samples", "warmup_updates", "validation_start", "eval_harder_levels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
@@ -229,9 +232,10 @@ class CompareConfig:
         return tuple(a for a in self.algos if get_algorithm(a).kind == "lm")
 
     def eval_difficulties(self, task: str) -> list[int]:
-        """The training difficulty and one level harder (when the task has it)."""
+        """The training difficulty and ``eval_harder_levels`` levels above it (those the task has)."""
         levels = len(task_entry(task).load().levels)
-        return [d for d in (self.train_difficulty, self.train_difficulty + 1) if d < levels]
+        return [d for d in range(self.train_difficulty, self.train_difficulty + 1 + self.eval_harder_levels)
+                if d < levels]  # fmt: skip
 
 
 #: Learning rates when a setting is None. A tiny model (or a shipped base, a tiny model warmed up on one
@@ -247,11 +251,11 @@ LEARNING_RATES = {
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "quick": (
         "the README's main job: LongMultiplication from the shipped base tiny-longmul, every LM algorithm, 3 seeds, "
-        "100 test problems per difficulty (2 CPU cores, about 10 min)",
-        {},
+        "100 test problems at the training level (no avg@k, no harder level), 50 validation problems",
+        {"eval_harder_levels": 0, "eval_samples": 0, "validation_problems": 50},
     ),
     "standard": (
-        "CPU, about an hour: quick with 5 seeds, twice the budget and 200 test problems per difficulty",
+        "CPU, hours: 5 seeds, 20 updates, 200 test problems at the training level and one harder, avg@4",
         {
             "seeds": 5,
             "updates": 20,
