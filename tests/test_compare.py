@@ -382,7 +382,7 @@ def test_runner_keeps_finished_cells_when_interrupted(tmp_path, fake_algorithms,
 
 def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake_per_problem):
     out = tmp_path / "cmp"
-    compare.compare("quick", out, seeds=2, progress=False)
+    compare.compare("quick", out, seeds=2, progress=False, eval_harder_levels=1)
     saved = json.loads((out / "results.json").read_text())
     assert list(saved).index("contrasts") == list(saved).index("summary") + 1
     rows = {r["algo"]: r for r in saved["summary"]}
