@@ -548,7 +548,7 @@ def test_validation_picks_the_checkpoint_that_the_test_split_scores(tmp_path, mo
         return {"model_dir": "base-dir", "curve_point": {"greedy_success": 0.0, "agent_success": 0.0}}
 
     _register_fakes(monkeypatch, ("srl",), train_cell, evaluate, prepare_base)
-    results = compare.compare("quick", tmp_path / "out", algos=("srl",), seeds=1, progress=False)
+    results = compare.compare("quick", tmp_path / "out", algos=("srl",), seeds=1, progress=False, eval_harder_levels=1)
     cell = results["cells"][0]
     assert cell["selected"] == {"checkpoint": 1, "of": 3, "budget": 2.0, "validation_score": 0.6}
     assert tested == ["c1", "c1"]  # both test difficulties score the picked checkpoint, not the last
