@@ -208,6 +208,14 @@ class CompareConfig:
             )
         if self.train_problems > RESERVED_SEEDS:
             reasons.append(f"train_problems={self.train_problems} reaches past the {RESERVED_SEEDS} reserved seeds")
+        for task in self.tasks if self.lm_algos else ():
+            shared = _shared_problems(task, self.train_difficulty, range(self.train_problems),
+                                      range(self.validation_start, self.validation_start + self.validation_problems))
+            if shared:
+                reasons.append(
+                    f"{shared} validation problem(s) of {task} are also training problems (the same problem from "
+                    "another seed; a level with few distinct problems): choose another validation_start or level"
+                )  # fmt: skip
         protected = getattr(get_kind("lm").load(), "protected_levels", None)
         for model in self.models if self.lm_algos else ():
             levels = protected(model) if protected is not None else None
@@ -306,6 +314,20 @@ def preset_config(name: str, **changes: Any) -> CompareConfig:
     config = CompareConfig(**values)
     config.validate()
     return config
+
+
+def _shared_problems(task: str, difficulty: int, train: range, validation: range) -> int:
+    """How many validation seeds give a problem that one of the training seeds gives too."""
+    from srl_gym.episodes import make_text_env
+
+    env = make_text_env(task, difficulty=difficulty)
+
+    def text(seed: int) -> str:
+        env.reset(seed=seed)
+        return env.problem.text
+
+    training = {text(s) for s in train}
+    return sum(text(s) in training for s in validation)
 
 
 def _resolve_task(name: str) -> str:

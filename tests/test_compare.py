@@ -181,7 +181,7 @@ def test_unknown_preset_lists_the_valid_ones():
 
 
 def test_task_names_resolve_to_ids():
-    config = compare.preset_config("quick", tasks=("Hanoi", "srl/BlocksWorld-v0"))
+    config = compare.preset_config("discrete", tasks=("Hanoi", "srl/BlocksWorld-v0"))
     assert config.tasks == ("srl/Hanoi-v0", "srl/BlocksWorld-v0")
 
 
@@ -218,9 +218,9 @@ def test_cli_show_config_applies_flags(capsys):
 
 
 def test_command_line_reproduces_the_config():
-    config = compare.preset_config("quick", seeds=2, tasks=("Hanoi",), updates=7)
+    config = compare.preset_config("quick", seeds=2, tasks=("BlocksWorld",), updates=7)
     args = compare._command_args(config)
-    assert args == ["--preset", "quick", "--tasks", "srl/Hanoi-v0", "--seeds", "2", "--set", "updates=7"]
+    assert args == ["--preset", "quick", "--tasks", "srl/BlocksWorld-v0", "--seeds", "2", "--set", "updates=7"]
 
 
 # ---------------------------------------------------------------------- the output folder
@@ -556,3 +556,12 @@ def test_validation_picks_the_checkpoint_that_the_test_split_scores(tmp_path, mo
     assert [p["greedy_success"] for p in cell["curve"]] == [0.0, 0.2, 0.6, 0.4]
     assert (tmp_path / "out" / cell["model_path"]).name == "model"  # the picked checkpoint is the one kept
     assert compare.selection_score({"greedy_success": 0.2, "agent_success": 0.6}) == pytest.approx(0.4)
+
+
+def test_a_validation_problem_that_is_a_training_problem_is_refused():
+    # Hanoi level 0 has few distinct problems: seeds 100.. repeat some of seeds 0..63
+    with pytest.raises(ValueError, match="validation problem.*are also training problems.*--force-underpowered"):
+        compare.preset_config("quick", tasks=("Hanoi",), models=("tiny",), train_difficulty=0, validation_start=100)
+    # forced (a smoke test on a small task)
+    compare.preset_config("quick", tasks=("Hanoi",), models=("tiny",), train_difficulty=0, validation_start=100,
+                          force_underpowered=True)  # fmt: skip
