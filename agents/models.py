@@ -91,20 +91,23 @@ def build_tiny_tokenizer() -> Any:
     """
     require_agents_extra()
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
     vocab = {token: i for i, token in enumerate((*TINY_SPECIALS, *TINY_CHARS))}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     backend.decoder = decoders.Fuse()  # characters join without spaces
+    return fast_tokenizer(backend)
+
+
+def fast_tokenizer(backend: Any) -> Any:
+    """A `tokenizers.Tokenizer` with the tiny models' special tokens (`TINY_SPECIALS`) as a `PreTrainedTokenizerFast`."""
+    from transformers import PreTrainedTokenizerFast
+
+    pad, unk, bos, eos = TINY_SPECIALS
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
+        tokenizer_object=backend, pad_token=pad, unk_token=unk, bos_token=bos, eos_token=eos,
         model_max_length=TINY_MAX_POSITIONS,
-    )
+    )  # fmt: skip
 
 
 def tiny_model(seed: int = 0, tokenizer: Any = None, **sizes: int) -> tuple[Any, Any]:

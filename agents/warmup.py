@@ -61,8 +61,6 @@ RESERVED_SEEDS = 10_000
 WARMUP_START_SEED = 1_000_000
 #: Where the shipped bases live (package data of ``srl_gym.agents``).
 BASES_DIR = Path(__file__).resolve().parent / "bases"
-#: Special tokens of a task tokenizer (ids 0..3), as in the character tokenizer.
-SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")
 #: A digit with its optional leading space is one pre-token; so is a blank line (where every prompt ends, so
 #: no token spans the prompt and its completion); everything between them is another.
 PRETOKEN_PATTERN = r" ?\d|\n\n"
@@ -108,9 +106,8 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> Any:
     prompts for it are plain text, as for the character tokenizer.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
-    from .models import TINY_MAX_POSITIONS
+    from .models import TINY_SPECIALS, fast_tokenizer
 
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.Sequence(
@@ -122,19 +119,12 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> Any:
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(SPECIALS),
+        special_tokens=list(TINY_SPECIALS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     backend.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        model_max_length=TINY_MAX_POSITIONS,
-    )
+    return fast_tokenizer(backend)
 
 
 # ---------------------------------------------------------------------- warm-up data
