@@ -83,12 +83,14 @@ def table_markdown(results: dict[str, Any]) -> str:
         f"Mean over {seeds} seed(s) ± half-width of the 95% confidence interval (the note under each table says "
         "how it is computed); held-out test-split problems "
         f"({config['eval_problems']} per difficulty). Trained on {config['train_problems']} problems of "
-        f"difficulty {config['train_difficulty']}; evaluated there (d{config['train_difficulty']}) and one level "
-        "harder, each run at its checkpoint with the best validation score "
+        f"difficulty {config['train_difficulty']}; evaluated there (d{config['train_difficulty']})"
+        + ("" if config.get("eval_harder_levels", 1) == 0 else f" and {config.get('eval_harder_levels', 1)} level(s) harder")
+        + ", each run at its checkpoint with the best validation score "
         f"({config.get('validation_problems', 'no')} validation problems). "
         "greedy success: whole solution decoded greedily, checked by the task's verifier; agent success: the "
-        f"model plays the env step by step (each prompt shows the current state); avg@{k}: mean "
-        f"success of {k} samples at temperature {config['eval_temperature']}; step sim.: mean similarity of the "
+        "model plays the env step by step (each prompt shows the current state); "
+        + (f"avg@{k}: mean success of {k} samples at temperature {config['eval_temperature']}; " if k else "")
+        + "step sim.: mean similarity of the "
         "greedy next step to the expert's (language models: given the expert's previous steps; discrete agents: "
         "on their own episodes); format: share of greedy solutions that close the `<think>...</think>` monologue. "
         "Language models train on the hard problems with the same number of updates; discrete agents train on "

@@ -430,7 +430,7 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
 
 def test_old_results_without_per_problem_scores_still_render(tmp_path, capsys):
     """A results.json from before per-problem scores (and contrasts) were stored."""
-    old = Path(__file__).parent.parent / "docs" / "results" / "quick-cpu" / "results.json"
+    old = Path(__file__).parent / "data" / "quick-results-before-per-problem.json"  # docs/results/quick-cpu at d00fb66
     results = json.loads(old.read_text())
     assert "contrasts" not in results and not any(
         "per_problem" in e for c in results["cells"] for e in c["eval"].values()
