@@ -55,8 +55,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-#: Train-split seeds ``0 .. RESERVED_SEEDS - 1`` are a comparison's (training and validation problems).
-RESERVED_SEEDS = 10_000
+# Train-split seeds 0 .. RESERVED_SEEDS - 1 are a comparison's (training and validation problems): the
+# comparison's own constant, so the warm-up and the comparison's refusals cannot drift apart.
+from srl_gym.compare import RESERVED_SEEDS
+
 #: The first train-split seed of a warm-up's problems.
 WARMUP_START_SEED = 1_000_000
 #: Where the shipped bases live (package data of ``srl_gym.agents``).
@@ -130,14 +132,9 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> Any:
 # ---------------------------------------------------------------------- warm-up data
 def reserved_texts(task: str, level: int, reserved: int | None = None) -> set[str]:
     """The problem texts of train-split seeds ``0 .. reserved - 1`` (default `RESERVED_SEEDS`) at ``level``."""
-    from srl_gym.episodes import make_text_env
+    from srl_gym.episodes import problem_texts
 
-    env = make_text_env(task, difficulty=level)
-    texts = set()
-    for seed in range(RESERVED_SEEDS if reserved is None else reserved):
-        env.reset(seed=seed)
-        texts.add(env.problem.text)
-    return texts
+    return set(problem_texts(task, range(RESERVED_SEEDS if reserved is None else reserved), difficulty=level))
 
 
 def warmup_seeds(
@@ -167,7 +164,7 @@ def warmup_seeds(
 def warmup_rows(
     task: str, levels: Sequence[int], problems: int, tokenizer: Any = None, protected: Sequence[int] = ()
 ) -> Any:
-    """SFT rows (``prompt``, ``completion``) of both formats for `warmup_seeds` at every level (the Trainer shuffles)."""
+    """SFT rows (``prompt``, ``completion``) of both formats for `warmup_seeds` at every level (shuffled later)."""
     from datasets import concatenate_datasets
 
     from srl_gym.datasets import solution_dataset, step_dataset
@@ -180,7 +177,7 @@ def warmup_rows(
         first, last = min(keep), max(keep)
         for build in (solution_dataset, step_dataset):
             rows = build(task, last - first + 1, difficulty=level, start_seed=first, tokenizer=tokenizer)
-            rows = rows.filter(lambda seed: seed in keep, input_columns="seed")
+            rows = rows.filter(keep.__contains__, input_columns="seed")
             parts.append(rows.select_columns(["prompt", "completion"]))
     return concatenate_datasets(parts)
 
@@ -244,7 +241,8 @@ def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
             "warmup_trained_tokens": final.budget["trained_tokens"],
             "build_seconds": round(time.perf_counter() - tick, 1),
             "disjointness": (
-                f"warm-up problems: train-split seeds from {WARMUP_START_SEED}; at levels {list(spec.protected_levels)} "
+                f"warm-up problems: train-split seeds from {WARMUP_START_SEED}; "
+                f"at levels {list(spec.protected_levels)} "
                 f"excluding every problem of train-split seeds 0..{RESERVED_SEEDS - 1} (a comparison's training and "
                 "validation problems); test problems are in the test split"
             ),
@@ -289,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, spec in BASES.items():
             path = shipped_base(name)
             built = json.loads((path / "base.json").read_text()) if path and (path / "base.json").is_file() else None
-            print(f"{name}: {spec}\n  {'built: ' + json.dumps({k: built[k] for k in ('parameters', 'warmup_updates', 'build_seconds')}) if built else 'not built'}")
+            shown = {k: built[k] for k in ("parameters", "warmup_updates", "build_seconds")} if built else None
+            print(f"{name}: {spec}\n  " + (f"built: {json.dumps(shown)}" if shown else "not built"))
         return 0
     names = ("updates", "problems_per_level", "vocab_size")
     changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}

@@ -70,7 +70,7 @@ class CompareConfig:
     seeds: int = field(default=3, metadata={"help": "seeds 0..N-1 of every algorithm"})
     models: tuple[str, ...] = field(
         default=("tiny-longmul",),
-        metadata={"help": "start models of the LM algorithms: tiny-longmul (shipped base), tiny, tiny-large, smollm2-135m, a dir"},
+        metadata={"help": "LM start models: tiny-longmul (shipped), tiny, tiny-large, smollm2-135m, a dir"},
     )
     # ---- the base: a short SFT warm-up on easy problems, so the model follows the output format
     warmup_difficulty: int = field(default=0, metadata={"help": "difficulty of the warm-up problems (easy)"})
@@ -318,16 +318,10 @@ def preset_config(name: str, **changes: Any) -> CompareConfig:
 
 def _shared_problems(task: str, difficulty: int, train: range, validation: range) -> int:
     """How many validation seeds give a problem that one of the training seeds gives too."""
-    from srl_gym.episodes import make_text_env
+    from srl_gym.episodes import problem_texts
 
-    env = make_text_env(task, difficulty=difficulty)
-
-    def text(seed: int) -> str:
-        env.reset(seed=seed)
-        return env.problem.text
-
-    training = {text(s) for s in train}
-    return sum(text(s) in training for s in validation)
+    training = set(problem_texts(task, train, difficulty=difficulty))
+    return sum(text in training for text in problem_texts(task, validation, difficulty=difficulty))
 
 
 def _resolve_task(name: str) -> str:
@@ -788,7 +782,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="delete what --out holds and start over")
     parser.add_argument("--force-underpowered", action="store_true",
                         help=f"run settings that cannot give the protocol its power (fewer than {MIN_TEST_PROBLEMS} "
-                        "test problems, validation seeds past the reserved ones, ...) instead of refusing them")  # fmt: skip
+                        "test problems, validation seeds past the reserved ones, ...) instead of refusing")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="finish the comparison in --out with its saved settings")
     parser.add_argument("--show-config", action="store_true", help="print the settings as JSON and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (one line per finished cell)")

@@ -87,6 +87,16 @@ def make_text_env(env_id: str, *, split: str = "train", difficulty: int = 0, **e
     return env.unwrapped
 
 
+def problem_texts(env_id: str, seeds: Iterable[int], *, split: str = "train", difficulty: int = 0) -> list[str]:
+    """The problem text each seed gives, in order (repeats kept): what tells two seeds' problems apart."""
+    env = make_text_env(env_id, split=split, difficulty=difficulty)
+    texts = []
+    for seed in seeds:
+        env.reset(seed=seed)
+        texts.append(env.problem.text)
+    return texts
+
+
 def step_instances(
     env_id: str, seeds: Iterable[int], *, split: str = "train", difficulty: int = 0, **env_kwargs: Any
 ) -> list[StepInstance]:
