@@ -41,13 +41,12 @@ def evaluate(
     run's checkpoint; as `srl_gym.agents.lm_eval.problem_seeds`). None when the policy was trained
     at a difficulty whose spaces differ from ``difficulty``'s.
     """
-    from .lm_eval import problem_seeds
-
     import torch as th
 
     from srl_gym.evaluation import RandomAgent
     from srl_gym.evaluation import evaluate as play
 
+    from .lm_eval import problem_seeds
     from .sb3_common import SB3Agent, model_class
 
     spaces_differ = difficulty != config.train_difficulty and not _spaces_match(

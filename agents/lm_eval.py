@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +209,8 @@ def _greedy_metrics(
 
     problems = solution_examples(task, seeds, split=env_split, difficulty=difficulty)
     solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
-    step_tokens = token_budget(tokenizer, [step_target(s) for e in problems for s in e.steps], config.max_new_tokens_cap)
+    steps = [step_target(s) for e in problems for s in e.steps]
+    step_tokens = token_budget(tokenizer, steps, config.max_new_tokens_cap)
     batch, limit = config.eval_batch_size, config.max_length
     whole = LMAgent(model, tokenizer, max_new_tokens=solution_tokens, batch_size=batch, max_length=limit)
     solved, formatted = solve_problems(whole, problems)

@@ -100,7 +100,7 @@ def build_tiny_tokenizer() -> Any:
 
 
 def fast_tokenizer(backend: Any) -> Any:
-    """A `tokenizers.Tokenizer` with the tiny models' special tokens (`TINY_SPECIALS`) as a `PreTrainedTokenizerFast`."""
+    """A `tokenizers.Tokenizer` as a `PreTrainedTokenizerFast` with the special tokens `TINY_SPECIALS`."""
     from transformers import PreTrainedTokenizerFast
 
     pad, unk, bos, eos = TINY_SPECIALS

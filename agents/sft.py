@@ -94,7 +94,8 @@ def train(args: Args, data: Any = None) -> TrainResult:
     model, tokenizer = load_for_training(args)
     kinds = {"solution": ("solution",), "step": ("step",), "both": ("solution", "step")}[args.mode]
     if data is None:
-        data = concatenate_datasets([task_rows(args, tokenizer, k).select_columns(["prompt", "completion"]) for k in kinds])
+        parts = [task_rows(args, tokenizer, k).select_columns(["prompt", "completion"]) for k in kinds]
+        data = concatenate_datasets(parts)
     check_lengths(tokenizer, data, args.max_length)
     max_steps = total_updates(args, len(data))
     config = SFTConfig(

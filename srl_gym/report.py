@@ -84,7 +84,7 @@ def table_markdown(results: dict[str, Any]) -> str:
         "how it is computed); held-out test-split problems "
         f"({config['eval_problems']} per difficulty). Trained on {config['train_problems']} problems of "
         f"difficulty {config['train_difficulty']}; evaluated there (d{config['train_difficulty']})"
-        + ("" if config.get("eval_harder_levels", 1) == 0 else f" and {config.get('eval_harder_levels', 1)} level(s) harder")
+        + (f" and {harder} level(s) harder" if (harder := config.get("eval_harder_levels", 1)) else "")
         + ", each run at its checkpoint with the best validation score "
         f"({config.get('validation_problems', 'no')} validation problems). "
         "greedy success: whole solution decoded greedily, checked by the task's verifier; agent success: the "
