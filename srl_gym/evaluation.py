@@ -135,7 +135,8 @@ def evaluate(
     Episode ``i`` uses seed ``seed + i``, so every agent meets the same problems. ``difficulty``
     may be a list: each level gets ``episodes`` episodes and its own entry in ``per_difficulty``.
     Other keyword arguments go to ``gym.make`` (e.g. ``split="test"``, ``interface="discrete"``).
-    Agents with ``act_batch`` are stepped ``batch_size`` episodes at a time.
+    Agents with ``act_batch`` play up to ``batch_size`` episodes at once, one call per step; when
+    one ends, the next seed takes its place (the order of calls changes, not the episodes).
     """
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
@@ -147,12 +148,11 @@ def evaluate(
     seeds = [seed + i for i in range(episodes)]
     results: list[EpisodeResult] = []
     for level in levels:
-        envs = [gym.make(env_id, difficulty=int(level), **env_kwargs) for _ in range(batch_size if act_batch else 1)]
+        slots = min(batch_size, episodes) if act_batch else 1
+        envs = [gym.make(env_id, difficulty=int(level), **env_kwargs) for _ in range(slots)]
         if hasattr(agent, "bind"):
             agent.bind(envs[0])
-        for start in range(0, episodes, len(envs)):
-            chunk = seeds[start : start + len(envs)]
-            results += _run_lockstep(agent, envs[: len(chunk)], chunk, int(level), act, act_batch)
+        results += _run_lockstep(agent, envs, seeds, int(level), act, act_batch)
         for env in envs:
             env.close()
     overall = _summary(results)
@@ -172,33 +172,48 @@ def evaluate(
 
 
 def _run_lockstep(agent, envs, seeds, level, act, act_batch) -> list[EpisodeResult]:
-    """Play one episode in each env together; the agent sees all unfinished ones at each step."""
+    """Play the episodes of ``seeds`` in ``envs`` together; the agent sees all unfinished ones at each step.
+
+    When an episode ends, its env starts the next seed at once, so every call serves as many
+    episodes as there are envs until the seeds run out (a batch is not held back by its longest
+    episode). Results are in the order of ``seeds``.
+    """
     if hasattr(agent, "reset"):
         agent.reset()
-    obs, infos = zip(*(env.reset(seed=s) for env, s in zip(envs, seeds, strict=True)), strict=True)
-    obs, infos = list(obs), list(infos)
-    live = list(range(len(envs)))
-    sims: list[list[float]] = [[] for _ in envs]
-    valid: list[list[bool]] = [[] for _ in envs]
-    returns = [0.0] * len(envs)
-    solved = [False] * len(envs)
-    while live:
+    pending = iter(range(len(seeds)))
+    slot_of: dict[int, int] = {}  # env index -> episode index
+    obs: list[Any] = [None] * len(envs)
+    infos: list[Any] = [None] * len(envs)
+    sims: list[list[float]] = [[] for _ in seeds]
+    valid: list[list[bool]] = [[] for _ in seeds]
+    returns = [0.0] * len(seeds)
+    solved = [False] * len(seeds)
+
+    def start(i: int) -> None:
+        episode = next(pending, None)
+        if episode is not None:
+            slot_of[i] = episode
+            obs[i], infos[i] = envs[i].reset(seed=seeds[episode])
+
+    for i in range(len(envs)):
+        start(i)
+    while slot_of:
+        live = sorted(slot_of)
         if act_batch is not None:
             actions = act_batch([obs[i] for i in live], [infos[i] for i in live])
         else:
             actions = [act(obs[i], infos[i]) for i in live]
-        still = []
         for i, action in zip(live, actions, strict=True):
+            e = slot_of[i]
             obs[i], reward, terminated, truncated, infos[i] = envs[i].step(action)
-            returns[i] += float(reward)
-            sims[i].append(infos[i]["step_similarity"])
-            valid[i].append(infos[i]["valid"])
+            returns[e] += float(reward)
+            sims[e].append(infos[i]["step_similarity"])
+            valid[e].append(infos[i]["valid"])
             if terminated or truncated:
-                solved[i] = bool(infos[i].get("solved", False))
-            else:
-                still.append(i)
-        live = still
+                solved[e] = bool(infos[i].get("solved", False))
+                del slot_of[i]
+                start(i)
     return [
-        EpisodeResult(s, level, solved[i], len(sims[i]), returns[i], float(np.mean(sims[i])), float(np.mean(valid[i])))
-        for i, s in enumerate(seeds)
+        EpisodeResult(s, level, solved[e], len(sims[e]), returns[e], float(np.mean(sims[e])), float(np.mean(valid[e])))
+        for e, s in enumerate(seeds)
     ]

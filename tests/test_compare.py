@@ -29,6 +29,7 @@ FAST = {  # a real comparison, shrunk to seconds (so underpowered on purpose)
     "max_sampling_rounds": 1,
     "max_new_tokens_cap": 24,
     "eval_problems": 2,
+    "eval_harder_levels": 1,  # quick scores the training level only; these tests check both
     "eval_samples": 2,
     "curve_points": 2,
 }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import deque
 
+import numpy as np
 import pytest
 
 from srl_gym import InvalidStep
@@ -92,3 +94,41 @@ def test_verifier_replays_the_plan():
     assert task.verify(problem, "\n".join(f"Step {i}: {p.lower()}" for i, p in enumerate(plan, 1)))
     assert not task.verify(problem, "\n".join(plan[:-1]))
     assert not task.verify(problem, "\n".join([*plan, plan[-1]]))
+
+
+@pytest.mark.parametrize("difficulty", [0, 1])
+def test_discrete_observation_codes_each_disk_absolutely_and_relative_to_the_goal(difficulty):
+    task = Hanoi(difficulty=difficulty)
+    n, space = task.n_disks, task.discrete_observation_space()
+    assert space.shape == (6 * n + 3,) and space.low.min() == -1 and space.high.max() == 1
+    rng = random.Random(difficulty)
+    for _ in range(50):
+        goal, pegs = rng.randrange(3), tuple(rng.randrange(3) for _ in range(n))
+        obs = task.encode_discrete((goal, pegs), [])
+        assert space.contains(obs) and set(np.unique(obs)) == {-1.0, 1.0}
+        for i, peg in enumerate(pegs):
+            absolute, relative = obs[6 * i : 6 * i + 3], obs[6 * i + 3 : 6 * i + 6]
+            assert list(absolute).index(1.0) == peg and absolute.sum() == -1
+            assert list(relative).index(1.0) == (peg - goal) % 3 and relative.sum() == -1
+        assert list(obs[6 * n :]).index(1.0) == goal
+    # distinct states, distinct observations (the map is one to one)
+    states = {(g, p) for g in range(3) for p in itertools.product(range(3), repeat=n)}
+    assert len({task.encode_discrete(s, []).tobytes() for s in states}) == len(states)
+
+
+@pytest.mark.slow
+def test_the_readmes_maskable_ppo_example_solves_3_disk_hanoi_with_the_srl_reward():
+    """The README's example, MaskablePPO defaults, 20k steps: at least 90% of 100 test problems."""
+    import gymnasium as gym
+    import torch
+    from sb3_contrib import MaskablePPO
+    from sb3_contrib.common.wrappers import ActionMasker
+
+    from srl_gym.agents.sb3_common import SB3Agent
+    from srl_gym.evaluation import evaluate
+
+    torch.set_num_threads(1)
+    env = ActionMasker(gym.make("srl/Hanoi-v0", interface="discrete"), lambda e: e.unwrapped.action_mask())
+    model = MaskablePPO("MlpPolicy", env, seed=0).learn(20_000)
+    result = evaluate(SB3Agent(model), "srl/Hanoi-v0", episodes=100, seed=0, interface="discrete", split="test")
+    assert result.success_rate >= 0.9

@@ -53,7 +53,15 @@ class Hanoi(Task[tuple, HanoiMove]):
 
     ## Observation Space
     Text: the problem, the moves so far and the pegs now ("A: 3 2 1 | B: - | C: -", bottom to
-    top). Discrete: ``Box(0, 1, (3n + 3,))``, a one-hot peg for each disk, then the goal peg.
+    top). Discrete: ``Box(-1, 1, (6n + 3,))``, for each disk (1 to n) a one-hot of its peg and a
+    one-hot of its peg relative to the goal (on the goal, one peg after it, two pegs after it,
+    counting A -> B -> C -> A), then a one-hot of the goal peg; "one-hot" here is +1 at the hot
+    entry and -1 elsewhere. The relative part is what the optimal move depends on (which disks are
+    home, and where the largest misplaced one must go), so a small policy network can read it off
+    rather than learn the peg arithmetic; the +-1 coding keeps every input active (a 0/1 coding
+    left two thirds of the first layer's inputs at 0). Measured with the README's MaskablePPO
+    example (default hyper-parameters, 20k steps, 3 disks, seeds 0-4, 100 test problems):
+    `benchmarks/discrete_hanoi_curves.py`.
 
     ## Starting State
     A uniformly random legal configuration and goal peg, never already solved.
@@ -71,7 +79,9 @@ class Hanoi(Task[tuple, HanoiMove]):
     ``difficulty``: 0: 3 disks; 1: 4 disks; 2: 5 disks; 3: 6 disks.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release. Before 2026-12 the discrete observation was ``Box(0, 1, (3n + 3,))``
+      (a 0/1 one-hot peg per disk, then the goal peg); `benchmarks/discrete_hanoi_curves.py
+      --observation legacy` reruns that one.
     """
 
     name = "Hanoi"
@@ -159,13 +169,16 @@ class Hanoi(Task[tuple, HanoiMove]):
         return np.array([tops[a] < tops[b] for a, b in MOVES], dtype=np.int8)
 
     def discrete_observation_space(self) -> spaces.Box:
-        return spaces.Box(0.0, 1.0, shape=(3 * self.n_disks + 3,), dtype=np.float32)
+        return spaces.Box(-1.0, 1.0, shape=(6 * self.n_disks + 3,), dtype=np.float32)
 
     def encode_discrete(self, state: tuple, candidate_texts: list[str]) -> np.ndarray:
         goal, pegs = state
-        obs = np.zeros(3 * len(pegs) + 3, dtype=np.float32)
-        obs[[3 * i + p for i, p in enumerate(pegs)]] = 1.0
-        obs[3 * len(pegs) + goal] = 1.0
+        n = len(pegs)
+        obs = np.full(6 * n + 3, -1.0, dtype=np.float32)
+        for i, peg in enumerate(pegs):
+            obs[6 * i + peg] = 1.0  # where disk i + 1 is
+            obs[6 * i + 3 + (peg - goal) % 3] = 1.0  # where it is, counted from the goal peg
+        obs[6 * n + goal] = 1.0
         return obs
 
     # ------------------------------------------------------------------ helpers
