@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -54,14 +56,45 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+#: ``export --unit``: what one row of a ``--format hf`` dataset is (`srl_gym.datasets.step_dataset`
+#: or `srl_gym.datasets.solution_dataset`).
+EXPORT_UNITS = ("step", "solution")
+
+
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     if args.n < 1:
         raise ValueError(f"-n must be at least 1, got {args.n}")
+    if args.format == "hf":
+        return _export_dataset(args, out)
     task = task_entry(args.env_id).load()(**_task_options(args))
     seeds = range(args.seed, args.seed + args.n)
     count = write_jsonl(iter_expert_trajectories(task, seeds, split=args.split), args.output)
     out.write(f"wrote {count} expert trajectories of {args.env_id} to {args.output}\n")
     return 0
+
+
+def _export_dataset(args: argparse.Namespace, out: TextIO) -> int:
+    """``export --format hf``: `srl_gym.datasets`' step or solution dataset, saved with `save_dataset`."""
+    if importlib.util.find_spec("datasets") is None:
+        raise ValueError("--format hf needs Hugging Face datasets: pip install 'srl-gym[agents]' (or datasets)")
+    from srl_gym import datasets
+
+    datasets.check_save_dir(args.output)  # before the build, which may take a while
+    unit = args.unit or "solution"
+    env_id = task_entry(args.env_id).env_id  # the builders take the full id (gym.spec)
+    build = datasets.step_dataset if unit == "step" else datasets.solution_dataset
+    data = build(env_id, args.n, split=args.split, start_seed=args.seed, **_task_options(args))
+    datasets.save_dataset(data, args.output)
+    rows = "step instances" if unit == "step" else "problems"
+    out.write(f"wrote {len(data)} {rows} of {env_id} to {args.output} (datasets.load_from_disk reads it)\n")
+    return 0
+
+
+def check_export_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What argparse cannot check flag by flag in ``export``: a usage error (exit 2) naming the fix."""
+    if args.unit is not None and args.format != "hf":
+        fix = "add --format hf, or drop --unit to write JSONL"
+        parser.error(f"--unit {args.unit} is for --format hf (a Hugging Face dataset); {fix}")
 
 
 def cmd_play(args: argparse.Namespace, out: TextIO, inp: TextIO = sys.stdin) -> int:
@@ -139,11 +172,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-expert", action="store_true", help="print the expert's next step after each step")
     p.set_defaults(func=cmd_play)
 
-    p = sub.add_parser("export", help="write expert trajectories as JSONL (one problem per seed)")
+    p = sub.add_parser(
+        "export",
+        help="write expert trajectories as JSONL (one problem per seed) or a Hugging Face dataset",
+        description="Write the expert trajectories of seeds SEED..SEED+n-1: as JSONL (one problem per seed), or "
+        "with --format hf as a Hugging Face dataset directory for datasets.load_from_disk, with TRL's "
+        "prompt/completion columns and the problem's env_id, seed, difficulty and split (each distinct "
+        "problem once; see srl_gym.datasets).",
+    )
     problem_args(p)
     p.add_argument("-n", type=int, required=True, help="number of trajectories (seeds SEED..SEED+n-1)")
-    p.add_argument("-o", "--output", required=True, help="the JSONL file to write (atomically)")
-    p.set_defaults(func=cmd_export)
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the JSONL file to write, or with --format hf a new (or empty) directory; written atomically",
+    )
+    p.add_argument(
+        "--format",
+        choices=("jsonl", "hf"),
+        default="jsonl",
+        help="jsonl: one trajectory per line (default); hf: a datasets.Dataset saved with save_to_disk",
+    )
+    p.add_argument(
+        "--unit",
+        choices=EXPORT_UNITS,
+        help="--format hf only: what one row is; step: a step instance [problem, y_1..y_k-1] -> y_k "
+        "(srl_gym.datasets.step_dataset); solution: a problem and the expert's whole solution "
+        "(solution_dataset; the default)",
+    )
+    p.set_defaults(func=cmd_export, check=functools.partial(check_export_args, p))
 
     trainable = trainable_algorithms()
     p = sub.add_parser(
@@ -174,6 +232,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         return compare.main(argv[1:], prog="srl-gym compare")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(args, "check"):  # the flags argparse cannot check one by one
+        args.check(args)
     try:
         return args.func(args, out)
     except (ValueError, TypeError, FileNotFoundError) as exc:

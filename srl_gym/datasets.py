@@ -31,11 +31,19 @@ they are plain text. A ten-line SRL script::
 
 Problems: ``num_problems`` seeds ``start_seed .. start_seed + num_problems - 1`` of ``split``; a
 level with fewer distinct problems repeats some, and each distinct problem is kept once.
+
+`save_dataset` writes either one to a directory atomically (``Dataset.save_to_disk``), for
+``datasets.load_from_disk`` in any trainer; ``srl-gym export ID --format hf`` does it from the shell.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import secrets
+import shutil
+from pathlib import Path
 from typing import Any
 
 from srl_gym.episodes import make_text_env, solution_examples, step_instances
@@ -178,4 +186,49 @@ def _dataset(rows: list[dict[str, Any]]) -> Any:
     return Dataset.from_list(rows)
 
 
-__all__ = ["format_completion", "format_prompt", "is_conversational", "solution_dataset", "step_dataset"]
+def check_save_dir(path: str | os.PathLike) -> Path:
+    """``path`` as a `Path` if `save_dataset` may write there: it is missing or an empty directory.
+
+    Raises:
+        ValueError: ``path`` is a file, or a directory that holds something (nothing is overwritten).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} is a file; a dataset is saved as a directory: give a new directory path")
+    if path.is_dir() and any(path.iterdir()):
+        raise ValueError(f"{path} already exists and is not empty; delete it or give a new directory path")
+    return path
+
+
+def save_dataset(data: Any, path: str | os.PathLike) -> Path:
+    """Write a `datasets.Dataset` with ``save_to_disk`` atomically; ``datasets.load_from_disk(path)`` reads it.
+
+    The dataset goes to a hidden temp sibling directory, renamed to ``path`` once complete, so a
+    reader never sees half a dataset and a failed save leaves nothing behind.
+
+    Raises:
+        ValueError: as `check_save_dir` (also when ``path`` fills up while the dataset is saved).
+    """
+    path = check_save_dir(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        data.save_to_disk(str(tmp))
+        os.replace(tmp, path)  # onto a missing path or an empty directory
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            check_save_dir(path)  # something was written there meanwhile: say so as above
+        raise
+    return path
+
+
+__all__ = [
+    "check_save_dir",
+    "format_completion",
+    "format_prompt",
+    "is_conversational",
+    "save_dataset",
+    "solution_dataset",
+    "step_dataset",
+]
