@@ -21,6 +21,8 @@ register_algorithm("srl", kind="lm", entry_point="srl_gym.agents.srl",
                    help="GRPO with the step-similarity reward (SRL)")
 register_algorithm("srl-rlvr", kind="lm", entry_point="srl_gym.agents.srl_rlvr",
                    help="SRL for half the updates, then RLVR from the SRL model")
+register_algorithm("srl-onpolicy", kind="lm", entry_point="srl_gym.agents.srl_onpolicy",
+                   help="SRL on the model's own states too: rounds of play (the oracle labels each state), then GRPO")
 # ---- discrete agents (Stable-Baselines3)
 register_algorithm("random", kind="discrete", entry_point="srl_gym.agents.random_policy",
                    help="a uniformly random legal move (the untrained reference)", trainable=False)

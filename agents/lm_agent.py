@@ -52,6 +52,7 @@ class LMAgent:
         self.model, self.tokenizer = model, tokenizer
         self.temperature, self.max_new_tokens = temperature, max_new_tokens
         self.batch_size, self.max_length = batch_size, max_length
+        self.generated_tokens = 0  # completion tokens generated so far, end-of-sequence included (a budget)
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         return self.act_batch([observation], [info])[0]
@@ -63,7 +64,7 @@ class LMAgent:
     def complete(self, observations: Sequence[str], mode: str = "step") -> list[str]:
         """Completions for observations with the ``"step"`` or ``"solution"`` instruction."""
         prompts = [render_prompt(self.tokenizer, o, mode) for o in observations]
-        return generate(
+        texts, lengths = generate(
             self.model,
             self.tokenizer,
             prompts,
@@ -71,7 +72,10 @@ class LMAgent:
             temperature=self.temperature,
             max_length=self.max_length,
             batch_size=self.batch_size,
+            return_lengths=True,
         )
+        self.generated_tokens += sum(lengths)
+        return texts
 
 
 @torch.no_grad()
@@ -84,12 +88,14 @@ def generate(
     temperature: float = 0.0,
     max_length: int | None = None,
     batch_size: int = 64,
-) -> list[str]:
+    return_lengths: bool = False,
+) -> list[str] | tuple[list[str], list[int]]:
     """Complete each rendered prompt (left padding, batches of ``batch_size``); ``temperature=0`` is greedy.
 
     Sampling draws from exactly ``softmax(logits / temperature)``: no top-k, top-p or repetition
     penalty from the model's own generation config. Special tokens and everything after the first
-    end-of-sequence token are dropped from the returned texts.
+    end-of-sequence token are dropped from the returned texts. ``return_lengths``: also return how
+    many tokens each completion generated (its end-of-sequence token included).
     """
     from transformers import GenerationConfig
 
@@ -109,6 +115,7 @@ def generate(
     was_training = model.training
     model.eval()
     texts: list[str] = []
+    lengths: list[int] = []
     for start in range(0, len(prompts), batch_size):
         encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts[start : start + batch_size]]
         width = max(len(ids) for ids in encoded)
@@ -126,8 +133,9 @@ def generate(
         for row in out[:, width:].tolist():
             end = row.index(tokenizer.eos_token_id) if tokenizer.eos_token_id in row else len(row)
             texts.append(tokenizer.decode(row[:end], skip_special_tokens=True))
+            lengths.append(min(end + 1, len(row)))
     model.train(was_training)
-    return texts
+    return (texts, lengths) if return_lengths else texts
 
 
 def evaluate_solutions(agent: LMAgent, examples: Sequence[SolutionExample]) -> dict[str, float]:

@@ -65,7 +65,7 @@ class CompareConfig:
     # ---- the grid
     tasks: tuple[str, ...] = field(default=("srl/LongMultiplication-v0",), metadata={"help": "task ids"})
     algos: tuple[str, ...] = field(
-        default=("base", "sft", "rlvr", "srl", "srl-rlvr"), metadata={"help": "algorithms (see --help)"}
+        default=("base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy"), metadata={"help": "algorithms (see --help)"}
     )
     seeds: int = field(default=3, metadata={"help": "seeds 0..N-1 of every algorithm"})
     models: tuple[str, ...] = field(
@@ -97,6 +97,11 @@ class CompareConfig:
     max_sampling_rounds: int = field(
         default=4, metadata={"help": "GRPO dynamic-sampling rounds per update (1 + refills from untried prompts)"}
     )
+    onpolicy_mix: float = field(
+        default=0.5, metadata={"help": "srl-onpolicy: share of its step instances from the model's own states"}
+    )
+    onpolicy_rounds: int = field(default=2, metadata={"help": "srl-onpolicy: rounds of play then train"})
+    onpolicy_problems: int = field(default=32, metadata={"help": "srl-onpolicy: training problems played per round"})
     micro_batch_size: int = field(default=64, metadata={"help": "sequences per forward/backward (memory only)"})
     max_new_tokens_cap: int = field(default=512, metadata={"help": "upper bound of any completion's length"})
     max_length: int = field(default=2048, metadata={"help": "longest prompt + completion in tokens"})
@@ -158,7 +163,7 @@ class CompareConfig:
         positive = ("seeds", "warmup_problems", "train_problems", "updates", "sft_batch_size")
         positive += ("prompts_per_update", "max_sampling_rounds", "micro_batch_size", "max_new_tokens_cap")
         positive += ("max_length", "bc_expert_episodes", "ppo_timesteps", "eval_problems", "validation_problems")
-        positive += ("eval_batch_size", "curve_points", "eval_step_instances")
+        positive += ("eval_batch_size", "curve_points", "eval_step_instances", "onpolicy_rounds", "onpolicy_problems")
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -167,6 +172,8 @@ class CompareConfig:
             raise ValueError("srl-rlvr splits the budget in two: updates must be >= 2")
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2, got {self.group_size}")
+        if not 0.0 <= self.onpolicy_mix <= 1.0:
+            raise ValueError(f"onpolicy_mix must be in [0, 1] (0: plain SRL), got {self.onpolicy_mix}")
         for name in ("eval_samples", "warmup_updates", "validation_start", "eval_harder_levels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:

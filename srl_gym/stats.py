@@ -56,7 +56,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 #: The contrasts the comparison is about, as (a, b): the report tests a - b.
-PRIMARY_CONTRASTS: tuple[tuple[str, str], ...] = (("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl"))
+PRIMARY_CONTRASTS: tuple[tuple[str, str], ...] = (
+    ("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl"), ("srl-onpolicy", "srl"),
+)
 
 _CHUNK_ELEMENTS = 1 << 20  # floats per chunk of draws x problems (8 MiB): bounds memory for huge test sets
 

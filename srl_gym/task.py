@@ -111,6 +111,9 @@ class Task(ABC, Generic[State, Action]):
         num_candidates: for tasks without a natural finite move set (math, logic), how many
             candidate steps the discrete interface offers: the expert's step among plausible
             wrong ones.
+        replans: whether `expert_action` is the oracle's step from ANY state the task can reach
+            (True for every generated task). A task that replays fixed trajectories sets it to
+            False: off its trajectory it has no expert to ask, so on-policy training refuses it.
     """
 
     name: ClassVar[str]
@@ -118,6 +121,7 @@ class Task(ABC, Generic[State, Action]):
     levels: ClassVar[tuple[str, ...]]
     config_class: ClassVar[type[TaskConfig]] = TaskConfig
     num_candidates: ClassVar[int] = 4
+    replans: ClassVar[bool] = True
 
     def __init__(self, config: TaskConfig | None = None, **kwargs: Any) -> None:
         if config is None:

@@ -27,7 +27,7 @@ TINY_LM = {  # a comparison shrunk to seconds (the discrete settings are the pre
 
 def test_the_registry_holds_the_baselines_with_their_kinds():
     kinds = {name: spec.kind for name, spec in algorithms.algorithms().items()}
-    assert {n for n, k in kinds.items() if k == "lm"} == {"base", "sft", "srl", "rlvr", "srl-rlvr"}
+    assert {n for n, k in kinds.items() if k == "lm"} == {"base", "sft", "srl", "rlvr", "srl-rlvr", "srl-onpolicy"}
     assert {n for n, k in kinds.items() if k == "discrete"} == {"random", "bc", "ppo", "ppo-srl", "ppo-outcome"}
     assert not get_algorithm("base").trainable and not get_algorithm("random").trainable
 

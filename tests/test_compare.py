@@ -32,6 +32,7 @@ FAST = {  # a real comparison, shrunk to seconds (so underpowered on purpose)
     "eval_harder_levels": 1,  # quick scores the training level only; these tests check both
     "eval_samples": 2,
     "curve_points": 2,
+    "onpolicy_problems": 2,
 }
 
 
@@ -139,7 +140,7 @@ def test_every_preset_is_valid(preset):
 
 def test_quick_preset_shows_every_lm_algorithm_with_several_seeds():
     config = compare.preset_config("quick")
-    assert set(config.algos) == {"base", "sft", "rlvr", "srl", "srl-rlvr"}
+    assert set(config.algos) == {"base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy"}
     assert config.seeds >= 3
 
 
@@ -310,6 +311,7 @@ PER_PROBLEM = {
     "rlvr": [0.0] * PROBLEMS,  # always wrong
     "srl": [1.0] * PROBLEMS,  # always right: srl - rlvr is as clear as a difference gets
     "srl-rlvr": [1.0] * PROBLEMS,  # identical to srl: srl-rlvr - srl is the null case
+    "srl-onpolicy": [float(i % 4 != 0) for i in range(PROBLEMS)],  # a quarter worse than srl
 }
 
 
@@ -396,10 +398,10 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
     contrasts = {(r["metric"], r["difficulty"]): r for r in saved["contrasts"]}
     assert set(contrasts) == {(m, d) for m in ("greedy_success", "step_similarity") for d in ("1", "2")}
     greedy = {(t["a"], t["b"]): t for t in contrasts["greedy_success", "1"]["contrasts"]}
-    assert list(greedy) == [("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl")]
+    assert list(greedy) == [("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl"), ("srl-onpolicy", "srl")]
     clear, null = greedy["srl", "rlvr"], greedy["srl-rlvr", "srl"]
     assert clear["diff"] == 1.0 and clear["low"] == clear["high"] == 1.0 and clear["significant"]
-    assert clear["p_adjusted"] == pytest.approx(4 / 2001)  # the bootstrap's floor, times Holm's 4 for the smallest
+    assert clear["p_adjusted"] == pytest.approx(5 / 2001)  # the bootstrap's floor, times Holm's 5 for the smallest
     assert (clear["wins"], clear["ties"], clear["losses"]) == (100, 0, 0)
     assert null["diff"] == 0.0 and null["p_adjusted"] == 1.0 and not null["significant"]
     assert (null["wins"], null["ties"], null["losses"]) == (0, 100, 0)
@@ -418,7 +420,8 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
         "| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | srl-rlvr - srl | +0.00 [+0.00, +0.00] | 1.000 | no | 0/100/0 |"
         in lines
     )
-    assert len(lines) == 2 * 2 * 4  # 2 metrics x 2 difficulties x 4 contrasts
+    assert len(lines) == 2 * 2 * 5  # 2 metrics x 2 difficulties x 5 contrasts
+    assert greedy["srl-onpolicy", "srl"]["diff"] == pytest.approx(-0.25) and greedy["srl-onpolicy", "srl"]["significant"]
     assert not any("agent success" in line for line in lines)
 
     # python -m srl_gym.report recomputes the contrasts of a results.json saved without them
@@ -457,7 +460,9 @@ def test_real_lm_grid_runs_every_algorithm(tmp_path):
     """Every LM algorithm trains from one warmed-up base and is evaluated at two difficulties."""
     out = tmp_path / "lm"
     results = compare.compare("quick", out, seeds=1, progress=False, device="cpu", **FAST)
-    assert results["complete"] and {c["algo"] for c in results["cells"]} == {"base", "sft", "rlvr", "srl", "srl-rlvr"}
+    assert results["complete"] and {c["algo"] for c in results["cells"]} == {
+        "base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy"
+    }
     for cell in results["cells"]:
         assert set(cell["eval"]) == {"1", "2"}
         for scores in cell["eval"].values():

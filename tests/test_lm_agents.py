@@ -317,7 +317,7 @@ def test_bad_input_gives_clear_errors(tmp_path, animals, monkeypatch, capsys):
 def test_cli_dispatches_to_the_trainers(capsys):
     from srl_gym.cli import main as cli_main
 
-    for algo in ("sft", "srl", "rlvr", "srl-rlvr"):
+    for algo in ("sft", "srl", "rlvr", "srl-rlvr", "srl-onpolicy"):
         with pytest.raises(SystemExit) as exit_info:
             cli_main(["train", algo, "--help"])
         assert exit_info.value.code == 0

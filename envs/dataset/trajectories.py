@@ -88,6 +88,7 @@ class Trajectories(Task[tuple, str]):
 
     name = "Trajectories"
     domain = "dataset"
+    replans = False  # its expert is the file's next step, not an oracle from any state
     levels = (
         "the shortest third of the split's trajectories (by number of steps)",
         "the middle third",
