@@ -18,11 +18,14 @@ import numpy as np
 from gymnasium import spaces
 
 from srl_gym.rewards import MAX_STEP_CHARS, SIMILARITY_METHODS, split_think, step_similarity
-from srl_gym.task import InvalidStep, Problem, Task
+from srl_gym.task import InvalidStep, Problem, Task, check_fraction
 
 INTERFACES = ("text", "discrete")
 REWARDS = ("srl", "outcome", "mixed")
 SPLITS = ("train", "test")
+#: Salt of the expert-noise RNG (with the episode's problem seed): the noise is a function of the
+#: problem alone, independent of every other draw the env makes.
+EXPERT_NOISE_SALT = "srl-gym expert noise"
 
 #: Characters an observation or a text action may hold: printable ASCII, tab and newline,
 #: Latin-1 letters and the arrows and logic/math symbols models like to write. Anything else in
@@ -131,6 +134,20 @@ class ReasoningEnv(gym.Env):
     - ``require_think``: a text step without ``</think>`` is invalid (default False).
     - ``max_steps``: on-policy step limit; default twice the expert's length plus 4.
     - ``solve_bonus`` (1.0), ``invalid_penalty`` (1.0): see Reward.
+    - ``expert_noise``: p in [0, 1], a flawed expert on purpose, for training data (default 0.0:
+      the oracle). With probability p per step the expert trajectory that teacher forcing replays
+      (``env.expert_steps``, hence ``info["expert_step"]``: what `srl_gym.episodes` turns into SRL
+      step targets and SFT solutions) takes a legal wrong step instead of the oracle's (a detour
+      from the move set, or one of the task's distractors that `apply` accepts, never one that
+      ends the episode), and the oracle re-plans from there (`Task.noisy_expert_trajectory`): the
+      trajectory still ends as the oracle ends it, solved where the task can recover. Noise
+      strikes only within the step limit (``max_steps``), so even p = 1 ends. It has its own RNG,
+      seeded by the problem's seed and `EXPERT_NOISE_SALT`: reproducible, and it changes nothing
+      else (the problem, the RNG of the discrete candidates); p = 0 is the clean expert, bit for
+      bit. Never noisy: the test split (refused), the verifier, and the on-policy reward (the
+      oracle's step from the current state). Needs ``teacher_forcing=True``, the text interface
+      and a task with an oracle from any state and legal wrong steps (`Task.replans`,
+      `Task.has_wrong_steps`); anything else is a ``ValueError`` saying why.
     - other keyword options go to the task's config (see the task's docstring).
 
     ## Version History
@@ -153,6 +170,7 @@ class ReasoningEnv(gym.Env):
         max_steps: int | None = None,
         solve_bonus: float = 1.0,
         invalid_penalty: float = 1.0,
+        expert_noise: float = 0.0,
         render_mode: str | None = None,
         **task_options: Any,
     ) -> None:
@@ -169,6 +187,7 @@ class ReasoningEnv(gym.Env):
         for name, value in (("solve_bonus", solve_bonus), ("invalid_penalty", invalid_penalty)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        check_fraction("expert_noise", expert_noise)
 
         if isinstance(task, str):
             task = load_task_class(task)
@@ -178,6 +197,8 @@ class ReasoningEnv(gym.Env):
             raise ValueError("pass options and difficulty to the Task when giving a Task instance")
         if not isinstance(task, Task):
             raise TypeError(f"task must be a Task, a Task class or a 'module:Class' path, got {task!r}")
+        if expert_noise:
+            _check_noisy_expert(task, expert_noise, split, teacher_forcing, interface)
 
         self.task = task
         self.interface = interface
@@ -189,6 +210,7 @@ class ReasoningEnv(gym.Env):
         self.max_steps_option = max_steps
         self.solve_bonus = float(solve_bonus)
         self.invalid_penalty = float(invalid_penalty)
+        self.expert_noise = float(expert_noise)
         self.render_mode = render_mode
 
         self.moves = task.move_set()
@@ -205,14 +227,20 @@ class ReasoningEnv(gym.Env):
     # ------------------------------------------------------------------ Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
-        self._rng = random.Random(int(self.np_random.integers(2**62)))
+        problem_seed = int(self.np_random.integers(2**62))
+        self._rng = random.Random(problem_seed)
         self.problem = self.task.generate_split(self._rng, self.split)
         self._problem_text = sanitize(self.problem.text)
         self.state = self.problem.initial_state
         self.expert_steps = self.task.expert_trajectory(self.state)
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
         self.steps_taken = 0
-        self.max_steps = self.max_steps_option or 2 * len(self.expert_steps) + 4
+        self.max_steps = self.max_steps_option or 2 * len(self.expert_steps) + 4  # by the clean expert
+        if self.expert_noise:  # 0 draws nothing: the clean trajectory above stands, bit for bit
+            noise_rng = random.Random(f"{EXPERT_NOISE_SALT}:{problem_seed}")
+            self.expert_steps = self.task.noisy_expert_trajectory(
+                self.state, self.expert_noise, noise_rng, noise_steps=self.max_steps
+            )
         self._done = False
         self._update_expert()
         return self._observation(), self._info(similarity=0.0, valid=True)
@@ -386,6 +414,39 @@ class ReasoningEnv(gym.Env):
             info["expert_action"] = index
             info["action_mask"] = self.action_mask()
         return info
+
+
+def _check_noisy_expert(task: Task, noise: float, split: str, teacher_forcing: bool, interface: str) -> None:
+    """``ValueError`` naming the fix when ``expert_noise > 0`` cannot mean what it says (see the Arguments)."""
+    option = f"expert_noise={noise}"
+    if split != "train":
+        raise ValueError(
+            f"{option} with split={split!r}: the test split is never noisy (every algorithm is scored on it); "
+            "build noisy training data from split='train', or pass expert_noise=0"
+        )
+    if not teacher_forcing:
+        raise ValueError(
+            f"{option} needs teacher_forcing=True: it flaws the expert trajectory that teacher forcing replays "
+            "(SFT data, SRL step targets); on-policy the reward is the oracle's step from the current state, "
+            "which is never noisy"
+        )
+    if interface != "text":
+        raise ValueError(
+            f"{option} needs interface='text': noisy expert data is for the text baselines (SFT, SRL), while the "
+            "discrete interface's candidates and info['expert_action'] are built around the oracle's step"
+        )
+    if not task.replans:
+        raise ValueError(
+            f"{option}: {task.name} has no oracle from any state (Task.replans is False), so nothing can "
+            "re-plan after a wrong step; use a generated task, or expert_noise=0"
+        )
+    if not task.has_wrong_steps:
+        raise ValueError(
+            f"{option}: {task.name} has no legal wrong step to inject (Task.has_wrong_steps is False: its "
+            "apply accepts no mistake but a wrong final answer, which would end the trajectory instead of "
+            "letting the oracle re-plan); use a task with a move set or legal distractors (planning tasks, "
+            "Countdown, HornDeduction, Syllogism), or expert_noise=0"
+        )
 
 
 def _check_choice(name: str, value: Any, allowed: tuple) -> None:

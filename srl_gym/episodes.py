@@ -13,6 +13,13 @@ agent sees when `srl_gym.evaluate` plays it. Two kinds of example:
 Episode ``seed`` gives the same problem as ``env.reset(seed=seed)``; ``split="test"`` problems
 never appear in ``"train"`` (the core splits by a hash of the problem text). Small levels repeat
 problems across seeds; each distinct problem is kept once.
+
+A flawed expert on purpose: ``expert_noise=p`` among the env options (``**env_kwargs``) makes each
+expert step a legal wrong one with probability p, the oracle re-planning after it (see
+`srl_gym.env.ReasoningEnv`'s Arguments), so both kinds of example above are read off the noisy
+trajectory: a `StepInstance`'s observation shows the noisy steps so far and its ``expert_step``
+may be a wrong one; a `SolutionExample`'s ``steps`` hold the detours and still end solved. Noise
+is seeded by the episode's seed; ``split="test"`` refuses it and the verifier never sees it.
 """
 
 from __future__ import annotations

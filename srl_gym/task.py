@@ -113,7 +113,15 @@ class Task(ABC, Generic[State, Action]):
             wrong ones.
         replans: whether `expert_action` is the oracle's step from ANY state the task can reach
             (True for every generated task). A task that replays fixed trajectories sets it to
-            False: off its trajectory it has no expert to ask, so on-policy training refuses it.
+            False: off its trajectory it has no expert to ask, so on-policy training refuses it
+            (and so does ``expert_noise``, which needs the oracle to re-plan after a wrong step).
+        has_wrong_steps: whether `wrong_steps` can offer anything: some legal step other than the
+            expert's after which the episode goes on (a detour, a suboptimal move, a valid but
+            needless deduction). The env's ``expert_noise`` injects such steps, so it refuses a
+            task that sets this False: one whose `apply` accepts only the expert's step, or whose
+            only legal wrong step is a wrong final answer (which would end the trajectory
+            unsolved instead of letting the oracle re-plan). ``tests/test_expert_noise.py``
+            checks the flag against sampled trajectories.
     """
 
     name: ClassVar[str]
@@ -122,6 +130,7 @@ class Task(ABC, Generic[State, Action]):
     config_class: ClassVar[type[TaskConfig]] = TaskConfig
     num_candidates: ClassVar[int] = 4
     replans: ClassVar[bool] = True
+    has_wrong_steps: ClassVar[bool] = True
 
     def __init__(self, config: TaskConfig | None = None, **kwargs: Any) -> None:
         if config is None:
@@ -279,6 +288,64 @@ class Task(ABC, Generic[State, Action]):
             state = self.apply(state, action)
             if len(steps) > max_steps:
                 raise RuntimeError(f"{self.name}: expert did not finish within {max_steps} steps")
+        return steps
+
+    def wrong_steps(self, state: State, expert: Action, rng: random.Random) -> list[Action]:
+        """Legal steps other than ``expert`` in ``state`` after which the episode goes on.
+
+        What a flawed expert (the env's ``expert_noise``) may take instead of the oracle's step:
+        a move of `move_set` for planning tasks (a detour or a suboptimal move), else one of the
+        task's own `distractors` (drawn with ``rng``). Only those that `apply` accepts and that do
+        not end the episode are kept, so the oracle can always re-plan from the result and the
+        trajectory's last step stays the oracle's. Empty where no such step exists.
+        """
+        moves = self.move_set()
+        pool = list(moves) if moves is not None else self.distractors(state, expert, rng)
+        out = []
+        for action in dict.fromkeys(pool):  # keeps the order: the choice among them is rng's
+            if action == expert:
+                continue
+            try:
+                after = self.apply(state, action)
+            except InvalidStep:
+                continue
+            if not self.is_terminal(after):
+                out.append(action)
+        return out
+
+    def noisy_expert_trajectory(
+        self, state: State, noise: float, rng: random.Random, noise_steps: int, max_steps: int = 10_000
+    ) -> list[tuple[State, Action, str]]:
+        """A flawed expert's steps from ``state``: the oracle's, but each one wrong with probability ``noise``.
+
+        At each step the oracle is asked; with probability ``noise`` a legal wrong step
+        (`wrong_steps`, drawn with ``rng``) is taken instead, and the oracle re-plans from
+        wherever it leads. So the trajectory stays complete: every step applies and it ends as
+        the oracle ends it (solved, where the task can recover from any legal step). A step where
+        the noise strikes but no wrong step exists stays the oracle's. Noise strikes only in the
+        first ``noise_steps`` steps (the env passes its step limit), after which the oracle
+        finishes alone, so even ``noise = 1`` ends, whatever the detours undo.
+
+        ``noise = 0`` draws nothing from ``rng`` and returns `expert_trajectory` exactly. The
+        shape is `expert_trajectory`'s; a step is noisy iff its action differs from
+        ``expert_action`` of its state.
+        """
+        check_fraction("expert_noise", noise)
+        if not noise:
+            return self.expert_trajectory(state, max_steps)
+        steps: list[tuple[State, Action, str]] = []
+        while not self.is_terminal(state):
+            action = self.expert_action(state)
+            if action is None:
+                raise RuntimeError(f"{self.name}: expert gave no action in a non-terminal state {state!r}")
+            if len(steps) < noise_steps and rng.random() < noise:
+                wrong = self.wrong_steps(state, action, rng)
+                if wrong:
+                    action = rng.choice(wrong)
+            steps.append((state, action, self.format_step(state, action)))
+            state = self.apply(state, action)
+            if len(steps) > max_steps:
+                raise RuntimeError(f"{self.name}: the noisy expert did not finish within {max_steps} steps")
         return steps
 
     def candidates(self, state: State, rng: random.Random) -> tuple[list[Action], int]:

@@ -135,6 +135,9 @@ class KnightsKnaves(Task[KKState, KKAction]):
 
     name = "KnightsKnaves"
     domain = "logic"
+    # No legal wrong step for expert_noise: apply accepts only sound deductions, and a wrong final
+    # answer (the one legal mistake) would end the trajectory instead of letting the oracle re-plan.
+    has_wrong_steps = False
     levels = (
         "2 islanders; X is a knight/knave, same/different kinds, both, at least one of",
         "3 islanders; same statement kinds as level 0",

@@ -138,6 +138,9 @@ class Zebra(Task[ZebraState, ZebraAction]):
 
     name = "Zebra"
     domain = "logic"
+    # No legal wrong step for expert_noise: apply accepts only sound deductions, and a wrong final
+    # answer (the one legal mistake) would end the trajectory instead of letting the oracle re-plan.
+    has_wrong_steps = False
     levels = tuple(
         f"{h} houses x {a} attributes, clues: same house, left of, next to, in/not in house" for h, a in SIZES
     )

@@ -123,6 +123,9 @@ class Arithmetic(Task[tuple, tuple]):
 
     name = "Arithmetic"
     domain = "math"
+    # No legal wrong step for expert_noise: apply accepts only a right evaluation, and a wrong final
+    # answer (the one legal mistake) would end the trajectory instead of letting the oracle re-plan.
+    has_wrong_steps = False
     levels = (
         "3 numbers in 1..20, + - *, no brackets, results within 400",
         "4-5 numbers in 1..20, + - * and exact /, precedence, no brackets, results within 500",

@@ -108,6 +108,9 @@ class LinearEquation(Task[tuple, tuple]):
 
     name = "LinearEquation"
     domain = "math"
+    # No legal wrong step for expert_noise: apply accepts only equivalent rewrites, and a wrong final
+    # answer (the one legal mistake) would end the trajectory instead of letting the oracle re-plan.
+    has_wrong_steps = False
     levels = (
         "ax + b = c: a in 2..12, |b| <= 30, solution in -15..15 (3 steps)",
         "ax + b = cx + d: x on both sides, a, c in 1..12, solution in -15..15 (up to 4 steps)",

@@ -106,6 +106,9 @@ class LongMultiplication(Task[MulState, MulAction]):
 
     name = "LongMultiplication"
     domain = "math"
+    # No legal wrong step for expert_noise: apply accepts only the schedule's next step, and a wrong final
+    # answer (the one legal mistake) would end the trajectory instead of letting the oracle re-plan.
+    has_wrong_steps = False
     levels = (
         "2-digit x 1-digit, e.g. 47 x 8 (4 steps)",
         "3-digit x 2-digit, e.g. 472 x 38 (13-14 steps)",
