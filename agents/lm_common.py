@@ -116,7 +116,8 @@ def evaluate_lm_run(args: LMArgs, tokenizer: Any, modes: Sequence[str]) -> Calla
     ``modes``: ``"solution"`` (greedy whole solutions checked by the verifier: ``greedy_success``,
     ``format_rate``), ``"step"`` (greedy next steps of held-out instances: ``step_similarity``,
     ``step_reward``, ``exact_match``, ``step_format_rate``), ``"agent"`` (the model plays the env
-    step by step: ``agent_success``, ``step_similarity``).
+    step by step: ``agent_success``, ``valid_fraction`` and, without ``"step"``, its own episodes'
+    ``step_similarity``).
     """
     import srl_gym.evaluation
 
@@ -138,7 +139,9 @@ def evaluate_lm_run(args: LMArgs, tokenizer: Any, modes: Sequence[str]) -> Calla
             result = srl_gym.evaluation.evaluate(
                 agent, args.env_id, args.eval_episodes, split="test", batch_size=64, **options
             )
-            out |= {M.AGENT_SUCCESS: result.success_rate, M.STEP_SIMILARITY: result.mean_step_similarity}
+            out |= {M.AGENT_SUCCESS: result.success_rate, M.VALID_FRACTION: result.valid_fraction}
+            if "step" not in modes:  # the teacher-forced one, when measured, keeps the name
+                out[M.STEP_SIMILARITY] = result.mean_step_similarity
         return out
 
     return evaluate

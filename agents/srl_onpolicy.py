@@ -27,7 +27,9 @@ a finished round.
 
 Budget: ``updates`` and ``generated_tokens`` are counted from the start of round 0 and include
 the play's generated tokens (also reported alone as ``rollout_tokens``), so a comparison that
-fixes updates shows what on-policy data cost.
+fixes updates shows what on-policy data cost. Held-out evaluation (``eval/``): teacher-forced
+step similarity on test-split instances, as `srl`, and agent success (the model plays test
+problems), which on-policy data should move most.
 
 Run: ``srl-gym train srl-onpolicy --model tiny-longmul --env-id srl/LongMultiplication-v0 --difficulty 1``.
 """
@@ -211,7 +213,7 @@ def train(args: Args) -> TrainResult:
             round_args = dataclasses.replace(round_args, resume=args.resume and bool(done))
             result = train_grpo(round_args, "srl-onpolicy",
                                 lambda tok, r=record, k=k: mixed_rows(args, tok, r["states"], k),
-                                [reward], evaluate_modes=("step",))  # fmt: skip
+                                [reward], evaluate_modes=("step", "agent"))  # fmt: skip
         for c in result.checkpoints:
             budget = {key: v + offset.get(key, 0.0) for key, v in c.budget.items()}
             budget["generated_tokens"] = budget.get("generated_tokens", 0.0) + rollout_tokens - offset.get(
