@@ -1,4 +1,4 @@
-"""The ``srl-gym`` command line: list tasks, show a problem with its expert solution, play, export, train, compare."""
+"""The ``srl-gym`` command line: list tasks, show a problem and its expert, play, export, generate, train, compare."""
 
 from __future__ import annotations
 
@@ -133,6 +133,18 @@ def cmd_play(args: argparse.Namespace, out: TextIO, inp: TextIO = sys.stdin) -> 
             out.write(f"(expert's next step: {info['expert_step']})\n")
 
 
+def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
+    """``srl-gym generate``: model-written solutions kept when the verifier accepts them (`srl_gym.agents.generate`)."""
+    try:
+        from srl_gym.agents import generate
+        from srl_gym.agents.models import require_agents_extra
+
+        require_agents_extra()
+    except ImportError as exc:  # no torch or transformers: say how to install them
+        raise ValueError(str(exc)) from None
+    return generate.run(args, out)
+
+
 def trainable_algorithms() -> dict[str, Any]:
     """``srl-gym train NAME``: every registered algorithm with a command line (`srl_gym.algorithms`)."""
     return {name: spec for name, spec in algorithms().items() if spec.trainable}
@@ -202,6 +214,44 @@ def build_parser() -> argparse.ArgumentParser:
         "(solution_dataset; the default)",
     )
     p.set_defaults(func=cmd_export, check=functools.partial(check_export_args, p))
+
+    p = sub.add_parser(
+        "generate",
+        help="expert trajectories written by a language model, kept when the task's verifier accepts them",
+        description="Sample whole solutions from a local causal LM for the problems of seeds SEED..SEED+n-1 of the "
+        "split (train by default; a problem that several seeds give is asked once) and keep those that close "
+        "</think>, whose steps ('Step k:' lines) all parse and apply when played in the env on-policy, and that the "
+        "task's verifier accepts; at most --keep per problem. Writes them as JSONL for srl/Trajectories-v0 "
+        "(atomically), the acceptance rate and the rejection reasons to OUTPUT.summary.json beside it, and prints the "
+        "summary. Exits 1 when nothing was accepted (the file is written, empty). See srl_gym.agents.generate.",
+    )
+    p.add_argument("model", help="'tiny', 'tiny-longmul', 'smollm2-135m' or a local Hugging Face model directory")
+    p.add_argument("--env-id", required=True, help="the task, e.g. srl/LongMultiplication-v0 (see `srl-gym list`)")
+    p.add_argument("-n", type=int, required=True, help="number of problem seeds (SEED..SEED+n-1)")
+    p.add_argument("-o", "--output", required=True, help="the JSONL file to write (atomically)")
+    p.add_argument("--seed", type=int, default=0, help="the first problem seed (default 0)")
+    p.add_argument("--difficulty", type=int, default=0, help="difficulty level, 0 the easiest (default 0)")
+    p.add_argument(
+        "--split",
+        choices=("train", "test"),
+        default="train",
+        help="problem split (default train; test: held-out problems, for a Trajectories-v0 file's evaluation rows)",
+    )
+    p.add_argument("--path", help="srl/Trajectories-v0 only: the JSONL file whose problems to solve")
+    p.add_argument("--samples", type=int, default=4, help="completions sampled per problem (default 4)")
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="sampling temperature; 0 is greedy (needs --samples 1)"
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="longest completion (default: the expert's longest solution of these problems x 1.5 + 16, <= 512)",
+    )
+    p.add_argument("--keep", type=int, default=1, help="distinct accepted solutions kept per problem (default 1)")
+    p.add_argument("--batch-size", type=int, default=64, help="prompts per generate call (default 64)")
+    p.add_argument("--sampling-seed", type=int, default=0, help="seed of the sampling (default 0)")
+    p.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
+    p.set_defaults(func=cmd_generate)
 
     trainable = trainable_algorithms()
     p = sub.add_parser(
