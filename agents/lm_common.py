@@ -125,16 +125,19 @@ def evaluate_lm_run(args: LMArgs, tokenizer: Any, modes: Sequence[str]) -> Calla
 
     options = env_options(args)
     held_out = range(args.eval_episodes)
-    solutions = solution_examples(args.env_id, held_out, split="test", **options) if "solution" in modes else []
-    steps = step_instances(args.env_id, held_out, split="test", **options) if "step" in modes else []
+
+    @functools.cache
+    def problems(mode: str) -> list[Any]:  # built at the first evaluation: a run without one needs no test split
+        build = {"solution": solution_examples, "step": step_instances}[mode]
+        return build(args.env_id, held_out, split="test", **options)
 
     def evaluate(model: Any) -> dict[str, float]:
         agent = LMAgent(model, tokenizer, max_new_tokens=args.max_new_tokens, max_length=args.max_length)
         out: dict[str, float] = {}
         if "solution" in modes:
-            out |= evaluate_solutions(agent, solutions)
+            out |= evaluate_solutions(agent, problems("solution"))
         if "step" in modes:
-            out |= evaluate_steps(agent, steps)
+            out |= evaluate_steps(agent, problems("step"))
         if "agent" in modes:
             result = srl_gym.evaluation.evaluate(
                 agent, args.env_id, args.eval_episodes, split="test", batch_size=64, **options

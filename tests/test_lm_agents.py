@@ -362,3 +362,18 @@ def test_generate_with_a_static_cache_writes_the_default_caches_tokens():
         end = row.index(tokenizer.eos_token_id) if tokenizer.eos_token_id in row else len(row)
         default.append(tokenizer.decode(row[:end], skip_special_tokens=True))
     assert ours == default and any(ours)
+
+
+def test_a_run_without_evaluation_needs_no_test_split(tmp_path):
+    """A file of train-split problems only (e.g. from `srl-gym generate`) trains with --eval-* false."""
+    from srl_gym.agents import lm_common
+    from srl_gym.task import problem_split
+
+    rows = [{"problem": f"Card {i}: what does the cow say?", "steps": ["The cow says moo.", "Answer: moo"],
+             "answer": "moo"} for i in range(60)]  # fmt: skip
+    path = tmp_path / "train-only.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows if problem_split(r["problem"]) == "train"))
+    args = sft.Args(env_id="srl/Trajectories-v0", trajectories_path=str(path), eval_episodes=4, model="tiny")
+    evaluate = lm_common.evaluate_lm_run(args, None, ("solution", "step"))  # built, not yet run
+    with pytest.raises(ValueError, match="no test trajectories"):
+        evaluate(None)
