@@ -90,9 +90,15 @@ def _step_from_json(value: Any, index: int) -> Step:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
+    """``value`` as JSON can hold it: tuples and lists as lists, dicts with string keys, and any other
+    non-JSON value (a `fractions.Fraction` of Arithmetic, a numpy integer) as its ``str``."""
+    if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
-    return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
 
 
 def read_jsonl(path: str | os.PathLike, split: str = "auto") -> list[Trajectory]:
@@ -126,6 +132,9 @@ def write_jsonl(trajectories: Iterable[Trajectory], path: str | os.PathLike) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the file private, unlike any other written file
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for traj in trajectories:
@@ -179,5 +188,7 @@ def iter_expert_trajectories(task: Any, seeds: Iterable[int], split: str = "trai
         problem = env.problem
         steps = [Step(text, action) for _, action, text in env.expert_steps]
         final = task.apply(env.expert_steps[-1][0], env.expert_steps[-1][1])
-        answer = task.answer(problem, final, [s.text for s in steps])
+        # A task with a reference answer (math, logic) gives it; a planning task's "answer" would be the
+        # plan itself, which srl/Trajectories-v0 would compare with the last step and never match.
+        answer = task.answer(problem, final, [s.text for s in steps]) if problem.answer is not None else None
         yield Trajectory(problem.text, steps, answer, {"seed": seed, "difficulty": task.difficulty, "split": split})
