@@ -484,7 +484,7 @@ def test_real_lm_grid_runs_every_algorithm(tmp_path):
     assert budgets["srl"]["generated_tokens"] > 0 and budgets["rlvr"]["generated_tokens"] > 0
     # intermediate checkpoints and optimiser states are pruned; each trained cell keeps its final model
     assert not list(out.rglob("optimizer.pt")) and not list((out / "cells").rglob("checkpoint-*"))
-    assert len(list((out / "cells").rglob("model.safetensors"))) == 4
+    assert len(list((out / "cells").rglob("model.safetensors"))) == len(results["config"]["algos"]) - 1  # not base
     assert (out / "base" / "tiny" / "BlocksWorld-v0" / "base.json").is_file()
 
 
