@@ -398,7 +398,9 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
     contrasts = {(r["metric"], r["difficulty"]): r for r in saved["contrasts"]}
     assert set(contrasts) == {(m, d) for m in ("greedy_success", "step_similarity") for d in ("1", "2")}
     greedy = {(t["a"], t["b"]): t for t in contrasts["greedy_success", "1"]["contrasts"]}
-    assert list(greedy) == [("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl"), ("srl-onpolicy", "srl")]
+    assert list(greedy) == [
+        ("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl"), ("srl-onpolicy", "srl")
+    ]
     clear, null = greedy["srl", "rlvr"], greedy["srl-rlvr", "srl"]
     assert clear["diff"] == 1.0 and clear["low"] == clear["high"] == 1.0 and clear["significant"]
     assert clear["p_adjusted"] == pytest.approx(5 / 2001)  # the bootstrap's floor, times Holm's 5 for the smallest
@@ -421,7 +423,8 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
         in lines
     )
     assert len(lines) == 2 * 2 * 5  # 2 metrics x 2 difficulties x 5 contrasts
-    assert greedy["srl-onpolicy", "srl"]["diff"] == pytest.approx(-0.25) and greedy["srl-onpolicy", "srl"]["significant"]
+    onpolicy = greedy["srl-onpolicy", "srl"]
+    assert onpolicy["diff"] == pytest.approx(-0.25) and onpolicy["significant"]
     assert not any("agent success" in line for line in lines)
 
     # python -m srl_gym.report recomputes the contrasts of a results.json saved without them

@@ -61,7 +61,8 @@ def test_a_batch_plays_the_same_episodes_as_one_by_one_and_stays_full():
             mine.append(calls.pop(0))
         assert sum(mine) == total
         full = [n for n in mine if n == 4]
-        assert mine[: len(full)] == full and all(x >= y for x, y in zip(mine[len(full) :], mine[len(full) + 1 :]))
+        tail = mine[len(full) :]
+        assert mine[: len(full)] == full and all(x >= y for x, y in zip(tail, tail[1:], strict=False))
     assert not calls and len(batched.calls) < chunked
 
 

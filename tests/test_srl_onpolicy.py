@@ -1,4 +1,4 @@
-"""On-policy SRL (`srl_gym.agents.srl_onpolicy`): the oracle's step on the agent's own states, mixing, rounds, budget."""
+"""On-policy SRL (`srl_gym.agents.srl_onpolicy`): the oracle's step on the agent's own states, mix, rounds, budget."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 
 import srl_gym.evaluation
 from srl_gym.agents import srl, srl_onpolicy
-from srl_gym.datasets import format_prompt
-from srl_gym.episodes import make_text_env
 from srl_gym.agents.models import load_model
 from srl_gym.algorithms import get_algorithm
+from srl_gym.datasets import format_prompt
 from srl_gym.envs.planning.hanoi import Hanoi
+from srl_gym.episodes import make_text_env
 
 LONGMUL = {"model": "tiny-longmul", "env_id": "srl/LongMultiplication-v0", "difficulty": 1}
 TINY_RUN = LONGMUL | {
