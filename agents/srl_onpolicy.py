@@ -189,8 +189,7 @@ def train(args: Args) -> TrainResult:
     """Run on-policy SRL; return every round's checkpoints (budgets from the start) and the final metrics."""
     args.validate()
     if args.mix == 0:  # plain SRL: the same run as `srl`
-        plain = srl.Args(**{f.name: getattr(args, f.name) for f in dataclasses.fields(srl.Args)})
-        return srl.train(dataclasses.replace(plain, run_dir=str(Path(args.run_dir) / "round-0")))
+        return srl.train(dataclasses.replace(_srl_args(args), run_dir=str(Path(args.run_dir) / "round-0")))
     root = Path(args.run_dir)
     reward = named(srl_reward_func, "srl_reward", require_think=args.require_think, method=args.similarity)
     model_dir, offset, rollout_tokens = args.model, {}, 0.0
@@ -201,7 +200,7 @@ def train(args: Args) -> TrainResult:
         record = _load_or_play(args, model_dir, k, root / "rollouts" / f"round-{k}.json")
         rollout_tokens += record["rollout_tokens"]
         round_args = dataclasses.replace(
-            srl.Args(**{f.name: getattr(args, f.name) for f in dataclasses.fields(srl.Args)}),
+            _srl_args(args),
             run_dir=str(root / f"round-{k}"), model=model_dir, total_updates=count,
             seed=derived_seed(args.seed, k) % 2**31, eval_before=args.eval_before and k == 0,
             eval_after=args.eval_after and k == len(updates) - 1,
@@ -227,6 +226,11 @@ def train(args: Args) -> TrainResult:
                     f"round{k}/rollout/states": len(record["states"])}  # fmt: skip
     final = {key.split("/", 1)[1]: v for key, v in metrics.items() if key.startswith(f"round{len(updates) - 1}/eval/")}
     return TrainResult(_on_schedule(checkpoints, args.checkpoint_every), metrics | final | {"model_dir": model_dir})
+
+
+def _srl_args(args: Args) -> srl.Args:
+    """The SRL options of ``args`` (a round is an SRL run on its own data)."""
+    return srl.Args(**{f.name: getattr(args, f.name) for f in dataclasses.fields(srl.Args)})
 
 
 def _load_or_play(args: Args, model_dir: str, k: int, path: Path) -> dict[str, Any]:
