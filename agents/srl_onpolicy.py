@@ -56,7 +56,7 @@ from .grpo import named, train_grpo
 from .lm_common import cell_options, grpo_cell_options, step_tokens, task_rows
 from .trl_common import saved_checkpoints
 
-#: The columns of an on-policy row beyond SRL's (`srl_gym.datasets.step_dataset`, less ``completion``).
+#: The column a round's rows add to SRL's (`srl_gym.datasets.step_dataset`): "expert" or "onpolicy".
 SOURCE = "source"
 
 
