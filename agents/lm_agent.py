@@ -54,6 +54,11 @@ class LMAgent:
         self.batch_size, self.max_length = batch_size, max_length
         self.generated_tokens = 0  # completion tokens generated so far, end-of-sequence included (a budget)
 
+    @property
+    def deterministic(self) -> bool:
+        """Greedy decoding: the step is a function of the observation (`srl_gym.evaluate`'s ``end_loops``)."""
+        return self.temperature == 0
+
     def act(self, observation: str, info: dict[str, Any]) -> str:
         return self.act_batch([observation], [info])[0]
 

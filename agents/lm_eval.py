@@ -13,7 +13,8 @@
   - ``greedy_success``: the whole solution in one greedy completion, checked by the task's
     verifier (the paper's measure; the prompt shows the problem only);
   - ``agent_success``: the model plays the env step by step through `srl_gym.evaluation.evaluate`
-    (each prompt shows the current state; an invalid step leaves it unchanged), the gym's measure;
+    (each prompt shows the current state; an invalid step leaves it unchanged; an episode that
+    shows the greedy model an observation twice is a loop and ends there, unsolved), the gym's measure;
 
   both with their per-problem scores (``per_problem``, in problem order, the same problems for
   every algorithm and seed) for the paired statistics of `srl_gym.stats`. On the test split also
@@ -122,10 +123,12 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
 
 
 def _finish_base(record: dict[str, Any], task: str, config: Any, directory: Path) -> dict[str, Any]:
-    """Add the curves' first point (the base on validation, greedy: the same for every seed); write base.json."""
-    record["curve_point"] = evaluate(record["model_dir"], task, config.train_difficulty, config, seed=0,
-                                     split="validation", full=False)  # fmt: skip
-    record["curve_point"].pop("per_problem", None)
+    """Add the curves' first point (the base on validation, greedy: the same for every seed; none when there are
+    no curves, ``curve_points=1``); write base.json."""
+    if config.curve_points > 1:
+        record["curve_point"] = evaluate(record["model_dir"], task, config.train_difficulty, config, seed=0,
+                                         split="validation", full=False)  # fmt: skip
+        record["curve_point"].pop("per_problem", None)
     directory.mkdir(parents=True, exist_ok=True)
     model_dir = Path(record["model_dir"]).resolve()
     inside = model_dir.is_relative_to(directory.resolve())  # a warm-up's model moves with the folder
@@ -215,9 +218,12 @@ def _greedy_metrics(
     whole = LMAgent(model, tokenizer, max_new_tokens=solution_tokens, batch_size=batch, max_length=limit)
     solved, formatted = solve_problems(whole, problems)
     stepper = LMAgent(model, tokenizer, max_new_tokens=step_tokens, batch_size=batch, max_length=limit)
+    # Greedy, so an episode that shows the model a state twice is a loop to the step limit: ended there (same
+    # successes, about half the generate calls on LongMultiplication).
     played = srl_gym.evaluation.evaluate(
-        stepper, task, len(seeds), seeds.start, difficulty=difficulty, split=env_split, batch_size=batch
-    )
+        stepper, task, len(seeds), seeds.start, difficulty=difficulty, split=env_split, batch_size=batch,
+        end_loops=True,
+    )  # fmt: skip
     out: dict[str, Any] = {
         M.GREEDY_SUCCESS: float(np.mean(solved)),
         M.FORMAT_RATE: float(np.mean(formatted)),

@@ -131,7 +131,11 @@ class CompareConfig:
     eval_samples: int = field(default=4, metadata={"help": "k of avg@k: samples per problem (0: no avg@k, pass@k)"})
     eval_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of avg@k"})
     eval_batch_size: int = field(default=96, metadata={"help": "prompts per generate call at evaluation"})
-    curve_points: int = field(default=1, metadata={"help": "evaluated checkpoints per run (learning curves)"})
+    curve_points: int = field(
+        default=1,
+        metadata={"help": "checkpoints per run, scored on validation (learning curves, selection); 1: the final one, "
+                  "not scored"},
+    )  # fmt: skip
     keep_models: bool = field(default=True, metadata={"help": "keep each cell's final model (else delete it)"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, ...; default cuda when available"})
     force_underpowered: bool = field(
@@ -482,15 +486,19 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
     tick = time.perf_counter()
     # Model selection on validation problems (train split, never trained on): every checkpoint is scored and
     # the best one (the latest of equals) goes to the test split. The learning curve is these validation points.
-    curve = [dict(base["curve_point"], budget=0)] if base else []
-    scores = []
+    # A run with one checkpoint and no curve to draw (curve_points=1) has nothing to pick: not scored.
+    curve = [dict(base["curve_point"], budget=0)] if base and "curve_point" in base else []
+    scores: list[float | None] = []
     for checkpoint in trained.checkpoints:
+        if len(trained.checkpoints) == 1 and config.curve_points == 1:
+            scores.append(None)
+            continue
         point = evaluate(checkpoint.path, cell.task, config.train_difficulty, config, cell.seed,
                          split="validation", full=False)  # fmt: skip
         scores.append(selection_score(point))
         if checkpoint.path != base_dir:
             curve.append({"budget": checkpoint.step, **{k: point[k] for k in CURVE_METRICS if k in point}})
-    best = max(range(len(scores)), key=lambda i: (scores[i], i))
+    best = max(range(len(scores)), key=lambda i: (scores[i] or 0.0, i))
     selected = trained.checkpoints[best]
     evals = {}
     for difficulty in config.eval_difficulties(cell.task):

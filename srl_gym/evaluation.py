@@ -77,6 +77,8 @@ class EpisodeResult:
     episode_return: float
     mean_step_similarity: float
     valid_fraction: float
+    #: Ended by ``end_loops``: the agent was shown an observation it had already been shown in this episode.
+    looped: bool = False
 
 
 @dataclass
@@ -128,6 +130,7 @@ def evaluate(
     *,
     difficulty: int | Sequence[int] = 0,
     batch_size: int = 16,
+    end_loops: bool = False,
     **env_kwargs: Any,
 ) -> EvalResult:
     """Run ``agent`` on ``episodes`` episodes of ``env_id`` per difficulty and measure it.
@@ -137,6 +140,15 @@ def evaluate(
     Other keyword arguments go to ``gym.make`` (e.g. ``split="test"``, ``interface="discrete"``).
     Agents with ``act_batch`` play up to ``batch_size`` episodes at once, one call per step; when
     one ends, the next seed takes its place (the order of calls changes, not the episodes).
+
+    ``end_loops=True`` ends an episode, unsolved, as soon as the agent is shown an observation it
+    was already shown in that episode (``EpisodeResult.looped``). It is for agents whose step is
+    a function of the observation (``agent.deterministic``, e.g. a greedy `LMAgent`; anything else
+    is refused): such an agent would repeat the same cycle until ``max_steps`` and never solve
+    it, so success is what the full run gives, at a fraction of the calls. (A greedy model that
+    writes an invalid step sees the same state again and would write it again: on
+    LongMultiplication this halves the steps of an evaluation.) Lengths and returns are then those
+    of the episodes as cut.
     """
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
@@ -144,6 +156,11 @@ def evaluate(
     act = getattr(agent, "act", None) or (agent if callable(agent) else None)
     if act_batch is None and act is None:
         raise TypeError(f"an agent needs act(observation, info), act_batch(...) or to be callable; got {agent!r}")
+    if end_loops and not getattr(agent, "deterministic", False):
+        raise ValueError(
+            "end_loops=True needs an agent whose step depends only on the observation (agent.deterministic is "
+            f"True, e.g. a greedy LMAgent); {type(agent).__name__} does not say so: evaluate it with end_loops=False"
+        )
     levels = [difficulty] if isinstance(difficulty, (int, np.integer)) else list(difficulty)
     seeds = [seed + i for i in range(episodes)]
     results: list[EpisodeResult] = []
@@ -152,7 +169,7 @@ def evaluate(
         envs = [gym.make(env_id, difficulty=int(level), **env_kwargs) for _ in range(slots)]
         if hasattr(agent, "bind"):
             agent.bind(envs[0])
-        results += _run_lockstep(agent, envs, seeds, int(level), act, act_batch)
+        results += _run_lockstep(agent, envs, seeds, int(level), act, act_batch, end_loops)
         for env in envs:
             env.close()
     overall = _summary(results)
@@ -171,12 +188,12 @@ def evaluate(
     )
 
 
-def _run_lockstep(agent, envs, seeds, level, act, act_batch) -> list[EpisodeResult]:
+def _run_lockstep(agent, envs, seeds, level, act, act_batch, end_loops=False) -> list[EpisodeResult]:
     """Play the episodes of ``seeds`` in ``envs`` together; the agent sees all unfinished ones at each step.
 
     When an episode ends, its env starts the next seed at once, so every call serves as many
     episodes as there are envs until the seeds run out (a batch is not held back by its longest
-    episode). Results are in the order of ``seeds``.
+    episode). Results are in the order of ``seeds``. ``end_loops``: see `evaluate`.
     """
     if hasattr(agent, "reset"):
         agent.reset()
@@ -188,12 +205,16 @@ def _run_lockstep(agent, envs, seeds, level, act, act_batch) -> list[EpisodeResu
     valid: list[list[bool]] = [[] for _ in seeds]
     returns = [0.0] * len(seeds)
     solved = [False] * len(seeds)
+    looped = [False] * len(seeds)
+    shown: list[set] = [set() for _ in seeds]  # the observations each episode's agent was shown (end_loops)
 
     def start(i: int) -> None:
         episode = next(pending, None)
         if episode is not None:
             slot_of[i] = episode
             obs[i], infos[i] = envs[i].reset(seed=seeds[episode])
+            if end_loops:
+                shown[episode].add(_observation_key(obs[i]))
 
     for i in range(len(envs)):
         start(i)
@@ -209,11 +230,25 @@ def _run_lockstep(agent, envs, seeds, level, act, act_batch) -> list[EpisodeResu
             returns[e] += float(reward)
             sims[e].append(infos[i]["step_similarity"])
             valid[e].append(infos[i]["valid"])
+            if not (terminated or truncated) and end_loops:
+                key = _observation_key(obs[i])
+                looped[e] = truncated = key in shown[e]
+                shown[e].add(key)
             if terminated or truncated:
                 solved[e] = bool(infos[i].get("solved", False))
                 del slot_of[i]
                 start(i)
     return [
-        EpisodeResult(s, level, solved[e], len(sims[e]), returns[e], float(np.mean(sims[e])), float(np.mean(valid[e])))
+        EpisodeResult(s, level, solved[e], len(sims[e]), returns[e], float(np.mean(sims[e])), float(np.mean(valid[e])),
+                      looped[e])  # fmt: skip
         for e, s in enumerate(seeds)
     ]
+
+
+def _observation_key(observation: Any) -> Any:
+    """A hashable copy of an observation (text as it is; arrays by dtype, shape and bytes; dicts item by item)."""
+    if isinstance(observation, np.ndarray):
+        return (observation.dtype.str, observation.shape, observation.tobytes())
+    if isinstance(observation, dict):
+        return tuple((k, _observation_key(v)) for k, v in sorted(observation.items()))
+    return observation

@@ -7,8 +7,8 @@ hierarchical bootstrap over seeds and test problems where the cells hold per-pro
 Student's t over seeds (a note under each table says which). Then the primary contrasts
 (``results["contrasts"]``, from `srl_gym.stats.contrast_table`): paired bootstrap differences of
 SRL against the others, with Holm-adjusted p-values. `write_plots` draws, per (model, task), the
-learning curves (mean and 95% band over seeds of greedy success and step
-similarity at each evaluated checkpoint) and a bar chart of greedy success at both difficulties.
+learning curves (mean and 95% band over seeds of the validation scores at each evaluated
+checkpoint; none when ``curve_points=1``) and a bar chart of greedy success at both difficulties.
 Both can be rerun on a saved ``results.json``::
 
     python -m srl_gym.report results/quick/results.json
@@ -247,6 +247,37 @@ def write_table(results: dict[str, Any], path: str | os.PathLike) -> None:
     atomic_write_text(path, table_markdown(results))
 
 
+def _curves(plt: Any, rows: list[dict[str, Any]], panels: list[tuple[str, str]], results: dict[str, Any], lm: bool,
+            title: str, path: Path) -> Path:
+    """The learning-curve figure (validation scores against the budget, one panel per metric); its path."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    axes = axes[0]
+    for row in rows:
+        for ax, (key, _) in zip(axes, panels, strict=True):
+            curve = [p for p in row["curve"] if _mean(p, key) is not None]
+            if not curve:
+                continue
+            xs = [p["budget"] for p in curve]
+            mean = [p[key]["mean"] for p in curve]
+            half = [p[key]["ci95"] or 0.0 for p in curve]
+            (line,) = ax.plot(xs, mean, marker="o", label=row["algo"])
+            low = [m - h for m, h in zip(mean, half, strict=True)]
+            high = [m + h for m, h in zip(mean, half, strict=True)]
+            ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.15)
+    difficulty = results["config"]["train_difficulty"]
+    for ax, (_, label) in zip(axes, panels, strict=True):
+        ax.set_xlabel("updates" if lm else "env steps / expert labels")
+        ax.set_ylabel(f"{label} (validation, d{difficulty})")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    saved = _save(fig, path)
+    plt.close(fig)
+    return saved
+
+
 def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
     """Draw ``curves-<model>-<task>.png`` and ``bars-<model>-<task>.png`` into ``out``; return their file names.
 
@@ -268,31 +299,8 @@ def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
         title = f"{_short(task)} ({model if lm else 'discrete agents'}), mean and 95% CI over seeds"
         # ---- learning curves
         panels = [(k, t) for k, t in CURVES if any(_mean(p, k) is not None for r in rows for p in r["curve"])]
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
-        axes = axes[0]
-        for row in rows:
-            for ax, (key, _) in zip(axes, panels, strict=True):
-                curve = [p for p in row["curve"] if _mean(p, key) is not None]
-                if not curve:
-                    continue
-                xs = [p["budget"] for p in curve]
-                mean = [p[key]["mean"] for p in curve]
-                half = [p[key]["ci95"] or 0.0 for p in curve]
-                (line,) = ax.plot(xs, mean, marker="o", label=row["algo"])
-                low = [m - h for m, h in zip(mean, half, strict=True)]
-                high = [m + h for m, h in zip(mean, half, strict=True)]
-                ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.15)
-        difficulty = results["config"]["train_difficulty"]
-        for ax, (_, label) in zip(axes, panels, strict=True):
-            ax.set_xlabel("updates" if lm else "env steps / expert labels")
-            ax.set_ylabel(f"{label} (test, d{difficulty})")
-            ax.set_ylim(-0.02, 1.02)
-            ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=8)
-        fig.suptitle(title, fontsize=10)
-        fig.tight_layout()
-        written.append(_save(fig, out / f"curves-{name}.png"))
-        plt.close(fig)
+        if panels:
+            written.append(_curves(plt, rows, panels, results, lm, title, out / f"curves-{name}.png"))
         # ---- bars: greedy success at each difficulty
         difficulties = sorted({d for r in rows for d in r["eval"]}, key=int)
         fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(rows) * max(1, len(difficulties)) / 2, 3.6))

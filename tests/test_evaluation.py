@@ -75,3 +75,25 @@ def test_the_expert_solves_every_problem_in_a_batch():
 def test_bad_episode_counts_are_refused(episodes):
     with pytest.raises(ValueError, match="episodes must be a positive int"):
         evaluate(ExpertAgent(), ENV_ID, episodes=episodes)
+
+
+class DeterministicErratic(Erratic):
+    deterministic = True  # its step is a function of the observation
+
+
+def test_ending_loops_keeps_every_outcome_and_cuts_the_repeats():
+    kwargs = {"episodes": 12, "seed": 0, "difficulty": [0, 1], "split": "test", "batch_size": 4, "max_steps": 30}
+    full = evaluate(DeterministicErratic(), ENV_ID, **kwargs)
+    cut_agent = DeterministicErratic()
+    cut = evaluate(cut_agent, ENV_ID, end_loops=True, **kwargs)
+    assert [e.solved for e in cut.episodes] == [e.solved for e in full.episodes]
+    assert 0 < cut.success_rate < 1
+    looped = [(c, f) for c, f in zip(cut.episodes, full.episodes, strict=True) if c.looped]
+    assert looped and all(not c.solved and c.length < f.length == 30 for c, f in looped)  # each would have run out
+    assert all(c == f for c, f in zip(cut.episodes, full.episodes, strict=True) if not c.looped)
+    assert sum(cut_agent.calls) < sum(e.length for e in full.episodes)
+
+
+def test_ending_loops_needs_an_agent_that_says_it_is_deterministic():
+    with pytest.raises(ValueError, match="agent.deterministic"):
+        evaluate(Erratic(), ENV_ID, episodes=2, end_loops=True)
