@@ -85,9 +85,13 @@ def table_markdown(results: dict[str, Any]) -> str:
         f"({config['eval_problems']} per difficulty). Trained on {config['train_problems']} problems of "
         f"difficulty {config['train_difficulty']}; evaluated there (d{config['train_difficulty']})"
         + (f" and {harder} level(s) harder" if (harder := config.get("eval_harder_levels", 1)) else "")
-        + ", each run at its checkpoint with the best validation score "
-        f"({config.get('validation_problems', 'no')} validation problems). "
-        "greedy success: whole solution decoded greedily, checked by the task's verifier; agent success: the "
+        + (", each run at its checkpoint with the best validation score "
+           f"({config.get('validation_problems', 'no')} validation problems, {config.get('curve_points', 1)} "
+           "checkpoints per run). "
+           if config.get("curve_points", 1) > 1 else
+           ", each run at its final checkpoint (one per run; a run with two, SRL->RLVR's SRL half and its end, is picked "
+           f"between them on {config.get('validation_problems', 'no')} validation problems). ")
+        + "greedy success: whole solution decoded greedily, checked by the task's verifier; agent success: the "
         "model plays the env step by step (each prompt shows the current state); "
         + (f"avg@{k}: mean success of {k} samples at temperature {config['eval_temperature']}; " if k else "")
         + "step sim.: mean similarity of the "
@@ -299,7 +303,7 @@ def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
         title = f"{_short(task)} ({model if lm else 'discrete agents'}), mean and 95% CI over seeds"
         # ---- learning curves
         panels = [(k, t) for k, t in CURVES if any(_mean(p, k) is not None for r in rows for p in r["curve"])]
-        if panels:
+        if panels and results["config"].get("curve_points", 1) > 1:  # 1: one scored point per run, no curve
             written.append(_curves(plt, rows, panels, results, lm, title, out / f"curves-{name}.png"))
         # ---- bars: greedy success at each difficulty
         difficulties = sorted({d for r in rows for d in r["eval"]}, key=int)
