@@ -13,15 +13,15 @@ register_kind("discrete", entry_point="srl_gym.agents.discrete_eval")
 # ---- language models (TRL)
 register_algorithm("base", kind="lm", entry_point="srl_gym.agents.base",
                    help="the warmed-up start model, untrained on the hard problems (the reference)", trainable=False)
-register_algorithm("sft", kind="lm", entry_point="srl_gym.agents.sft",
+register_algorithm("sft", kind="lm", entry_point="srl_gym.agents.sft", expert_data=True,
                    help="SFT on whole expert solutions (TRL SFTTrainer)")
 register_algorithm("rlvr", kind="lm", entry_point="srl_gym.agents.rlvr",
                    help="GRPO with the verifier's 0/1 outcome reward")
-register_algorithm("srl", kind="lm", entry_point="srl_gym.agents.srl",
+register_algorithm("srl", kind="lm", entry_point="srl_gym.agents.srl", expert_data=True,
                    help="GRPO with the step-similarity reward (SRL)")
-register_algorithm("srl-rlvr", kind="lm", entry_point="srl_gym.agents.srl_rlvr",
+register_algorithm("srl-rlvr", kind="lm", entry_point="srl_gym.agents.srl_rlvr", expert_data=True,
                    help="SRL for half the updates, then RLVR from the SRL model")
-register_algorithm("srl-onpolicy", kind="lm", entry_point="srl_gym.agents.srl_onpolicy",
+register_algorithm("srl-onpolicy", kind="lm", entry_point="srl_gym.agents.srl_onpolicy", expert_data=True,
                    help="SRL on the model's own states too: rounds of play (the oracle labels each state), then GRPO")
 # ---- discrete agents (Stable-Baselines3)
 register_algorithm("random", kind="discrete", entry_point="srl_gym.agents.random_policy",

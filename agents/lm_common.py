@@ -48,12 +48,19 @@ class LMArgs(RunArgs):
     save_training_state: bool = field(
         default=True, metadata={"help": "keep optimizer, scheduler and RNG states in checkpoints (needed to resume)"}
     )
+    expert_noise: float = field(
+        default=0.0,
+        metadata={"help": "a flawed expert on purpose: p of a legal wrong step per step of the expert trajectories "
+                  "trained on (the oracle re-plans after it; 0: the oracle; held-out problems and rewards stay clean)"},
+    )  # fmt: skip
 
     def validate(self) -> None:
         super().validate()
         for name in ("train_seeds", "eval_episodes", "max_length", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.expert_noise:  # the env says why it cannot (a task without legal wrong steps, ...)
+            make_text_env(self.env_id, **_extra(self), **training_noise(self))
         if self.eval_every < 0:
             raise ValueError(f"eval_every must be >= 0, got {self.eval_every}")
         from .models import check_model_name
@@ -67,6 +74,12 @@ class LMArgs(RunArgs):
 
 def _extra(args: Any) -> dict[str, Any]:
     return {k: v for k, v in env_options(args).items() if k != "difficulty"}
+
+
+def training_noise(args: Any) -> dict[str, float]:
+    """The env option that makes the training data's expert flawed (none when ``expert_noise`` is 0)."""
+    noise = float(getattr(args, "expert_noise", 0.0) or 0.0)
+    return {"expert_noise": noise} if noise else {}
 
 
 def load_for_training(args: LMArgs) -> tuple[Any, Any]:
@@ -83,8 +96,9 @@ def task_rows(args: LMArgs, tokenizer: Any, kind: str, *, split: str = "train") 
     from srl_gym.datasets import solution_dataset, step_dataset
 
     build = {"solution": solution_dataset, "step": step_dataset}[kind]
+    noise = training_noise(args) if split == "train" else {}  # the expert may be flawed on purpose; tests never
     return build(args.env_id, args.train_seeds, split=split, difficulty=args.difficulty, tokenizer=tokenizer,
-                 **_extra(args))  # fmt: skip
+                 **_extra(args), **noise)  # fmt: skip
 
 
 def check_lengths(tokenizer: Any, data: Any, max_length: int, reserve: int = 0) -> None:
@@ -171,6 +185,7 @@ def cell_options(cell: Cell) -> dict[str, Any]:
         "force": True,
         "save_training_state": False,  # a cell is never resumed (an interrupted cell starts over)
         "max_length": config.max_length,
+        "expert_noise": cell.expert_noise,
     }
 
 

@@ -91,6 +91,9 @@ class Cell:
         config: the comparison's settings (`srl_gym.compare.CompareConfig`).
         run_dir: an empty folder of the cell's own for the trainer's runs.
         base_dir: the warmed-up start model every algorithm of this (model, task) shares, if any.
+        expert_noise: the flawed expert of this cell (the env's ``expert_noise``: p of a legal wrong step
+            per step of the expert trajectories it trains on; 0: the oracle). Set only for algorithms
+            registered with ``expert_data=True``, by the comparison's ``expert_noise`` axis.
     """
 
     model: str
@@ -99,6 +102,7 @@ class Cell:
     config: Any
     run_dir: Path
     base_dir: str | None = None
+    expert_noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,9 @@ class AlgorithmSpec:
     help: str
     options: tuple[tuple[str, Any], ...] = ()
     trainable: bool = True  # ``srl-gym train NAME`` exists: the module has ``main`` (``base``/``random`` do not)
+    #: It learns from the expert's trajectories (SFT, SRL), so the comparison's ``expert_noise`` axis varies
+    #: them; False for those that never read one (``base``, ``rlvr``: one cell per seed on that axis).
+    expert_data: bool = False
 
     def load(self) -> ModuleType:
         """Import the algorithm's module (``Args``, ``train``, ``main``, ``train_cell``)."""
@@ -155,11 +162,16 @@ def register_algorithm(
     help: str,
     options: dict[str, Any] | None = None,
     trainable: bool = True,
+    expert_data: bool = False,
 ) -> AlgorithmSpec:
-    """Register an algorithm under ``name`` (``srl-gym train NAME``, ``srl-gym compare --algos NAME``)."""
-    if not name or any(c.isspace() or c == "," for c in name):
-        raise ValueError(f"an algorithm name needs no spaces or commas, got {name!r}")
-    spec = AlgorithmSpec(name, kind, entry_point, help, tuple(sorted((options or {}).items())), trainable)
+    """Register an algorithm under ``name`` (``srl-gym train NAME``, ``srl-gym compare --algos NAME``).
+
+    ``expert_data``: it trains on the expert's trajectories (built with the cell's ``expert_noise``).
+    """
+    if not name or any(c.isspace() or c in ",@" for c in name):
+        raise ValueError(f"an algorithm name needs no spaces, commas or '@', got {name!r}")
+    spec = AlgorithmSpec(name, kind, entry_point, help, tuple(sorted((options or {}).items())), trainable,
+                         expert_data)  # fmt: skip
     if name in ALGORITHMS and ALGORITHMS[name] != spec:
         raise ValueError(f"algorithm {name!r} is already registered by {ALGORITHMS[name].entry_point}")
     ALGORITHMS[name] = spec

@@ -102,6 +102,12 @@ class CompareConfig:
     )
     onpolicy_rounds: int = field(default=2, metadata={"help": "srl-onpolicy: rounds of play then train"})
     onpolicy_problems: int = field(default=32, metadata={"help": "srl-onpolicy: training problems played per round"})
+    expert_noise: tuple[float, ...] = field(
+        default=(0.0,),
+        metadata={"help": "the flawed-expert axis: each p trains every algorithm that reads expert trajectories "
+                  "(sft, srl, srl-rlvr, srl-onpolicy) on trajectories with a legal wrong step at rate p (e.g. "
+                  "0,0.1,0.3); the others, the warm-up and every evaluation stay clean"},
+    )  # fmt: skip
     micro_batch_size: int = field(default=64, metadata={"help": "sequences per forward/backward (memory only)"})
     max_new_tokens_cap: int = field(default=512, metadata={"help": "upper bound of any completion's length"})
     max_length: int = field(default=2048, metadata={"help": "longest prompt + completion in tokens"})
@@ -176,6 +182,22 @@ class CompareConfig:
             raise ValueError("srl-rlvr splits the budget in two: updates must be >= 2")
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2, got {self.group_size}")
+        self.expert_noise = tuple(self.expert_noise) if isinstance(self.expert_noise, (list, tuple)) else (
+            self.expert_noise,)
+        if not self.expert_noise or len(set(self.expert_noise)) != len(self.expert_noise):
+            raise ValueError(f"expert_noise needs distinct values, got {self.expert_noise}")
+        for p in self.expert_noise:
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+                raise ValueError(f"expert_noise values must be in [0, 1] (0: the oracle), got {p!r}")
+        self.expert_noise = tuple(float(p) for p in self.expert_noise)
+        if any(self.expert_noise):
+            if not any(get_algorithm(a).expert_data for a in self.lm_algos):
+                raise ValueError(f"expert_noise={self.expert_noise} changes only algorithms that train on expert "
+                                 "trajectories (sft, srl, srl-rlvr, srl-onpolicy); none is in algos")  # fmt: skip
+            from srl_gym.episodes import make_text_env
+
+            for task in self.tasks:  # the env says why a task cannot have a flawed expert (no legal wrong step)
+                make_text_env(task, difficulty=self.train_difficulty, expert_noise=max(self.expert_noise))
         if not 0.0 <= self.onpolicy_mix <= 1.0:
             raise ValueError(f"onpolicy_mix must be in [0, 1] (0: plain SRL), got {self.onpolicy_mix}")
         for name in ("eval_samples", "warmup_updates", "validation_start", "eval_harder_levels"):
@@ -352,23 +374,40 @@ class Cell:
     task: str
     algo: str
     seed: int
+    expert_noise: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """The algorithm's row in results and tables: its name, with ``@noise=P`` when its expert is flawed."""
+        return noisy_label(self.algo, self.expert_noise)
 
     @property
     def group(self) -> tuple[str, str, str]:
-        return (self.model, self.task, self.algo)
+        return (self.model, self.task, self.label)
 
     def folder(self, out: Path) -> Path:
-        return out / "cells" / slug(self.model) / slug(self.task) / self.algo / f"seed-{self.seed}"
+        algo = self.algo if not self.expert_noise else f"{self.algo}-noise-{self.expert_noise:g}"
+        return out / "cells" / slug(self.model) / slug(self.task) / algo / f"seed-{self.seed}"
+
+
+def noisy_label(algo: str, expert_noise: float) -> str:
+    """``"srl"`` for the oracle's data, ``"srl@noise=0.1"`` for a flawed expert's (see `CompareConfig.expert_noise`)."""
+    return algo if not expert_noise else f"{algo}@noise={expert_noise:g}"
 
 
 def grid(config: CompareConfig) -> list[Cell]:
-    """Every cell, seed by seed (so an early stop still holds whole seeds of every algorithm)."""
+    """Every cell, seed by seed (so an early stop still holds whole seeds of every algorithm).
+
+    Algorithms that train on expert trajectories get one cell per ``expert_noise`` value; the others one.
+    """
     cells = []
     for task in config.tasks:
         for seed in range(config.seeds):
             for algo in config.algos:
-                models = config.models if get_algorithm(algo).kind == "lm" else ("mlp",)
-                cells += [Cell(m, task, algo, seed) for m in models]
+                spec = get_algorithm(algo)
+                models = config.models if spec.kind == "lm" else ("mlp",)
+                noises = config.expert_noise if spec.kind == "lm" and spec.expert_data else (0.0,)
+                cells += [Cell(m, task, algo, seed, p) for p in noises for m in models]
     order = {m: i for i, m in enumerate((*config.models, "mlp"))}
     return sorted(cells, key=lambda c: order[c.model])  # stable: model, then task, seed, algo
 
@@ -481,7 +520,9 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
     runs.mkdir(parents=True)
     base_dir = base["model_dir"] if base else None
     tick = time.perf_counter()
-    trained = algorithm.train_cell(algorithms.Cell(cell.model, cell.task, cell.seed, config, runs, base_dir))
+    trained = algorithm.train_cell(
+        algorithms.Cell(cell.model, cell.task, cell.seed, config, runs, base_dir, expert_noise=cell.expert_noise)
+    )
     train_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     # Model selection on validation problems (train split, never trained on): every checkpoint is scored and
@@ -510,7 +551,9 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
     return {
         "model": cell.model,
         "task": cell.task,
-        "algo": cell.algo,
+        "algo": cell.label,  # the row: "srl", or "srl@noise=0.1" on the expert_noise axis
+        "algorithm": cell.algo,
+        "expert_noise": cell.expert_noise,
         "seed": cell.seed,
         "kind": algorithm.kind,
         "eval": evals,
@@ -596,7 +639,7 @@ def compare(
         for cell in cells:
             if finished[cell] is not None:
                 continue
-            bar.set_description(f"{slug(cell.task)} {cell.algo} seed {cell.seed}")
+            bar.set_description(f"{slug(cell.task)} {cell.label} seed {cell.seed}")
             base = None
             if cell.model != "mlp":
                 key = (cell.model, cell.task)
@@ -605,7 +648,7 @@ def compare(
                     bases[key] = get_kind("lm").load().prepare_base(
                         cell.model, cell.task, config, out / "base" / slug(cell.model) / slug(cell.task)
                     )
-                    bar.set_description(f"{slug(cell.task)} {cell.algo} seed {cell.seed}")
+                    bar.set_description(f"{slug(cell.task)} {cell.label} seed {cell.seed}")
                 base = bases[key]
             result = run_cell(cell, config, out, base)
             result["environment"] = {  # per cell: a resumed grid may mix machines
@@ -677,6 +720,8 @@ def _command_args(config: CompareConfig) -> list[str]:
             args += ["--seeds", str(value)]
         elif key == "force_underpowered":
             args += ["--force-underpowered"] if value else []
+        elif isinstance(value, (list, tuple)):
+            args += ["--set", f"{key}=" + ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)]
         else:
             args += ["--set", f"{key}={value}"]
     return args
@@ -745,7 +790,13 @@ def _parse_setting(text: str) -> tuple[str, Any]:
             return name, None
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
     if typing.get_origin(kind) is tuple:
-        return name, tuple(v.strip() for v in value.split(",") if v.strip())
+        values = tuple(v.strip() for v in value.split(",") if v.strip())
+        if typing.get_args(kind)[0] is float:
+            try:
+                return name, tuple(float(v) for v in values)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{name} needs numbers separated by commas, got {value!r}") from None
+        return name, values
     if kind is bool:
         if value.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
             raise argparse.ArgumentTypeError(f"{name} needs true or false, got {value!r}")

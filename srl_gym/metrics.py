@@ -144,6 +144,8 @@ def summarize(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for (model, task, algo), members in groups.items():
         members = sorted(members, key=lambda c: c["seed"])  # the bootstrap's rows: independent of cell order
         row: dict[str, Any] = {"model": model, "task": task, "algo": algo, "seeds": [c["seed"] for c in members]}
+        if "expert_noise" in members[0]:  # the flawed-expert axis: the algorithm and its noise apart from the label
+            row |= {"algorithm": members[0]["algorithm"], "expert_noise": members[0]["expert_noise"]}
         row["eval"] = {}
         for difficulty in sorted({d for c in members for d in c["eval"]}, key=int):
             results = [c["eval"][difficulty] for c in members if c["eval"].get(difficulty)]

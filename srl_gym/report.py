@@ -64,8 +64,8 @@ def _groups(results: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in results["summary"]:
         groups.setdefault((row["model"], row["task"]), []).append(row)
-    for rows in groups.values():
-        rows.sort(key=lambda r: order.get(r["algo"], len(order)))
+    for rows in groups.values():  # by algorithm, then by expert_noise (a flawed expert's rows after the oracle's)
+        rows.sort(key=lambda r: (order.get(r.get("algorithm", r["algo"]), len(order)), r.get("expert_noise", 0.0)))
     return groups
 
 
@@ -131,6 +131,11 @@ def table_markdown(results: dict[str, Any]) -> str:
                 cells += [_count(budget.get(key)) for key in ("env_steps", "expert_labels")]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", _interval_note(rows, difficulties, [(key, title.format(k=k)) for key, title in metrics])]
+        if any(row.get("expert_noise") for row in rows):
+            lines += ["", "`ALGO@noise=p`: trained on expert trajectories in which each step is, with probability p, "
+                      "a legal wrong one after which the oracle re-plans (the env's `expert_noise`): SFT's targets and "
+                      "SRL's step rewards come from that flawed expert; the warm-up, the verifier's outcome reward "
+                      "and every validation and test problem stay clean."]  # fmt: skip
     contrasts = results.get("contrasts")
     if contrasts is None:  # a results.json from before the contrasts were stored
         contrasts = contrast_table(results.get("cells") or [])
@@ -282,6 +287,43 @@ def _curves(plt: Any, rows: list[dict[str, Any]], panels: list[tuple[str, str]],
     return saved
 
 
+def _noise(plt: Any, rows: list[dict[str, Any]], results: dict[str, Any], title: str, path: Path) -> Path:
+    """Outcome against the expert's noise: a line (mean and 95% CI) per algorithm trained on expert trajectories,
+    a flat band for those that never read one (RLVR, the base); at the training difficulty, on test problems."""
+    difficulty = str(results["config"]["train_difficulty"])
+    noises = sorted(float(p) for p in results["config"]["expert_noise"])
+    by_algorithm: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_algorithm.setdefault(row.get("algorithm", row["algo"]), []).append(row)
+    metrics = [(M.GREEDY_SUCCESS, "greedy success"), (M.AGENT_SUCCESS, "agent success")]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.8), squeeze=False)
+    for ax, (key, label) in zip(axes[0], metrics, strict=True):
+        for algorithm, members in by_algorithm.items():
+            points = sorted((r.get("expert_noise", 0.0), (r["eval"].get(difficulty) or {}).get(key)) for r in members)
+            points = [(p, stat) for p, stat in points if stat and stat.get("mean") is not None]
+            if not points:
+                continue
+            if len(points) == 1 and len(noises) > 1:  # never reads the expert: the same at every noise
+                mean, half = points[0][1]["mean"], points[0][1].get("ci95") or 0.0
+                (line,) = ax.plot([noises[0], noises[-1]], [mean, mean], linestyle="--", label=f"{algorithm} (no expert)")
+                ax.fill_between([noises[0], noises[-1]], mean - half, mean + half, color=line.get_color(), alpha=0.1)
+                continue
+            xs = [p for p, _ in points]
+            means = [stat["mean"] for _, stat in points]
+            errors = [stat.get("ci95") or 0.0 for _, stat in points]
+            ax.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=algorithm)
+        ax.set_xlabel("expert noise p (share of the expert's steps replaced by a legal wrong one)")
+        ax.set_ylabel(f"{label} (test, d{difficulty})")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title.replace("mean and 95% CI over seeds", "a flawed expert; mean and 95% CI"), fontsize=10)
+    fig.tight_layout()
+    saved = _save(fig, path)
+    plt.close(fig)
+    return saved
+
+
 def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
     """Draw ``curves-<model>-<task>.png`` and ``bars-<model>-<task>.png`` into ``out``; return their file names.
 
@@ -305,6 +347,8 @@ def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
         panels = [(k, t) for k, t in CURVES if any(_mean(p, k) is not None for r in rows for p in r["curve"])]
         if panels and results["config"].get("curve_points", 1) > 1:  # 1: one scored point per run, no curve
             written.append(_curves(plt, rows, panels, results, lm, title, out / f"curves-{name}.png"))
+        if lm and len(results["config"].get("expert_noise", [0.0])) > 1:  # the flawed-expert axis
+            written.append(_noise(plt, rows, results, title, out / f"noise-{name}.png"))
         # ---- bars: greedy success at each difficulty
         difficulties = sorted({d for r in rows for d in r["eval"]}, key=int)
         fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(rows) * max(1, len(difficulties)) / 2, 3.6))

@@ -58,8 +58,9 @@ def test_unknown_names_and_conflicts_are_refused():
         get_algorithm("nope")
     with pytest.raises(ValueError, match="already registered"):
         register_algorithm("srl", kind="lm", entry_point="somewhere.else", help="a clash")
-    with pytest.raises(ValueError, match="no spaces or commas"):
-        register_algorithm("a,b", kind="lm", entry_point="x", help="")
+    for name in ("a,b", "a b", "srl@noise=0.1"):  # '@' marks a flawed expert's row (ALGO@noise=p)
+        with pytest.raises(ValueError, match="no spaces, commas or '@'"):
+            register_algorithm(name, kind="lm", entry_point="x", help="")
 
 
 def test_a_newcomer_registers_an_algorithm_in_one_module(tmp_path, monkeypatch):

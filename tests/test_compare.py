@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 import math
+import re
 import sys
 import time
 import types
@@ -574,3 +577,70 @@ def test_a_validation_problem_that_is_a_training_problem_is_refused():
     # forced (a smoke test on a small task)
     compare.preset_config("quick", tasks=("Hanoi",), models=("tiny",), train_difficulty=0, validation_start=100,
                           force_underpowered=True)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- the flawed-expert axis
+def test_the_expert_noise_axis_multiplies_only_the_algorithms_that_read_the_expert():
+    config = compare.preset_config("quick", tasks=("Hanoi",), algos=("base", "sft", "rlvr", "srl"), seeds=2,
+                                   expert_noise=(0.0, 0.1, 0.3), force_underpowered=True)  # fmt: skip
+    cells = compare.grid(config)
+    per_seed = sorted(c.label for c in cells if c.seed == 0)
+    assert per_seed == sorted(["base", "rlvr", "sft", "sft@noise=0.1", "sft@noise=0.3", "srl", "srl@noise=0.1",
+                               "srl@noise=0.3"])  # fmt: skip
+    folders = {c.folder(Path("out")).parts[-2] for c in cells}
+    assert {"srl", "srl-noise-0.1", "rlvr"} <= folders and len({c.folder(Path("out")) for c in cells}) == len(cells)
+    args = compare._command_args(config)
+    assert "expert_noise=0,0.1,0.3" in args
+    _, parsed = compare._parse_setting("expert_noise=0,0.1,0.3")
+    assert parsed == (0.0, 0.1, 0.3)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"expert_noise": (0.0, 1.5)}, "expert_noise values must be in [0, 1]"),
+        ({"expert_noise": (0.1, 0.1)}, "expert_noise needs distinct values"),
+        ({"expert_noise": (0.0, 0.2)}, "LongMultiplication"),  # the quick task has no legal wrong step
+        ({"expert_noise": (0.0, 0.2), "tasks": ("Hanoi",), "algos": ("base", "rlvr")}, "none is in algos"),
+    ],
+)
+def test_bad_expert_noise_names_the_fix(changes, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        compare.preset_config("quick", force_underpowered=True, **changes)
+
+
+def test_a_flawed_expert_reaches_the_trainer_and_gets_its_own_rows(tmp_path, monkeypatch):
+    seen = []
+
+    def train_cell(cell, algo):
+        seen.append((algo, cell.expert_noise))
+        cell.run_dir.joinpath("model").mkdir()
+        return TrainResult([Checkpoint(str(cell.run_dir / "model"), {"updates": 2.0})])
+
+    def evaluate(path, task, difficulty, config, seed, *, split="test", full=True):
+        noise = 0.0 if "noise" not in str(path) else float(str(path).split("-noise-")[1].split("/")[0])
+        score = [float(i < 100 * (0.8 - noise)) for i in range(100)]  # the noisier the expert, the worse
+        return {"greedy_success": sum(score) / 100, "agent_success": sum(score) / 100, "problems": 100,
+                "per_problem": {"greedy_success": score, "agent_success": score}}  # fmt: skip
+
+    def prepare_base(model, task, config, directory):
+        return {"model_dir": "base-dir"}
+
+    _register_fakes(monkeypatch, ("base", "sft", "rlvr", "srl"), train_cell, evaluate, prepare_base)
+    for name in ("sft", "srl"):  # the stand-ins read the expert as the real ones do
+        spec = algorithms.ALGORITHMS[name]
+        monkeypatch.setitem(algorithms.ALGORITHMS, name, dataclasses.replace(spec, expert_data=True))
+    results = compare.compare("quick", tmp_path / "out", tasks=("Hanoi",), algos=("base", "sft", "rlvr", "srl"),
+                              seeds=1, progress=False, expert_noise=(0.0, 0.5), force_underpowered=True)  # fmt: skip
+    assert sorted(seen) == [("rlvr", 0.0), ("sft", 0.0), ("sft", 0.5), ("srl", 0.0), ("srl", 0.5)]
+    rows = {r["algo"]: r for r in results["summary"]}
+    assert rows["srl@noise=0.5"]["algorithm"] == "srl" and rows["srl@noise=0.5"]["expert_noise"] == 0.5
+    assert rows["srl@noise=0.5"]["eval"]["1"]["greedy_success"]["mean"] == pytest.approx(0.3)
+    assert rows["srl"]["eval"]["1"]["greedy_success"]["mean"] == pytest.approx(0.8)
+    assert all("noise" not in c["a"] + c["b"] for c in results["contrasts"])  # the contrasts are the clean ones
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "| srl@noise=0.5 |" in table and "`ALGO@noise=p`" in table
+    assert table.index("| srl |") < table.index("| srl@noise=0.5 |")
+    if importlib.util.find_spec("matplotlib"):  # outcome against noise, one figure per (model, task)
+        assert results["figures"].count("noise-tiny-longmul-Hanoi-v0.png") == 1
+        assert (tmp_path / "out" / "noise-tiny-longmul-Hanoi-v0.png").stat().st_size > 10_000

@@ -237,3 +237,35 @@ def test_has_wrong_steps_agrees_with_the_task(entry):
         if found:
             break
     assert found == cls.has_wrong_steps
+
+
+# ---------------------------------------------------------------------- the trainers' expert_noise option
+def test_a_trainers_expert_noise_flaws_its_training_rows_and_nothing_else():
+    pytest.importorskip("datasets")
+    from srl_gym.agents import sft, srl
+    from srl_gym.agents.lm_common import task_rows
+    from srl_gym.rewards import outcome_reward_func
+
+    options = {"env_id": "srl/Hanoi-v0", "difficulty": 1, "train_seeds": 24}
+    noisy, clean = srl.Args(expert_noise=0.5, **options), srl.Args(**options)
+    noisy.validate()
+    rows, clean_rows = task_rows(noisy, None, "step"), task_rows(clean, None, "step")
+    assert len(rows) > len(clean_rows)  # detours make the trajectories longer
+    assert task_rows(noisy, None, "step")["expert_step"] == rows["expert_step"]  # seeded
+    held_out = task_rows(noisy, None, "step", split="test")  # held-out rows stay the oracle's
+    assert held_out["expert_step"] == task_rows(clean, None, "step", split="test")["expert_step"]
+    # SFT's whole solutions are the flawed expert's too, and still solve the problem (the oracle re-plans)
+    solutions = task_rows(sft.Args(expert_noise=0.5, **options), None, "solution")
+    clean_solutions = task_rows(sft.Args(**options), None, "solution")
+    assert solutions["completion"] != clean_solutions["completion"] and solutions["prompt"] == clean_solutions["prompt"]
+    rewards = outcome_reward_func(solutions["completion"], **{k: solutions[k] for k in
+                                  ("env_id", "seed", "split", "difficulty", "env_kwargs")})  # fmt: skip
+    assert rewards == [1.0] * len(solutions)
+
+
+def test_a_trainer_refuses_noise_on_a_task_without_a_legal_wrong_step():
+    pytest.importorskip("datasets")
+    from srl_gym.agents import srl
+
+    with pytest.raises(ValueError, match="legal wrong step"):
+        srl.Args(env_id="srl/LongMultiplication-v0", expert_noise=0.1).validate()
