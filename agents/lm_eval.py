@@ -52,10 +52,17 @@ def check_model(name: str) -> None:
 
 
 def protected_levels(model: str) -> tuple[int, ...] | None:
-    """The levels whose comparison problems a shipped base's warm-up left out (None: not a shipped base)."""
+    """The levels whose comparison problems a shipped base's warm-up left out (None: not a shipped base): its
+    protected levels, and every level of its task that the warm-up never drew from."""
+    from srl_gym.registration import task_entry
+
     from .warmup import BASES
 
-    return BASES[model].protected_levels if model in BASES else None
+    if model not in BASES:
+        return None
+    spec = BASES[model]
+    unseen = [level for level in range(len(task_entry(spec.task).load().levels)) if level not in spec.levels]
+    return tuple(sorted({*spec.protected_levels, *unseen}))
 
 
 def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[str, Any]:

@@ -525,6 +525,12 @@ def test_underpowered_settings_are_refused_unless_forced():
     # the shipped base saw level-0 problems that may be a comparison's: training there is refused
     with pytest.raises(ValueError, match="tiny-longmul was warmed up on problems of level 0"):
         compare.preset_config("quick", train_difficulty=0)
+    # a level the warm-up never drew from is clean: tiny-hanoi saw levels 0 and 1 (all their problems), not 2
+    hanoi = {"tasks": ("Hanoi",), "models": ("tiny-hanoi",)}
+    assert not [r for r in compare.preset_config("quick", train_difficulty=2, force_underpowered=True, **hanoi)
+                .underpowered() if "warmed up" in r]  # fmt: skip
+    with pytest.raises(ValueError, match="tiny-hanoi was warmed up on problems of level 1"):
+        compare.preset_config("quick", train_difficulty=1, **hanoi)
     assert compare.RESERVED_SEEDS == __import__("srl_gym.agents.warmup").agents.warmup.RESERVED_SEEDS
 
 
