@@ -227,9 +227,9 @@ def _greedy_metrics(
     stepper = LMAgent(model, tokenizer, max_new_tokens=step_tokens, batch_size=batch, max_length=limit)
     # Greedy, so an episode that shows the model a state twice is a loop to the step limit: ended there (same
     # successes, about half the generate calls on LongMultiplication).
-    played = srl_gym.evaluation.evaluate(
-        stepper, task, len(seeds), seeds.start, difficulty=difficulty, split=env_split, batch_size=batch,
-        end_loops=True,
+    played = srl_gym.evaluation.evaluate(  # the same problems as the whole solutions (a small level repeats some)
+        stepper, task, difficulty=difficulty, split=env_split, batch_size=batch, end_loops=True,
+        seeds=[e.seed for e in problems],
     )  # fmt: skip
     out: dict[str, Any] = {
         M.GREEDY_SUCCESS: float(np.mean(solved)),

@@ -131,11 +131,13 @@ def evaluate(
     difficulty: int | Sequence[int] = 0,
     batch_size: int = 16,
     end_loops: bool = False,
+    seeds: Sequence[int] | None = None,
     **env_kwargs: Any,
 ) -> EvalResult:
     """Run ``agent`` on ``episodes`` episodes of ``env_id`` per difficulty and measure it.
 
-    Episode ``i`` uses seed ``seed + i``, so every agent meets the same problems. ``difficulty``
+    Episode ``i`` uses seed ``seed + i``, so every agent meets the same problems (``seeds``: these
+    seeds instead, e.g. one per distinct problem of a small level; ``episodes`` is then ignored). ``difficulty``
     may be a list: each level gets ``episodes`` episodes and its own entry in ``per_difficulty``.
     Other keyword arguments go to ``gym.make`` (e.g. ``split="test"``, ``interface="discrete"``).
     Agents with ``act_batch`` play up to ``batch_size`` episodes at once, one call per step; when
@@ -150,6 +152,11 @@ def evaluate(
     LongMultiplication this halves the steps of an evaluation.) Lengths and returns are then those
     of the episodes as cut.
     """
+    if seeds is not None:
+        seeds = [int(x) for x in seeds]
+        if not seeds:
+            raise ValueError("seeds must hold at least one seed")
+        episodes = len(seeds)
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
     act_batch = getattr(agent, "act_batch", None)
@@ -162,7 +169,7 @@ def evaluate(
             f"True, e.g. a greedy LMAgent); {type(agent).__name__} does not say so: evaluate it with end_loops=False"
         )
     levels = [difficulty] if isinstance(difficulty, (int, np.integer)) else list(difficulty)
-    seeds = [seed + i for i in range(episodes)]
+    seeds = seeds if seeds is not None else [seed + i for i in range(episodes)]
     results: list[EpisodeResult] = []
     for level in levels:
         slots = min(batch_size, episodes) if act_batch else 1

@@ -288,14 +288,15 @@ def _curves(plt: Any, rows: list[dict[str, Any]], panels: list[tuple[str, str]],
 
 
 def _noise(plt: Any, rows: list[dict[str, Any]], results: dict[str, Any], title: str, path: Path) -> Path:
-    """Outcome against the expert's noise: a line (mean and 95% CI) per algorithm trained on expert trajectories,
-    a flat band for those that never read one (RLVR, the base); at the training difficulty, on test problems."""
+    """Outcome (and step similarity) against the expert's noise: a line (mean and 95% CI) per algorithm trained on
+    expert trajectories, a flat band for those that never read one (RLVR, the base); training difficulty, test."""
     difficulty = str(results["config"]["train_difficulty"])
     noises = sorted(float(p) for p in results["config"]["expert_noise"])
     by_algorithm: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_algorithm.setdefault(row.get("algorithm", row["algo"]), []).append(row)
-    metrics = [(M.GREEDY_SUCCESS, "greedy success"), (M.AGENT_SUCCESS, "agent success")]
+    metrics = [(M.GREEDY_SUCCESS, "greedy success"), (M.AGENT_SUCCESS, "agent success"),
+               (M.STEP_SIMILARITY, "step similarity (mechanism)")]  # fmt: skip
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.8), squeeze=False)
     for ax, (key, label) in zip(axes[0], metrics, strict=True):
         for algorithm, members in by_algorithm.items():
@@ -314,7 +315,8 @@ def _noise(plt: Any, rows: list[dict[str, Any]], results: dict[str, Any], title:
             ax.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=algorithm)
         ax.set_xlabel("expert noise p (share of the expert's steps replaced by a legal wrong one)")
         ax.set_ylabel(f"{label} (test, d{difficulty})")
-        ax.set_ylim(-0.02, 1.02)
+        if key != M.STEP_SIMILARITY:  # similarities sit near 1: their own scale
+            ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title.replace("mean and 95% CI over seeds", "a flawed expert; mean and 95% CI"), fontsize=10)

@@ -97,3 +97,12 @@ def test_ending_loops_keeps_every_outcome_and_cuts_the_repeats():
 def test_ending_loops_needs_an_agent_that_says_it_is_deterministic():
     with pytest.raises(ValueError, match="agent.deterministic"):
         evaluate(Erratic(), ENV_ID, episodes=2, end_loops=True)
+
+
+def test_explicit_seeds_play_exactly_those_episodes():
+    picked = evaluate(Erratic(), ENV_ID, seeds=[7, 2, 9], split="test", batch_size=2, max_steps=12)
+    assert [e.seed for e in picked.episodes] == [7, 2, 9] and picked.seeds == [7, 2, 9]
+    one = evaluate(Erratic(), ENV_ID, episodes=1, seed=2, split="test", max_steps=12)
+    assert picked.episodes[1] == one.episodes[0]
+    with pytest.raises(ValueError, match="at least one seed"):
+        evaluate(Erratic(), ENV_ID, seeds=[])
