@@ -313,10 +313,10 @@ def _noise(plt: Any, rows: list[dict[str, Any]], results: dict[str, Any], title:
             means = [stat["mean"] for _, stat in points]
             errors = [stat.get("ci95") or 0.0 for _, stat in points]
             ax.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=algorithm)
-        ax.set_xlabel("expert noise p (share of the expert's steps replaced by a legal wrong one)")
+        ax.set_xlabel("expert noise p (rate of legal wrong steps)")
         ax.set_ylabel(f"{label} (test, d{difficulty})")
-        if key != M.STEP_SIMILARITY:  # similarities sit near 1: their own scale
-            ax.set_ylim(-0.02, 1.02)
+        if key != M.STEP_SIMILARITY:  # (similarities sit near 1: their own scale)
+            ax.set_ylim(bottom=-0.02)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title.replace("mean and 95% CI over seeds", "a flawed expert; mean and 95% CI"), fontsize=10)

@@ -408,16 +408,26 @@ def primary_contrasts(
 CONTRAST_METRICS: tuple[str, ...] = ("greedy_success", "agent_success", "step_similarity")
 
 
+def noise_contrasts(cells: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``("srl@noise=0.1", "srl")`` for every flawed-expert row of ``cells`` (compare's ``expert_noise`` axis)."""
+    pairs = {(c["algo"], c.get("algorithm", c["algo"]), float(c["expert_noise"])) for c in cells
+             if c.get("expert_noise")}  # fmt: skip
+    return [(label, algorithm) for label, algorithm, _ in sorted(pairs, key=lambda t: (t[1], t[2]))]
+
+
 def contrast_table(
     cells: Sequence[Mapping[str, Any]],
     metrics: Sequence[str] = CONTRAST_METRICS,
-    contrasts: Sequence[tuple[str, str]] = PRIMARY_CONTRASTS,
+    contrasts: Sequence[tuple[str, str]] | None = None,
     *,
     n_boot: int = 2000,
     seed: int = 0,
     alpha: float = 0.05,
 ) -> list[dict[str, Any]]:
     """`primary_contrasts` of the language-model cells at every eval difficulty, for each of ``metrics``.
+
+    ``contrasts`` default: `PRIMARY_CONTRASTS`, then `noise_contrasts` of the cells (each flawed expert's
+    row against the same algorithm on the oracle's data), all in one Holm family per row.
 
     Only cells of kind ``"lm"`` take part (a cell without a ``kind``, from an older file, counts as one
     unless its model is ``"mlp"``). Difficulties are taken in ascending order, metrics in ``metrics``'
@@ -434,6 +444,8 @@ def contrast_table(
         "error"}`` rows.
     """
     lm = [c for c in cells if c.get("kind", "discrete" if c.get("model") == "mlp" else "lm") == "lm"]
+    if contrasts is None:
+        contrasts = (*PRIMARY_CONTRASTS, *noise_contrasts(lm))
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for cell in lm:
         groups.setdefault((cell["model"], cell["task"]), []).append(cell)

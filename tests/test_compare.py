@@ -625,7 +625,7 @@ def test_a_flawed_expert_reaches_the_trainer_and_gets_its_own_rows(tmp_path, mon
 
     def evaluate(path, task, difficulty, config, seed, *, split="test", full=True):
         noise = 0.0 if "noise" not in str(path) else float(str(path).split("-noise-")[1].split("/")[0])
-        score = [float(i < 100 * (0.8 - noise)) for i in range(100)]  # the noisier the expert, the worse
+        score = [float(i < round(100 * (0.8 - noise))) for i in range(100)]  # the noisier the expert, the worse
         return {"greedy_success": sum(score) / 100, "agent_success": sum(score) / 100, "problems": 100,
                 "per_problem": {"greedy_success": score, "agent_success": score}}  # fmt: skip
 
@@ -638,12 +638,17 @@ def test_a_flawed_expert_reaches_the_trainer_and_gets_its_own_rows(tmp_path, mon
         monkeypatch.setitem(algorithms.ALGORITHMS, name, dataclasses.replace(spec, expert_data=True))
     results = compare.compare("quick", tmp_path / "out", tasks=("Hanoi",), algos=("base", "sft", "rlvr", "srl"),
                               seeds=1, progress=False, expert_noise=(0.0, 0.5), force_underpowered=True)  # fmt: skip
-    assert sorted(seen) == [("rlvr", 0.0), ("sft", 0.0), ("sft", 0.5), ("srl", 0.0), ("srl", 0.5)]
+    assert sorted(seen) == [("base", 0.0), ("rlvr", 0.0), ("sft", 0.0), ("sft", 0.5), ("srl", 0.0), ("srl", 0.5)]
     rows = {r["algo"]: r for r in results["summary"]}
     assert rows["srl@noise=0.5"]["algorithm"] == "srl" and rows["srl@noise=0.5"]["expert_noise"] == 0.5
     assert rows["srl@noise=0.5"]["eval"]["1"]["greedy_success"]["mean"] == pytest.approx(0.3)
     assert rows["srl"]["eval"]["1"]["greedy_success"]["mean"] == pytest.approx(0.8)
-    assert all("noise" not in c["a"] + c["b"] for c in results["contrasts"])  # the contrasts are the clean ones
+    tested = {(t["a"], t["b"]) for row in results["contrasts"] for t in row.get("contrasts", [])}
+    assert ("srl@noise=0.5", "srl") in tested and ("sft@noise=0.5", "sft") in tested  # each flawed expert vs clean
+    assert ("srl", "rlvr") in tested and not any("noise" in b for _, b in tested)
+    noisy = next(t for row in results["contrasts"] if row["metric"] == "greedy_success"
+                 for t in row["contrasts"] if t["a"] == "srl@noise=0.5")  # fmt: skip
+    assert noisy["diff"] == pytest.approx(-0.5)
     table = (tmp_path / "out" / "table.md").read_text()
     assert "| srl@noise=0.5 |" in table and "`ALGO@noise=p`" in table
     assert table.index("| srl |") < table.index("| srl@noise=0.5 |")
