@@ -176,7 +176,8 @@ def summarize(runs: list[dict], rewards: list[str]) -> dict[str, Any]:
         out["srl_minus_outcome"] = {
             "test_success": [
                 t_interval(
-                    [by["srl", s]["points"][i]["test_success"] - by["outcome", s]["points"][i]["test_success"] for s in seeds]
+                    [by["srl", s]["points"][i]["test_success"] - by["outcome", s]["points"][i]["test_success"]
+                     for s in seeds]
                 )
                 | {"env_steps": st}
                 for i, st in enumerate(steps)

@@ -89,7 +89,8 @@ def table_markdown(results: dict[str, Any]) -> str:
            f"({config.get('validation_problems', 'no')} validation problems, {config.get('curve_points', 1)} "
            "checkpoints per run). "
            if config.get("curve_points", 1) > 1 else
-           ", each run at its final checkpoint (one per run; a run with two, SRL->RLVR's SRL half and its end, is picked "
+           ", each run at its final checkpoint (one per run; a run with two, SRL->RLVR's SRL half and its end, is "
+           "picked "
            f"between them on {config.get('validation_problems', 'no')} validation problems). ")
         + "greedy success: whole solution decoded greedily, checked by the task's verifier; agent success: the "
         "model plays the env step by step (each prompt shows the current state); "
@@ -306,7 +307,8 @@ def _noise(plt: Any, rows: list[dict[str, Any]], results: dict[str, Any], title:
                 continue
             if len(points) == 1 and len(noises) > 1:  # never reads the expert: the same at every noise
                 mean, half = points[0][1]["mean"], points[0][1].get("ci95") or 0.0
-                (line,) = ax.plot([noises[0], noises[-1]], [mean, mean], linestyle="--", label=f"{algorithm} (no expert)")
+                flat = f"{algorithm} (no expert)"
+                (line,) = ax.plot([noises[0], noises[-1]], [mean, mean], linestyle="--", label=flat)
                 ax.fill_between([noises[0], noises[-1]], mean - half, mean + half, color=line.get_color(), alpha=0.1)
                 continue
             xs = [p for p, _ in points]

@@ -418,12 +418,12 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
     assert "## Primary contrasts" in table
     lines = [line for line in table.splitlines() if line.startswith("| LongMultiplication-v0 | tiny-longmul |")]
     assert (
-        "| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | srl - rlvr | +1.00 [+1.00, +1.00] | 0.002 | yes | 100/0/0 |"
-        in lines
+        "| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | srl - rlvr | +1.00 [+1.00, +1.00] | 0.002 | "
+        "yes | 100/0/0 |" in lines
     )
     assert (
-        "| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | srl-rlvr - srl | +0.00 [+0.00, +0.00] | 1.000 | no | 0/100/0 |"
-        in lines
+        "| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | srl-rlvr - srl | +0.00 [+0.00, +0.00] | "
+        "1.000 | no | 0/100/0 |" in lines
     )
     assert len(lines) == 2 * 2 * 5  # 2 metrics x 2 difficulties x 5 contrasts
     onpolicy = greedy["srl-onpolicy", "srl"]
@@ -553,7 +553,8 @@ def test_validation_picks_the_checkpoint_that_the_test_split_scores(tmp_path, mo
     def train_cell(cell, algo):
         for name in validation:
             cell.run_dir.joinpath(name).mkdir()
-        return TrainResult([Checkpoint(str(cell.run_dir / n), {"updates": float(i + 1)}) for i, n in enumerate(validation)])
+        paths = [str(cell.run_dir / n) for n in validation]
+        return TrainResult([Checkpoint(path, {"updates": float(i + 1)}) for i, path in enumerate(paths)])
 
     def evaluate(path, task, difficulty, config, seed, *, split="test", full=True):
         name = Path(path).name
