@@ -96,7 +96,7 @@ def task_rows(args: LMArgs, tokenizer: Any, kind: str, *, split: str = "train") 
     from srl_gym.datasets import solution_dataset, step_dataset
 
     build = {"solution": solution_dataset, "step": step_dataset}[kind]
-    noise = training_noise(args) if split == "train" else {}  # the expert may be flawed on purpose; tests never
+    noise = training_noise(args) if split == "train" else {}  # a flawed expert for training rows only
     return build(args.env_id, args.train_seeds, split=split, difficulty=args.difficulty, tokenizer=tokenizer,
                  **_extra(args), **noise)  # fmt: skip
 

@@ -185,7 +185,7 @@ class CompareConfig:
         self.expert_noise = tuple(self.expert_noise) if isinstance(self.expert_noise, (list, tuple)) else (
             self.expert_noise,)
         if not self.expert_noise or len(set(self.expert_noise)) != len(self.expert_noise):
-            raise ValueError(f"expert_noise needs distinct values, got {self.expert_noise}")
+            raise ValueError(f"expert_noise needs one or more distinct values in [0, 1], got {self.expert_noise}")
         for p in self.expert_noise:
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
                 raise ValueError(f"expert_noise values must be in [0, 1] (0: the oracle), got {p!r}")

@@ -153,9 +153,10 @@ def evaluate(
     of the episodes as cut.
     """
     if seeds is not None:
+        seeds = list(seeds)
+        if not seeds or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in seeds):
+            raise ValueError(f"seeds must hold at least one seed, each an int; got {seeds!r}")
         seeds = [int(x) for x in seeds]
-        if not seeds:
-            raise ValueError("seeds must hold at least one seed")
         episodes = len(seeds)
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")

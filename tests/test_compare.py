@@ -606,7 +606,8 @@ def test_the_expert_noise_axis_multiplies_only_the_algorithms_that_read_the_expe
     ("changes", "message"),
     [
         ({"expert_noise": (0.0, 1.5)}, "expert_noise values must be in [0, 1]"),
-        ({"expert_noise": (0.1, 0.1)}, "expert_noise needs distinct values"),
+        ({"expert_noise": (0.1, 0.1)}, "expert_noise needs one or more distinct values"),
+        ({"expert_noise": ()}, "expert_noise needs one or more distinct values"),
         ({"expert_noise": (0.0, 0.2)}, "LongMultiplication"),  # the quick task has no legal wrong step
         ({"expert_noise": (0.0, 0.2), "tasks": ("Hanoi",), "algos": ("base", "rlvr")}, "none is in algos"),
     ],

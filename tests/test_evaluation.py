@@ -104,5 +104,6 @@ def test_explicit_seeds_play_exactly_those_episodes():
     assert [e.seed for e in picked.episodes] == [7, 2, 9] and picked.seeds == [7, 2, 9]
     one = evaluate(Erratic(), ENV_ID, episodes=1, seed=2, split="test", max_steps=12)
     assert picked.episodes[1] == one.episodes[0]
-    with pytest.raises(ValueError, match="at least one seed"):
-        evaluate(Erratic(), ENV_ID, seeds=[])
+    for bad in ([], [1.5], ["3"], [True]):
+        with pytest.raises(ValueError, match="at least one seed, each an int"):
+            evaluate(Erratic(), ENV_ID, seeds=bad)
