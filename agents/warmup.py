@@ -21,10 +21,11 @@ one step), so LongMultiplication is the shipped task.
 
 The shipped ``tiny-hanoi`` (``python -m srl_gym.agents.warmup build tiny-hanoi``: 1,500 updates,
 5.9 min on the 2-core CPU, 1.4M trained tokens) is the same design on Tower of Hanoi levels 0 and
-1 (3 and 4 disks): prompts of ~63 tokens. On 40 test-split episodes of level 1 its greedy next
-step is the expert's 87% of the time (step similarity 0.991) and it solves 7.5% playing the env
-step by step (level 0: 77% and 25%): each step is mostly right, whole episodes rarely, because
-its errors compound. Hanoi has legal moves that are not the expert's, so it is the base for what
+1 (3 and 4 disks): prompts of ~63 tokens. On test-split seeds 0-39 of level 1 (a trainer's
+held-out evaluation; the level repeats problems across seeds) its greedy next step is the
+expert's 87% of the time (step similarity 0.991) and it solves 7.5% playing the env step by step
+(level 0: 77% and 25%; on the 40 distinct test problems of level 1 that a comparison scores:
+20%): each step is mostly right, whole episodes rarely, because its errors compound. Hanoi has legal moves that are not the expert's, so it is the base for what
 LongMultiplication cannot show: on-policy states off the expert's path, and a flawed expert
 (``expert_noise``). Its levels hold only 81 and 243 problems, so nothing could be kept out of
 its warm-up: a comparison on it sees warm-up problems again and needs ``--force-underpowered``.
