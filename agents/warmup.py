@@ -25,7 +25,8 @@ The shipped ``tiny-hanoi`` (``python -m srl_gym.agents.warmup build tiny-hanoi``
 held-out evaluation; the level repeats problems across seeds) its greedy next step is the
 expert's 87% of the time (step similarity 0.991) and it solves 7.5% playing the env step by step
 (level 0: 77% and 25%; on the 40 distinct test problems of level 1 that a comparison scores:
-20%): each step is mostly right, whole episodes rarely, because its errors compound. Hanoi has legal moves that are not the expert's, so it is the base for what
+20%): each step is mostly right, whole episodes rarely, because its errors compound. Hanoi has
+legal moves that are not the expert's, so it is the base for what
 LongMultiplication cannot show: on-policy states off the expert's path, and a flawed expert
 (``expert_noise``). Its levels hold only 81 and 243 problems, so nothing could be kept out of
 its warm-up: a comparison on it sees warm-up problems again and needs ``--force-underpowered``.
