@@ -54,7 +54,7 @@ MIN_TEST_PROBLEMS = 100
 RESERVED_SEEDS = 10_000
 
 #: The config fields that only say how to run, not what is computed: they may differ on a rerun.
-RUNTIME_FIELDS = ("device", "micro_batch_size", "eval_batch_size")
+RUNTIME_FIELDS = ("device", "micro_batch_size", "eval_batch_size", "workers")
 
 
 @dataclass
@@ -144,6 +144,11 @@ class CompareConfig:
     )  # fmt: skip
     keep_models: bool = field(default=True, metadata={"help": "keep each cell's final model (else delete it)"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, ...; default cuda when available"})
+    workers: int | None = field(
+        default=None,
+        metadata={"help": "cells run at once, each in its own process (None: one per CPU core, at most 4, on a CPU; "
+                  "1 on a GPU). On a CPU every cell runs on one torch thread, so the numbers do not depend on it"},
+    )  # fmt: skip
     force_underpowered: bool = field(
         default=False, metadata={"help": "run settings that cannot give the protocol its power (see validate)"}
     )
@@ -200,6 +205,9 @@ class CompareConfig:
                 make_text_env(task, difficulty=self.train_difficulty, expert_noise=max(self.expert_noise))
         if not 0.0 <= self.onpolicy_mix <= 1.0:
             raise ValueError(f"onpolicy_mix must be in [0, 1] (0: plain SRL), got {self.onpolicy_mix}")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):  # fmt: skip
+            raise ValueError(f"workers must be an integer >= 1 (or None: one per CPU core), got {self.workers!r}")
         for name in ("eval_samples", "warmup_updates", "validation_start", "eval_harder_levels"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -633,38 +641,149 @@ def compare(
     started = time.time()
     environment = environment_info()
     finished = {c: _read_result(c.folder(out)) for c in cells}
-    bases: dict[tuple[str, str], dict[str, Any]] = {}
-    bar = _progress(len(cells), sum(r is not None for r in finished.values()), progress)
+    todo = [c for c in cells if finished[c] is None]
+    bar = _progress(len(cells), len(cells) - len(todo), progress)
+    workers = config.workers or default_workers(config)
+
+    def record(cell: Cell, result: dict[str, Any]) -> None:
+        result["environment"] = {  # per cell: a resumed grid may mix machines
+            "git_commit": environment.get("git_commit"),
+            "accelerator": environment.get("accelerator"),
+            "device": config.device or ("cuda" if environment.get("accelerator") else "cpu"),
+        }
+        write_json_atomic(cell.folder(out) / "result.json", result)
+        finished[cell] = result
+        bar.update(1)
+        bar.write(_cell_line(result, config))
+        _write_outputs(out, config, finished, environment, started, plots=False)
+
+    threads = _one_thread_on_cpu(config)
+    environment["workers"] = workers
+    if threads is not None:
+        environment["cpu_threads"] = 1  # per cell
     try:
-        for cell in cells:
-            if finished[cell] is not None:
-                continue
-            bar.set_description(f"{slug(cell.task)} {cell.label} seed {cell.seed}")
-            base = None
-            if cell.model != "mlp":
-                key = (cell.model, cell.task)
-                if key not in bases:
-                    bar.set_description(f"{slug(cell.task)} warm-up of {slug(cell.model)}")
-                    bases[key] = get_kind("lm").load().prepare_base(
-                        cell.model, cell.task, config, out / "base" / slug(cell.model) / slug(cell.task)
-                    )
-                    bar.set_description(f"{slug(cell.task)} {cell.label} seed {cell.seed}")
-                base = bases[key]
-            result = run_cell(cell, config, out, base)
-            result["environment"] = {  # per cell: a resumed grid may mix machines
-                "git_commit": environment.get("git_commit"),
-                "accelerator": environment.get("accelerator"),
-                "device": config.device or ("cuda" if environment.get("accelerator") else "cpu"),
-            }
-            write_json_atomic(cell.folder(out) / "result.json", result)
-            finished[cell] = result
-            bar.update(1)
-            bar.write(_cell_line(result, config))
-            _write_outputs(out, config, finished, environment, started, plots=False)
+        bases: dict[tuple[str, str], dict[str, Any]] = {}
+        for model, task in dict.fromkeys((c.model, c.task) for c in todo if c.model != "mlp"):
+            bar.set_description(f"{slug(task)} warm-up of {slug(model)}")  # before any cell: every worker reads it
+            bases[(model, task)] = get_kind("lm").load().prepare_base(
+                model, task, config, out / "base" / slug(model) / slug(task)
+            )
+        jobs = cell_jobs(todo)
+        if workers == 1 or len(jobs) == 1:
+            for job in jobs:
+                bar.set_description(f"{slug(job[0].task)} {job[0].label}")
+                for cell in job:
+                    record(cell, run_cell(cell, config, out, bases.get((cell.model, cell.task))))
+        else:
+            bar.set_description(f"{min(workers, len(jobs))} cells at a time")
+            _run_parallel(jobs, workers, config, out, bases, record)
     finally:
         bar.close()
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
     results = _write_outputs(out, config, finished, environment, started, plots=True)
     return results
+
+
+def default_workers(config: CompareConfig) -> int:
+    """Cells run at once when ``workers`` is None: one per CPU core (at most 4) on a CPU, 1 on a GPU."""
+    if _on_gpu(config):
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, 4))
+
+
+def _on_gpu(config: CompareConfig) -> bool:
+    if config.device is not None:
+        return not str(config.device).startswith("cpu")
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def _one_thread_on_cpu(config: CompareConfig) -> int | None:
+    """On a CPU, run this process's cells on one torch thread (so a cell's numbers are the same whatever
+    ``workers`` and the core count: floating-point sums depend on the thread count); the old count, to restore."""
+    if _on_gpu(config):
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    return threads
+
+
+def cell_jobs(cells: Sequence[Cell]) -> list[list[Cell]]:
+    """The cells grouped into jobs for the workers, in grid order: a cell per job, except that an algorithm that
+    does not train (``base``, ``random``) has all its seeds in one job, whose process then scores the model once
+    (its greedy metrics are cached per model)."""
+    jobs: list[list[Cell]] = []
+    shared: dict[tuple, list[Cell]] = {}
+    for cell in cells:
+        if get_algorithm(cell.algo).trainable:
+            jobs.append([cell])
+        elif cell.group in shared:
+            shared[cell.group].append(cell)
+        else:
+            shared[cell.group] = [cell]
+            jobs.append(shared[cell.group])
+    return jobs
+
+
+def _run_parallel(jobs, workers, config, out, bases, record) -> None:
+    """Run ``jobs`` in ``workers`` processes; ``record`` each result here as it arrives. A failed job stops the
+    grid once the running ones have finished (their results are kept), then its error is raised."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
+    pool = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_start_worker,
+                               initargs=(not _on_gpu(config),))  # fmt: skip
+    error: BaseException | None = None
+    try:
+        pending = {pool.submit(_run_job, job, config, out, bases) for job in jobs}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.cancelled():
+                    continue
+                if future.exception() is not None:
+                    if error is None:
+                        error = future.exception()
+                        for other in pending:
+                            other.cancel()
+                    continue
+                for cell, result in future.result():
+                    record(cell, result)
+    finally:
+        pool.shutdown(wait=error is not None, cancel_futures=True)
+    if isinstance(error, BrokenProcessPool):
+        raise RuntimeError(
+            "a worker process of the comparison died (out of memory, killed, or a script that calls compare() "
+            "without `if __name__ == '__main__':`, which processes started by spawn need); finished cells are kept: "
+            "rerun the same command to finish, with workers=1 to run every cell in this process"
+        ) from error
+    if error is not None:
+        raise error
+
+
+def _start_worker(one_thread: bool) -> None:
+    _quiet_transformers()
+    if one_thread:
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def _run_job(job, config, out, bases) -> list[tuple[Cell, dict[str, Any]]]:
+    return [(cell, run_cell(cell, config, out, bases.get((cell.model, cell.task)))) for cell in job]
 
 
 def _quiet_transformers() -> None:
@@ -769,7 +888,7 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 # ---------------------------------------------------------------------- the command line
 #: Settings with a flag of their own (not ``--set``).
 GRID_FLAGS = {"preset": "--preset", "tasks": "--tasks", "algos": "--algos", "seeds": "--seeds", "models": "--model",
-              "force_underpowered": "--force-underpowered"}  # fmt: skip
+              "force_underpowered": "--force-underpowered", "workers": "--workers"}  # fmt: skip
 
 
 def _parse_setting(text: str) -> tuple[str, Any]:
@@ -843,6 +962,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "smollm2-135m or a local model directory")  # fmt: skip
     parser.add_argument("--out", help="output folder (default results/PRESET)")
     parser.add_argument("--device", help="cpu, cuda, ... (default cuda when available)")
+    parser.add_argument("--workers", type=int, help="cells run at once, each in its own process (default: one per "
+                        "CPU core, at most 4, on a CPU; 1 on a GPU); the numbers do not depend on it")  # fmt: skip
     parser.add_argument("--set", dest="settings", type=_parse_setting, action="append", default=[],
                         metavar="NAME=VALUE", help="change any setting listed below (repeatable)")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="delete what --out holds and start over")
@@ -862,6 +983,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     settings = dict(args.settings)
     if args.device:
         settings["device"] = args.device
+    if args.workers is not None:
+        settings["workers"] = args.workers
     if args.force_underpowered:
         settings["force_underpowered"] = True
     try:

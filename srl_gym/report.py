@@ -102,7 +102,9 @@ def table_markdown(results: dict[str, Any]) -> str:
         "the train split at that difficulty (PPO: env steps, BC: oracle labels).",
     ]
     env = results.get("environment", {})
-    device = env.get("accelerator") or f"CPU ({env.get('cpu_threads', '?')} torch threads)"
+    threads = env.get("cpu_threads", "?")
+    device = env.get("accelerator") or (f"CPU ({threads} torch thread(s) a cell, {env['workers']} cell(s) at a time)"
+                                        if env.get("workers") else f"CPU ({threads} torch threads)")  # fmt: skip
     lines += ["", f"Machine: {device}; git {str(env.get('git_commit'))[:10]}; started {results.get('started')}."]
     for (model, task), rows in _groups(results).items():
         difficulties = sorted({d for r in rows for d in r["eval"]}, key=int)
