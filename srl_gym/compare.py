@@ -304,13 +304,17 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
         {"eval_harder_levels": 0, "eval_samples": 0, "validation_problems": 50},
     ),
     "standard": (
-        "CPU, hours: 5 seeds, 20 updates, 200 test problems at the training level and one harder, avg@4",
+        "CPU, about an hour on 2 cores: quick's grid with 5 seeds, 20 updates, 200 test problems at the training "
+        "level, each run's checkpoint picked between its middle and its end on 100 validation problems (no avg@k, "
+        "no harder level: nothing solves level 2, docs/results/onpolicy-cpu)",
         {
             "seeds": 5,
             "updates": 20,
             "eval_problems": 200,
+            "eval_harder_levels": 0,
+            "eval_samples": 0,
             "validation_problems": 100,
-            "curve_points": 4,
+            "curve_points": 2,
         },
     ),
     "discrete": (
@@ -465,13 +469,14 @@ def open_output(out: Path, config: CompareConfig, *, force: bool, resume: bool) 
 
 
 def _saved_comparison(out: Path) -> dict[str, Any] | None:
-    """The config saved in ``out`` if ``out`` is a comparison folder (its config.json has exactly our fields)."""
+    """The config saved in ``out`` if ``out`` is a comparison folder (its config.json has our fields, or some of
+    them if an earlier version wrote it)."""
     try:
         saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    fields = {f.name for f in dataclasses.fields(CompareConfig)}
-    return saved if isinstance(saved, dict) and set(saved) == fields else None
+    fields = {f.name for f in dataclasses.fields(CompareConfig)}  # one saved before a field was added lacks it
+    return saved if isinstance(saved, dict) and "preset" in saved and set(saved) <= fields else None
 
 
 def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

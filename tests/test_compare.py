@@ -157,6 +157,7 @@ def test_quick_preset_shows_every_lm_algorithm_with_several_seeds():
         ({"updates": 1}, "srl-rlvr splits the budget"),
         ({"bogus": 1}, "unknown setting(s) bogus"),
         ({"tasks": ("Hanoi", "srl/Hanoi-v0")}, "tasks lists a name twice"),
+        ({"workers": 0}, "workers must be an integer >= 1"),
     ],
 )
 def test_bad_settings_name_the_fix(changes, message):
@@ -304,6 +305,7 @@ def _register_fakes(monkeypatch, names, train_cell, evaluate, prepare_base):
         spec = algorithms.AlgorithmSpec(name, "lm", "fake_algorithms", "fake", (("algo", name),), trainable=False)
         monkeypatch.setitem(algorithms.ALGORITHMS, name, spec)
     monkeypatch.setitem(algorithms.KINDS, "lm", algorithms.KindSpec("lm", "fake_algorithms"))
+    monkeypatch.setattr(compare, "default_workers", lambda config: 1)  # stand-ins exist in this process only
 
 
 PROBLEMS = 100
@@ -510,6 +512,32 @@ def test_real_discrete_grid_bc_beats_random(tmp_path):
     assert rows["bc"]["eval"]["1"] == {}  # 4 disks: another observation shape, so no score one level up
     assert [p["budget"] for p in rows["ppo-srl"]["curve"]][-1] == 1024
     assert (out / "bars-mlp-Hanoi-v0.png").is_file()
+
+
+def test_cells_run_one_a_job_except_the_seeds_of_an_untrained_algorithm():
+    config = compare.preset_config("quick", seeds=2)
+    jobs = compare.cell_jobs(compare.grid(config))
+    assert [[(c.algo, c.seed) for c in job] for job in jobs[:3]] == [[("base", 0), ("base", 1)], [("sft", 0)],
+                                                                      [("rlvr", 0)]]  # fmt: skip
+    assert sorted(c for job in jobs for c in job) == sorted(compare.grid(config))
+    assert compare.preset_config("quick", workers=3).workers == 3
+    assert "workers" in compare.RUNTIME_FIELDS  # a rerun with other workers continues the same comparison
+
+
+@pytest.mark.slow
+def test_parallel_workers_give_the_numbers_of_one_process(tmp_path):
+    """Cells run in two worker processes equal the same cells run one after another (one torch thread each)."""
+    settings = dict(FAST, models=("tiny-longmul",), tasks=("srl/LongMultiplication-v0",), train_difficulty=0,
+                    eval_problems=6, eval_harder_levels=0, curve_points=1, max_new_tokens_cap=64)  # fmt: skip
+    runs = {}
+    for workers in (2, 1):
+        runs[workers] = compare.compare("quick", tmp_path / f"w{workers}", algos=("base", "sft", "srl"), seeds=2,
+                                        progress=False, device="cpu", workers=workers, **settings)  # fmt: skip
+        assert runs[workers]["environment"]["workers"] == workers
+    assert any(c["eval"]["0"]["greedy_success"] > 0 for c in runs[1]["cells"])  # scores worth comparing
+    for one, two in zip(runs[1]["cells"], runs[2]["cells"], strict=True):
+        assert (one["algo"], one["seed"], one["eval"]) == (two["algo"], two["seed"], two["eval"])
+        assert one["budget"]["trained_tokens"] == two["budget"]["trained_tokens"]
 
 
 # ---------------------------------------------------------------------- power and model selection
