@@ -129,6 +129,8 @@ def read_jsonl(path: str | os.PathLike, split: str = "auto") -> list[Trajectory]
 def write_jsonl(trajectories: Iterable[Trajectory], path: str | os.PathLike) -> int:
     """Write trajectories as JSONL atomically (a temp file renamed over ``path``); return the count."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give the JSONL file's path, e.g. {path / 'trajectories.jsonl'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

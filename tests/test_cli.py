@@ -38,6 +38,14 @@ def test_export_writes_trajectories(tmp_path):
     assert len(trajs) == 4 and all(t.steps for t in trajs)
 
 
+def test_export_to_a_directory_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", "Hanoi", "-n", "2", "-o", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert f"{tmp_path} is a directory; give the JSONL file's path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
 def test_export_jsonl_is_the_default_and_unchanged(tmp_path):
     """No --format, --format jsonl and the trajectory writer itself give the same bytes."""
     from srl_gym.registration import task_entry
