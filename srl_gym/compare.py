@@ -4,7 +4,9 @@ The comparison is a grid of cells, one per (model, task, algorithm, seed). Each 
 algorithm from the shared start with the same budget (each registered algorithm's ``train_cell``
 says how it trains; its kind's ``evaluate`` how a cell is measured: `srl_gym.algorithms`) and is written to
 ``OUT/cells/<model>/<task>/<algo>/seed-<s>/result.json`` when it is finished. Rerunning the same
-command after an interrupt skips the finished cells and redoes only the missing ones.
+command after an interrupt skips the finished cells and redoes only the missing ones. Cells run
+in ``workers`` processes at a time (`default_workers`); on a CPU each on one torch thread, so a
+cell's numbers do not depend on how many run beside it.
 
 After every cell ``OUT/results.json`` (every raw per-seed number, the full config, package
 versions, the git commit) and ``OUT/table.md`` (mean and 95% confidence interval over seeds of
