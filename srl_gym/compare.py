@@ -484,7 +484,8 @@ def _saved_comparison(out: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     fields = {f.name for f in dataclasses.fields(CompareConfig)}  # one saved before a field was added lacks it
-    return saved if isinstance(saved, dict) and "preset" in saved and set(saved) <= fields else None
+    core = {"preset", "tasks", "algos", "seeds", "models", "updates", "eval_problems"}
+    return saved if isinstance(saved, dict) and core <= set(saved) <= fields else None
 
 
 def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -658,13 +659,13 @@ def compare(
     bar = _progress(len(cells), len(cells) - len(todo), progress)
     workers = config.workers or default_workers(config)
 
-    def record(cell: Cell, result: dict[str, Any]) -> None:
-        result["environment"] = {  # per cell: a resumed grid may mix machines
-            "git_commit": environment.get("git_commit"),
-            "accelerator": environment.get("accelerator"),
-            "device": config.device or ("cuda" if environment.get("accelerator") else "cpu"),
-        }
-        write_json_atomic(cell.folder(out) / "result.json", result)
+    cell_environment = {  # in each cell's result: a resumed grid may mix machines
+        "git_commit": environment.get("git_commit"),
+        "accelerator": environment.get("accelerator"),
+        "device": config.device or ("cuda" if environment.get("accelerator") else "cpu"),
+    }
+
+    def record(cell: Cell, result: dict[str, Any]) -> None:  # the cell's result.json is written already
         finished[cell] = result
         bar.update(1)
         bar.write(_cell_line(result, config))
@@ -682,16 +683,20 @@ def compare(
                 model, task, config, out / "base" / slug(model) / slug(task)
             )
         jobs = cell_jobs(todo)
-        if workers == 1 or len(jobs) == 1:
+        if workers == 1 or len(jobs) <= 1:
             for job in jobs:
                 bar.set_description(f"{slug(job[0].task)} {job[0].label}")
                 for cell in job:
-                    record(cell, run_cell(cell, config, out, bases.get((cell.model, cell.task))))
+                    record(cell, _finish_cell(cell, config, out, bases, cell_environment))
         else:
             bar.set_description(f"{min(workers, len(jobs))} cells at a time")
-            _run_parallel(jobs, workers, config, out, bases, record)
+            _run_parallel(jobs, workers, config, out, bases, cell_environment, record)
     finally:
         bar.close()
+        late = {c: r for c in todo if finished[c] is None and (r := _read_result(c.folder(out))) is not None}
+        if late:  # finished by a worker, not yet recorded here when an error or Ctrl-C stopped the grid
+            finished.update(late)
+            _write_outputs(out, config, finished, environment, started, plots=False)
         if threads is not None:
             import torch
 
@@ -749,54 +754,70 @@ def cell_jobs(cells: Sequence[Cell]) -> list[list[Cell]]:
     return jobs
 
 
-def _run_parallel(jobs, workers, config, out, bases, record) -> None:
-    """Run ``jobs`` in ``workers`` processes; ``record`` each result here as it arrives. A failed job stops the
-    grid once the running ones have finished (their results are kept), then its error is raised."""
+def _run_parallel(jobs, workers, config, out, bases, cell_environment, record) -> None:
+    """Run ``jobs`` in ``workers`` processes; ``record`` each result here as it arrives (the worker has written
+    its result.json). A failed job or an interrupt (Ctrl-C) stops every worker at once: the cells that finished
+    are on disk, the running ones are redone by the next run; then the error is raised."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
+    registry = (dict(algorithms.ALGORITHMS), dict(algorithms.KINDS))  # names registered in this process only too
     pool = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_start_worker,
-                               initargs=(not _on_gpu(config),))  # fmt: skip
-    error: BaseException | None = None
+                               initargs=(not _on_gpu(config), registry))  # fmt: skip
     try:
-        pending = {pool.submit(_run_job, job, config, out, bases) for job in jobs}
+        pending = {pool.submit(_run_job, job, config, out, bases, cell_environment) for job in jobs}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                if future.cancelled():
-                    continue
-                if future.exception() is not None:
-                    if error is None:
-                        error = future.exception()
-                        for other in pending:
-                            other.cancel()
-                    continue
-                for cell, result in future.result():
+                for cell, result in future.result():  # a job's error is raised here
                     record(cell, result)
-    finally:
-        pool.shutdown(wait=error is not None, cancel_futures=True)
-    if isinstance(error, BrokenProcessPool):
+    except BrokenProcessPool as exc:
+        _stop_workers(pool)
         raise RuntimeError(
             "a worker process of the comparison died (out of memory, killed, or a script that calls compare() "
             "without `if __name__ == '__main__':`, which processes started by spawn need); finished cells are kept: "
             "rerun the same command to finish, with workers=1 to run every cell in this process"
-        ) from error
-    if error is not None:
-        raise error
+        ) from exc
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _start_worker(one_thread: bool) -> None:
+def _stop_workers(pool: Any) -> None:
+    """End a pool's worker processes now (their queued jobs would otherwise still run before the exit)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+
+
+def _start_worker(one_thread: bool, registry: tuple[dict, dict]) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: it stops the workers
     _quiet_transformers()
+    algorithms.algorithms()  # the built-ins and entry points, then what the main process registered besides
+    algorithms.ALGORITHMS.update(registry[0])
+    algorithms.KINDS.update(registry[1])
     if one_thread:
         import torch
 
         torch.set_num_threads(1)
 
 
-def _run_job(job, config, out, bases) -> list[tuple[Cell, dict[str, Any]]]:
-    return [(cell, run_cell(cell, config, out, bases.get((cell.model, cell.task)))) for cell in job]
+def _run_job(job, config, out, bases, cell_environment) -> list[tuple[Cell, dict[str, Any]]]:
+    """Run a job's cells one after another (in a worker process)."""
+    return [(cell, _finish_cell(cell, config, out, bases, cell_environment)) for cell in job]
+
+
+def _finish_cell(cell, config, out, bases, cell_environment) -> dict[str, Any]:
+    """Run ``cell`` and write its ``result.json`` (atomically) as soon as it is finished; its result."""
+    result = run_cell(cell, config, out, bases.get((cell.model, cell.task)))
+    result["environment"] = cell_environment
+    write_json_atomic(cell.folder(out) / "result.json", result)
+    return result
 
 
 def _quiet_transformers() -> None:

@@ -524,6 +524,33 @@ def test_cells_run_one_a_job_except_the_seeds_of_an_untrained_algorithm():
     assert "workers" in compare.RUNTIME_FIELDS  # a rerun with other workers continues the same comparison
 
 
+def test_rerunning_a_finished_comparison_with_workers_only_rewrites_its_outputs(tmp_path, fake_algorithms):
+    out = tmp_path / "cmp"
+    first = compare.compare("quick", out, algos=("base", "sft"), seeds=2, progress=False)
+    fake_algorithms.clear()
+    (out / "table.md").unlink()
+    again = compare.compare("quick", out, algos=("base", "sft"), seeds=2, progress=False, workers=2)
+    assert fake_algorithms == [] and (out / "table.md").is_file()  # nothing to run: no pool, no error
+    assert [r["eval"] for r in again["summary"]] == [r["eval"] for r in first["summary"]]
+
+
+def test_workers_know_an_algorithm_registered_in_this_process_only(tmp_path, monkeypatch):
+    """Spawned workers get the main process's registry: a name registered by a script, not by a package."""
+    module = tmp_path / "my_random.py"
+    module.write_text("from srl_gym.agents.random_policy import train_cell\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # spawn gives the workers this sys.path
+    monkeypatch.setitem(algorithms.ALGORITHMS, "mine", algorithms.AlgorithmSpec(
+        "mine", "discrete", "my_random", "a random policy under another name", trainable=False))  # fmt: skip
+    results = compare.compare(
+        "discrete", tmp_path / "out", tasks=("Hanoi",), algos=("random", "mine"), seeds=1, progress=False,
+        train_difficulty=0, eval_problems=3, eval_samples=1, validation_problems=2, force_underpowered=True,
+        workers=2,
+    )  # fmt: skip
+    assert results["environment"]["workers"] == 2  # two jobs (one per algorithm), so two processes
+    rows = {r["algo"]: r for r in results["summary"]}
+    assert rows["mine"]["eval"] == rows["random"]["eval"]  # the same policy, the same seeds
+
+
 @pytest.mark.slow
 def test_parallel_workers_give_the_numbers_of_one_process(tmp_path):
     """Cells run in two worker processes equal the same cells run one after another (one torch thread each)."""
