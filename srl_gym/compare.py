@@ -306,7 +306,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
         {"eval_harder_levels": 0, "eval_samples": 0, "validation_problems": 50},
     ),
     "standard": (
-        "CPU, about an hour on 2 cores: quick's grid with 5 seeds, 20 updates, 200 test problems at the training "
+        "CPU, about 45 minutes on 2 cores: quick's grid with 5 seeds, 20 updates, 200 test problems at the training "
         "level, each run's checkpoint picked between its middle and its end on 100 validation problems (no avg@k, "
         "no harder level: nothing solves level 2, docs/results/onpolicy-cpu); learning rates chosen on validation "
         "(benchmarks/lr_sweep.py)",
