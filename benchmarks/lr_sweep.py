@@ -13,8 +13,8 @@ comparison's own selection score, the mean of whole-solution and agent success
 the comparison would keep. Per algorithm the value with the highest score wins; a tie keeps the
 hand-set default, and a tie between two other values the smaller. SRL->RLVR and on-policy SRL
 take SRL's and RLVR's values. The sweep's runs are scored on 10 test problems only
-(``--force-underpowered``: the comparison insists on a test evaluation); those numbers are not
-read here.
+(``--force-underpowered``: the comparison insists on a test evaluation); those numbers play no
+part in the choice.
 
 Run (three comparisons at once, one process each; about 14 minutes on 2 CPU cores)::
 
