@@ -37,6 +37,8 @@ from srl_gym.runs import write_json_atomic
 GRID = {"sft": (1e-4, 5e-4, 2e-3), "srl": (3e-5, 1e-4, 3e-4), "rlvr": (3e-5, 1e-4, 3e-4)}
 #: The hand-set values a tie keeps (`srl_gym.compare.LEARNING_RATES["from_scratch"]`).
 DEFAULTS = {"sft": 5e-4, "srl": 1e-4, "rlvr": 1e-4}
+#: The comparisons of the sweep, one per column of `GRID`.
+COLUMNS = range(len(next(iter(GRID.values()))))
 
 
 def command(out: Path, column: int) -> list[str]:
@@ -51,7 +53,7 @@ def command(out: Path, column: int) -> list[str]:
 def choose(out: Path) -> dict:
     """Every run's validation score, and the chosen value per algorithm."""
     scores: dict[str, dict[str, float]] = {algo: {} for algo in GRID}
-    for column in range(len(next(iter(GRID.values())))):
+    for column in COLUMNS:
         results = json.loads((out / f"lr-{column}" / "results.json").read_text(encoding="utf-8"))
         for cell in results["cells"]:
             if cell["algo"] in GRID:
@@ -71,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    columns = range(len(next(iter(GRID.values()))))
-    processes = [subprocess.Popen(command(out, c)) for c in columns]
+    processes = [subprocess.Popen(command(out, c)) for c in COLUMNS]
     if any([p.wait() for p in processes]):  # every one waited for
         print("a comparison of the sweep failed; rerun to finish it", file=sys.stderr)
         return 1
@@ -82,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
              "Validation score (mean of greedy and agent success on 100 validation problems, the better of the "
              "run's two checkpoints), seed 0, tiny-longmul, LongMultiplication level 1, 20 updates. "
              "Command: `python benchmarks/lr_sweep.py --out docs/results/lr-sweep`.", "",
-             "| algorithm | " + " | ".join(f"value {c + 1}" for c in columns) + " | chosen |",
-             "|---|" + "---|" * (len(columns) + 1)]  # fmt: skip
+             "| algorithm | " + " | ".join(f"value {c + 1}" for c in COLUMNS) + " | chosen |",
+             "|---|" + "---|" * (len(COLUMNS) + 1)]  # fmt: skip
     for algo, by_value in result["validation_scores"].items():
         cells = [f"{v}: {s:.3f}" for v, s in by_value.items()]
         lines.append(f"| {algo} | " + " | ".join(cells) + f" | {result['chosen'][algo]:g} |")

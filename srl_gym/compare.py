@@ -23,6 +23,7 @@ Presets (`PRESETS`) fill in every setting; ``--tasks``, ``--algos``, ``--seeds``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -33,7 +34,7 @@ import sys
 import time
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -653,11 +654,17 @@ def compare(
             clear()
     cells = grid(config)
     started = time.time()
-    environment = environment_info()
+    with _one_thread_on_cpu(config) as one_thread:
+        return _run_grid(cells, config, out, started, one_thread, progress)
+
+
+def _run_grid(cells, config, out, started, one_thread, progress) -> dict[str, Any]:
+    """Run the grid's missing cells, writing the outputs after each; the results."""
+    workers = config.workers or default_workers(config)
+    environment = environment_info() | {"workers": workers}  # its cpu_threads: a cell's
     finished = {c: _read_result(c.folder(out)) for c in cells}
     todo = [c for c in cells if finished[c] is None]
     bar = _progress(len(cells), len(cells) - len(todo), progress)
-    workers = config.workers or default_workers(config)
 
     cell_environment = {  # in each cell's result: a resumed grid may mix machines
         "git_commit": environment.get("git_commit"),
@@ -671,10 +678,6 @@ def compare(
         bar.write(_cell_line(result, config))
         _write_outputs(out, config, finished, environment, started, plots=False)
 
-    threads = _one_thread_on_cpu(config)
-    environment["workers"] = workers
-    if threads is not None:
-        environment["cpu_threads"] = 1  # per cell
     try:
         bases: dict[tuple[str, str], dict[str, Any]] = {}
         for model, task in dict.fromkeys((c.model, c.task) for c in todo if c.model != "mlp"):
@@ -690,19 +693,14 @@ def compare(
                     record(cell, _finish_cell(cell, config, out, bases, cell_environment))
         else:
             bar.set_description(f"{min(workers, len(jobs))} cells at a time")
-            _run_parallel(jobs, workers, config, out, bases, cell_environment, record)
+            _run_parallel(jobs, workers, one_thread, config, out, bases, cell_environment, record)
     finally:
         bar.close()
         late = {c: r for c in todo if finished[c] is None and (r := _read_result(c.folder(out))) is not None}
         if late:  # finished by a worker, not yet recorded here when an error or Ctrl-C stopped the grid
             finished.update(late)
             _write_outputs(out, config, finished, environment, started, plots=False)
-        if threads is not None:
-            import torch
-
-            torch.set_num_threads(threads)
-    results = _write_outputs(out, config, finished, environment, started, plots=True)
-    return results
+    return _write_outputs(out, config, finished, environment, started, plots=True)
 
 
 def default_workers(config: CompareConfig) -> int:
@@ -723,18 +721,24 @@ def _on_gpu(config: CompareConfig) -> bool:
     return torch.cuda.is_available()
 
 
-def _one_thread_on_cpu(config: CompareConfig) -> int | None:
+@contextlib.contextmanager
+def _one_thread_on_cpu(config: CompareConfig) -> Iterator[bool]:
     """On a CPU, run this process's cells on one torch thread (so a cell's numbers are the same whatever
-    ``workers`` and the core count: floating-point sums depend on the thread count); the old count, to restore."""
-    if _on_gpu(config):
-        return None
+    ``workers`` and the core count: floating-point sums depend on the thread count), then restore the count;
+    yields whether it did."""
     try:
         import torch
     except ImportError:
-        return None
+        torch = None
+    if torch is None or _on_gpu(config):
+        yield False
+        return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    return threads
+    try:
+        yield True
+    finally:
+        torch.set_num_threads(threads)
 
 
 def cell_jobs(cells: Sequence[Cell]) -> list[list[Cell]]:
@@ -754,10 +758,11 @@ def cell_jobs(cells: Sequence[Cell]) -> list[list[Cell]]:
     return jobs
 
 
-def _run_parallel(jobs, workers, config, out, bases, cell_environment, record) -> None:
-    """Run ``jobs`` in ``workers`` processes; ``record`` each result here as it arrives (the worker has written
-    its result.json). A failed job or an interrupt (Ctrl-C) stops every worker at once: the cells that finished
-    are on disk, the running ones are redone by the next run; then the error is raised."""
+def _run_parallel(jobs, workers, one_thread, config, out, bases, cell_environment, record) -> None:
+    """Run ``jobs`` in ``workers`` processes (``one_thread``: each on one torch thread); ``record`` each result
+    here as it arrives (the worker has written its result.json). A failed job or an interrupt (Ctrl-C) stops
+    every worker at once: the cells that finished are on disk, the running ones are redone by the next run; then
+    the error is raised."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -765,7 +770,7 @@ def _run_parallel(jobs, workers, config, out, bases, cell_environment, record) -
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch's threads
     registry = (dict(algorithms.ALGORITHMS), dict(algorithms.KINDS))  # names registered in this process only too
     pool = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_start_worker,
-                               initargs=(not _on_gpu(config), registry))  # fmt: skip
+                               initargs=(one_thread, registry))  # fmt: skip
     try:
         pending = {pool.submit(_run_job, job, config, out, bases, cell_environment) for job in jobs}
         while pending:

@@ -525,12 +525,15 @@ def test_cells_run_one_a_job_except_the_seeds_of_an_untrained_algorithm():
 
 
 def test_rerunning_a_finished_comparison_with_workers_only_rewrites_its_outputs(tmp_path, fake_algorithms):
+    torch = pytest.importorskip("torch")
     out = tmp_path / "cmp"
     first = compare.compare("quick", out, algos=("base", "sft"), seeds=2, progress=False)
     fake_algorithms.clear()
     (out / "table.md").unlink()
+    threads = torch.get_num_threads()
     again = compare.compare("quick", out, algos=("base", "sft"), seeds=2, progress=False, workers=2)
     assert fake_algorithms == [] and (out / "table.md").is_file()  # nothing to run: no pool, no error
+    assert again["environment"]["cpu_threads"] == 1 and torch.get_num_threads() == threads  # a cell's; restored
     assert [r["eval"] for r in again["summary"]] == [r["eval"] for r in first["summary"]]
 
 
