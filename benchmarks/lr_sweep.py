@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/results/lr-sweep", help="output folder")
     args = parser.parse_args(argv)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out} is a file; give a folder")
     out.mkdir(parents=True, exist_ok=True)
     processes = [subprocess.Popen(command(out, c)) for c in COLUMNS]
     if any([p.wait() for p in processes]):  # every one waited for

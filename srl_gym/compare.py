@@ -501,7 +501,6 @@ def _from_json(values: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if typing.get_origin(hints[k]) is tuple else v for k, v in values.items() if k in known}
 
 
-# ---------------------------------------------------------------------- statistics
 # ---------------------------------------------------------------------- provenance
 def environment_info() -> dict[str, Any]:
     """Package versions, Python, the platform, the accelerator and the git commit of this checkout."""
