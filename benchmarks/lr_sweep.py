@@ -31,12 +31,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from srl_gym.compare import LEARNING_RATES
 from srl_gym.runs import write_json_atomic
 
 #: The values tried, column by column: comparison I runs every algorithm with its I-th value.
 GRID = {"sft": (1e-4, 5e-4, 2e-3), "srl": (3e-5, 1e-4, 3e-4), "rlvr": (3e-5, 1e-4, 3e-4)}
-#: The hand-set values a tie keeps (`srl_gym.compare.LEARNING_RATES["from_scratch"]`).
-DEFAULTS = {"sft": 5e-4, "srl": 1e-4, "rlvr": 1e-4}
+#: The hand-set values a tie keeps: the comparison's own for a model trained from scratch.
+DEFAULTS = {algo: LEARNING_RATES["from_scratch"][algo] for algo in GRID}
 #: The comparisons of the sweep, one per column of `GRID`.
 COLUMNS = range(len(next(iter(GRID.values()))))
 

@@ -14,16 +14,24 @@ lr_sweep = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(lr_sweep)
 
 
-def _write_sweep(out: Path, scores: dict[str, list[float]], test_scores: float = 0.0) -> None:
-    """One results.json per column, as `srl-gym compare` writes it (the fields `choose` reads)."""
+#: A results.json the sweep wrote (`srl-gym compare`'s format): its cells are the template of the ones below.
+_REAL = Path(__file__).resolve().parents[1] / "docs" / "results" / "lr-sweep" / "lr-0" / "results.json"
+
+
+def _write_sweep(out: Path, scores: dict[str, list[float]], test_scores: list[float] | None = None) -> None:
+    """One results.json per column: the real cells with these validation scores (and, if given, every test
+    success of column I set to ``test_scores[I]``)."""
+    results = json.loads(_REAL.read_text(encoding="utf-8"))
+    assert {c["algo"] for c in results["cells"]} == {"base", *lr_sweep.GRID}
     for column in lr_sweep.COLUMNS:
-        cells = [{"algo": "base", "selected": {"validation_score": 0.5}}]
-        cells += [
-            {"algo": algo, "selected": {"validation_score": values[column]}, "test_success": test_scores}
-            for algo, values in scores.items()
-        ]
+        for cell in results["cells"]:
+            if cell["algo"] in scores:
+                cell["selected"]["validation_score"] = scores[cell["algo"]][column]
+            for metrics in cell["eval"].values():
+                if test_scores is not None:
+                    metrics["greedy_success"] = metrics["agent_success"] = test_scores[column]
         (out / f"lr-{column}").mkdir(parents=True)
-        (out / f"lr-{column}" / "results.json").write_text(json.dumps({"cells": cells}))
+        (out / f"lr-{column}" / "results.json").write_text(json.dumps(results))
 
 
 def test_the_best_validation_score_wins_and_ties_keep_the_default_or_the_smaller_value(tmp_path):
@@ -37,6 +45,7 @@ def test_the_best_validation_score_wins_and_ties_keep_the_default_or_the_smaller
         f"{v:g}": s for v, s in zip(lr_sweep.GRID["sft"], scores["sft"], strict=True)
     }
     assert "base" not in result["validation_scores"]
+    assert lr_sweep.DEFAULTS == {"sft": 5e-4, "srl": 1e-4, "rlvr": 1e-4}  # the hand-set values a tie keeps
 
 
 def test_the_sweep_runs_standard_on_validation_and_never_reads_test_scores(tmp_path):
@@ -46,8 +55,9 @@ def test_the_sweep_runs_standard_on_validation_and_never_reads_test_scores(tmp_p
         for algo, values in lr_sweep.GRID.items():
             assert f"{algo}_learning_rate={values[column]:g}" in command
     scores = {algo: [0.1, 0.2, 0.3] for algo in lr_sweep.GRID}
-    _write_sweep(tmp_path / "a", scores, test_scores=0.0)
-    _write_sweep(tmp_path / "b", scores, test_scores=1.0)
+    _write_sweep(tmp_path / "a", scores)
+    _write_sweep(tmp_path / "b", scores, test_scores=[1.0, 0.0, 0.0])  # the test split would pick column 0
+    assert lr_sweep.choose(tmp_path / "a")["chosen"] == {algo: values[2] for algo, values in lr_sweep.GRID.items()}
     assert lr_sweep.choose(tmp_path / "a") == lr_sweep.choose(tmp_path / "b")
 
 
@@ -56,3 +66,13 @@ def test_out_naming_a_file_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         lr_sweep.main(["--out", str(tmp_path / "file")])
     assert exit_.value.code == 2 and "is a file" in capsys.readouterr().err
+
+
+def test_the_committed_sweep_gives_the_committed_choice_and_the_standard_presets_rates():
+    from srl_gym.compare import preset_config
+
+    sweep = _REAL.parents[1]
+    result = json.loads(json.dumps(lr_sweep.choose(sweep)))  # tuples as JSON lists
+    assert result == json.loads((sweep / "choice.json").read_text(encoding="utf-8"))
+    standard = preset_config("standard")
+    assert {algo: getattr(standard, f"{algo}_learning_rate") for algo in lr_sweep.GRID} == result["chosen"]
