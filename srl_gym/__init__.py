@@ -10,7 +10,7 @@
     obs, reward, terminated, truncated, info = env.step(info["expert_step"])
 """
 
-from srl_gym.env import ReasoningEnv
+from srl_gym.env import ORACLE_INFO_KEYS, ReasoningEnv, agent_info
 from srl_gym.registration import TASKS, make_task, register_all, task_entry
 from srl_gym.rewards import outcome_reward, split_think, srl_reward, srl_reward_func, step_similarity
 from srl_gym.task import InvalidStep, Problem, Task, TaskConfig, problem_split
@@ -19,6 +19,7 @@ from srl_gym.trajectory import Step, Trajectory, read_jsonl, split_solution, wri
 __version__ = "0.1.0"
 
 __all__ = [
+    "ORACLE_INFO_KEYS",
     "TASKS",
     "InvalidStep",
     "Problem",
@@ -27,6 +28,7 @@ __all__ = [
     "Task",
     "TaskConfig",
     "Trajectory",
+    "agent_info",
     "make_task",
     "outcome_reward",
     "problem_split",

@@ -36,6 +36,17 @@ TEXT_CHARSET = frozenset(
     + "\u2013\u2014\u2018\u2019\u201c\u201d\u2022\u2026\u2190\u2191\u2192\u2193\u2194\u21d2\u21d4"
     + "\u2200\u2203\u2208\u2212\u2227\u2228\u2260\u2264\u2265\u00ac\u00d7\u00f7\u221a\u221e"
 )
+#: The ``info`` keys that give the oracle's answer away (its next step, as text and as an index).
+#: Trainers and the reference `ExpertAgent` may read them; nothing an evaluated agent, a served
+#: client or an adapter's user sees may hold them: pass ``info`` through `agent_info` first.
+ORACLE_INFO_KEYS = frozenset({"expert_step", "expert_action"})
+
+
+def agent_info(info: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a step's ``info`` without `ORACLE_INFO_KEYS`: what an evaluated agent may see."""
+    return {k: v for k, v in info.items() if k not in ORACLE_INFO_KEYS}
+
+
 #: Longest observation (longer ones keep the head and the tail); longest text action accepted
 #: by the action space (longer strings are still taken, as malformed steps).
 MAX_OBS_CHARS = 65_536
