@@ -211,10 +211,11 @@ def token_budget(tokenizer: Any, texts: Sequence[str], cap: int, slack: float = 
     return min(cap, math.ceil(longest * slack) + extra)
 
 
-def solution_tokens(cell: Cell) -> int:
-    """max_new_tokens of whole solutions for the cell's hard problems."""
+def solution_tokens(cell: Cell, difficulty: int | None = None) -> int:
+    """max_new_tokens of whole solutions for the cell's hard problems (or its training problems at ``difficulty``)."""
     c = cell.config
-    return _token_lengths(cell.base_dir, cell.task, c.train_problems, c.train_difficulty, c.max_new_tokens_cap)[0]
+    level = c.train_difficulty if difficulty is None else difficulty
+    return _token_lengths(cell.base_dir, cell.task, c.train_problems, level, c.max_new_tokens_cap)[0]
 
 
 def step_tokens(cell: Cell) -> int:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,7 @@ def evaluate(
     from .lm_agent import LMAgent
     from .models import load_model
 
-    env_split, seeds = problem_seeds(config, split)
+    env_split, seeds = problem_seeds(config, split, task)
     key = (str(Path(model_dir).resolve()), task, difficulty, split, seeds, config.eval_step_instances)
     if key not in _GREEDY_CACHE:
         model, tokenizer = load_model(model_dir, config.device)
@@ -187,13 +188,20 @@ def evaluate(
     return out
 
 
-def problem_seeds(config: Any, split: str) -> tuple[str, range]:
-    """The env split and the seeds of the evaluation problems of ``split`` (``"test"`` or ``"validation"``)."""
+def problem_seeds(config: Any, split: str, task: str | None = None) -> tuple[str, Sequence[int]]:
+    """The env split and the seeds of the evaluation problems of ``split`` (``"test"`` or ``"validation"``).
+
+    Validation problems of a ``task`` are the first ``validation_problems`` train-split seeds from
+    ``validation_start`` whose problem is not one of the training problems (`CompareConfig.validation_seeds`);
+    without a task, those seeds as they come (discrete agents train on no fixed problems).
+    """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {tuple(SPLITS)}, got {split!r}")
     env_split, fields = SPLITS[split]
     if fields is None:
         return env_split, range(config.eval_problems)
+    if task is not None:
+        return env_split, config.validation_seeds(task)
     start, count = (getattr(config, f) for f in fields)
     return env_split, range(start, start + count)
 
@@ -235,10 +243,12 @@ def _greedy_metrics(
         M.GREEDY_SUCCESS: float(np.mean(solved)),
         M.FORMAT_RATE: float(np.mean(formatted)),
         M.AGENT_SUCCESS: played.success_rate,
+        M.AGENT_STEP_SIMILARITY: played.mean_step_similarity,  # on its own states: on-policy SRL's objective
         M.PROBLEMS: float(len(problems)),
         "per_problem": {
             M.GREEDY_SUCCESS: [float(x) for x in solved],
             M.AGENT_SUCCESS: [float(e.solved) for e in played.episodes],
+            M.AGENT_STEP_SIMILARITY: [e.mean_step_similarity for e in played.episodes],
         },
     }
     if steps:  # the mechanism check: the expert's previous steps given, is the next one the expert's?
@@ -247,5 +257,5 @@ def _greedy_metrics(
             picks = np.unique(np.linspace(0, len(instances) - 1, config.eval_step_instances).round().astype(int))
             instances = [instances[i] for i in picks]
         result = evaluate_steps(stepper, instances)
-        out |= {M.STEP_SIMILARITY: result[M.STEP_SIMILARITY], M.STEP_REWARD: result[M.STEP_REWARD]}
+        out |= {k: result[k] for k in (M.STEP_SIMILARITY, M.STEP_REWARD, M.EXACT_MATCH)}  # SRL's objective
     return out

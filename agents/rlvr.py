@@ -47,17 +47,24 @@ def train(args: Args) -> TrainResult:
     return train_grpo(args, "rlvr", dataset, [outcome_reward_func], evaluate_modes=("solution",))
 
 
-def train_cell(cell: Cell) -> TrainResult:
-    """RLVR in a comparison: GRPO on the hard problems' whole solutions with the verifier's 0/1 reward."""
+def train_cell(cell: Cell, control: bool = False) -> TrainResult:
+    """RLVR in a comparison: GRPO on the hard problems' whole solutions with the verifier's 0/1 reward.
+
+    ``control``: the comparison's negative control (``control-rlvr``): the same RLVR on problems of the level
+    above the training one, whose solutions the base never samples, so no group has a reward to learn from.
+    """
     config = cell.config
+    options = cell_options(cell)
+    if control:
+        options["difficulty"] = config.train_difficulty + 1
     return train(
         Args(
-            run_dir=str(cell.run_dir / "rlvr"),
+            run_dir=str(cell.run_dir / ("control" if control else "rlvr")),
             total_updates=config.updates,
             learning_rate=config.learning_rate("rlvr", cell.model),
-            max_new_tokens=solution_tokens(cell),
+            max_new_tokens=solution_tokens(cell, options["difficulty"]),
             **grpo_cell_options(cell),
-            **cell_options(cell),
+            **options,
         )
     )
 

@@ -123,19 +123,24 @@ def train(args: Args, data: Any = None) -> TrainResult:
     return run_trainer(trainer, args, run_dir, budget=budget, evaluate=evaluate)
 
 
-def train_cell(cell: Cell) -> TrainResult:
-    """SFT in a comparison: cross-entropy on the hard problems' whole expert solutions (the paper's SFT)."""
+def train_cell(cell: Cell, control: bool = False) -> TrainResult:
+    """SFT in a comparison: cross-entropy on the hard problems' whole expert solutions (the paper's SFT).
+
+    ``control``: the comparison's positive control (``control-sft``): ``control_updates`` updates at
+    ``control_learning_rate``, a training known to move the base, instead of the contenders' budget and rate.
+    """
     from .lm_common import cell_options, solution_tokens
 
     config = cell.config
+    stage = "control" if control else "sft"
     return train(
         Args(
-            run_dir=str(cell.run_dir / "sft"),
+            run_dir=str(cell.run_dir / stage),
             mode="solution",
             epochs=10**6,  # bounded by max_updates
-            max_updates=config.updates,
+            max_updates=config.control_updates if control else config.updates,
             batch_size=config.sft_batch_size,
-            learning_rate=config.learning_rate("sft", cell.model),
+            learning_rate=config.learning_rate(stage, cell.model),
             max_new_tokens=solution_tokens(cell),
             **cell_options(cell),
         )

@@ -123,6 +123,12 @@ class AlgorithmSpec:
     #: It learns from the expert's trajectories (SFT, SRL), so the comparison's ``expert_noise`` axis varies
     #: them; False for those that never read one (``base``, ``rlvr``: one cell per seed on that axis).
     expert_data: bool = False
+    #: The held-out metrics (names of `srl_gym.metrics`) that measure what it optimises, e.g. SRL's step reward:
+    #: the report shows each against the base, to check that the algorithm learns its own objective.
+    objectives: tuple[str, ...] = ()
+    #: ``"positive"``: a control the comparison must find significantly above the base (else the protocol is
+    #: wrong); ``"negative"``: one it must not; None: a contender.
+    control: str | None = None
 
     def load(self) -> ModuleType:
         """Import the algorithm's module (``Args``, ``train``, ``main``, ``train_cell``)."""
@@ -163,15 +169,21 @@ def register_algorithm(
     options: dict[str, Any] | None = None,
     trainable: bool = True,
     expert_data: bool = False,
+    objectives: tuple[str, ...] = (),
+    control: str | None = None,
 ) -> AlgorithmSpec:
     """Register an algorithm under ``name`` (``srl-gym train NAME``, ``srl-gym compare --algos NAME``).
 
     ``expert_data``: it trains on the expert's trajectories (built with the cell's ``expert_noise``).
+    ``objectives``: the held-out metrics of what it optimises. ``control``: ``"positive"``/``"negative"`` for
+    a control row (see `AlgorithmSpec`).
     """
     if not name or any(c.isspace() or c in ",@" for c in name):
         raise ValueError(f"an algorithm name needs no spaces, commas or '@', got {name!r}")
+    if control not in (None, "positive", "negative"):
+        raise ValueError(f"control must be None, 'positive' or 'negative', got {control!r}")
     spec = AlgorithmSpec(name, kind, entry_point, help, tuple(sorted((options or {}).items())), trainable,
-                         expert_data)  # fmt: skip
+                         expert_data, tuple(objectives), control)  # fmt: skip
     if name in ALGORITHMS and ALGORITHMS[name] != spec:
         raise ValueError(f"algorithm {name!r} is already registered by {ALGORITHMS[name].entry_point}")
     ALGORITHMS[name] = spec

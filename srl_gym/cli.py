@@ -146,8 +146,11 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def trainable_algorithms() -> dict[str, Any]:
-    """``srl-gym train NAME``: every registered algorithm with a command line (`srl_gym.algorithms`)."""
-    return {name: spec for name, spec in algorithms().items() if spec.trainable}
+    """``srl-gym train NAME``: every registered algorithm with a command line (`srl_gym.algorithms`).
+
+    Controls are rows of a comparison, not algorithms of their own (``control-sft`` is ``srl-gym train sft``
+    with the comparison's ``control_updates`` and ``control_learning_rate``)."""
+    return {name: spec for name, spec in algorithms().items() if spec.trainable and spec.control is None}
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO) -> int:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -47,11 +48,14 @@ from srl_gym.metrics import AGENT_SUCCESS, CURVE_METRICS, GREEDY_SUCCESS, summar
 from srl_gym.registration import TASKS, task_entry
 from srl_gym.report import slug
 from srl_gym.runs import write_json_atomic
+from srl_gym.stats import objective_table
 
 #: The validation measures that pick a run's checkpoint (`selection_score`).
 SELECTION_METRICS = (GREEDY_SUCCESS, AGENT_SUCCESS)
 #: Test problems per evaluated difficulty below which a comparison is refused (unless --force-underpowered).
 MIN_TEST_PROBLEMS = 100
+#: Distinct training problems below this share of ``train_problems`` (a level too small for the request) are refused.
+MIN_DISTINCT_SHARE = 0.95
 #: Train-split seeds 0..RESERVED_SEEDS-1 hold a comparison's training and validation problems; the shipped bases'
 #: warm-ups leave them out (`srl_gym.agents.warmup.RESERVED_SEEDS`, which tests check equals this).
 RESERVED_SEEDS = 10_000
@@ -68,7 +72,8 @@ class CompareConfig:
     # ---- the grid
     tasks: tuple[str, ...] = field(default=("srl/LongMultiplication-v0",), metadata={"help": "task ids"})
     algos: tuple[str, ...] = field(
-        default=("base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy"), metadata={"help": "algorithms (see --help)"}
+        default=("base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy", "control-sft", "control-rlvr"),
+        metadata={"help": "algorithms (see --help); control-sft and control-rlvr validate the comparison"},
     )
     seeds: int = field(default=3, metadata={"help": "seeds 0..N-1 of every algorithm"})
     models: tuple[str, ...] = field(
@@ -87,7 +92,10 @@ class CompareConfig:
     base_seed: int = field(default=0, metadata={"help": "seed of the base model's initialisation and warm-up"})
     # ---- the hard training problems and the budget
     train_difficulty: int = field(default=1, metadata={"help": "difficulty of the training problems (hard)"})
-    train_problems: int = field(default=64, metadata={"help": "hard training problems: train-split seeds 0..N-1"})
+    train_problems: int = field(
+        default=1000,
+        metadata={"help": "hard training problems: train-split seeds 0..N-1 (the paper: 1,000; fewer only memorise)"},
+    )
     updates: int = field(default=6, metadata={"help": "optimiser updates of every LM algorithm (the budget)"})
     sft_batch_size: int = field(default=16, metadata={"help": "examples per SFT update (warm-up and SFT)"})
     sft_learning_rate: float | None = field(
@@ -95,6 +103,13 @@ class CompareConfig:
     )
     srl_learning_rate: float | None = field(default=None, metadata={"help": "learning rate of SRL (None: by model)"})
     rlvr_learning_rate: float | None = field(default=None, metadata={"help": "learning rate of RLVR (None: by model)"})
+    # ---- the controls (algorithms control-sft and control-rlvr): rows that validate the comparison on itself
+    control_updates: int = field(
+        default=240, metadata={"help": "updates of the positive control (control-sft: SFT known to move the base)"}
+    )
+    control_learning_rate: float | None = field(
+        default=None, metadata={"help": "peak learning rate of the positive control (None: by model)"}
+    )
     prompts_per_update: int = field(default=6, metadata={"help": "GRPO prompts (groups) per update"})
     group_size: int = field(default=8, metadata={"help": "GRPO rollouts per prompt (paper: 8)"})
     max_sampling_rounds: int = field(
@@ -122,7 +137,8 @@ class CompareConfig:
     ppo_timesteps: int = field(default=20_000, metadata={"help": "PPO: env steps (the discrete budget)"})
     # ---- model selection: validation problems (train split, never trained on) pick each run's checkpoint
     validation_problems: int = field(
-        default=64, metadata={"help": "validation problems: train-split seeds validation_start..+N-1"}
+        default=64, metadata={"help": "validation problems: the first N train-split seeds from validation_start whose "
+                  "problem is no training problem"},
     )
     validation_start: int = field(
         default=5000, metadata={"help": "first validation seed (>= train_problems, so no training problem)"}
@@ -135,7 +151,7 @@ class CompareConfig:
         default=1, metadata={"help": "also evaluate this many levels above the training one (0: that one only)"}
     )
     eval_step_instances: int = field(
-        default=24, metadata={"help": "most (problem, step) instances per difficulty for step similarity"}
+        default=100, metadata={"help": "most (problem, step) instances per difficulty for step similarity"}
     )
     eval_samples: int = field(default=4, metadata={"help": "k of avg@k: samples per problem (0: no avg@k, pass@k)"})
     eval_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of avg@k"})
@@ -178,7 +194,7 @@ class CompareConfig:
         for f in dataclasses.fields(self):  # 1 and 1.0 are the same setting
             if f.type in ("float", "float | None") and isinstance(getattr(self, f.name), int):
                 setattr(self, f.name, float(getattr(self, f.name)))
-        positive = ("seeds", "warmup_problems", "train_problems", "updates", "sft_batch_size")
+        positive = ("seeds", "warmup_problems", "train_problems", "updates", "sft_batch_size", "control_updates")
         positive += ("prompts_per_update", "max_sampling_rounds", "micro_batch_size", "max_new_tokens_cap")
         positive += ("max_length", "bc_expert_episodes", "ppo_timesteps", "eval_problems", "validation_problems")
         positive += ("eval_batch_size", "curve_points", "eval_step_instances", "onpolicy_rounds", "onpolicy_problems")
@@ -217,7 +233,8 @@ class CompareConfig:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
         if self.bc_dagger_iterations < 0:
             raise ValueError(f"bc_dagger_iterations must be >= 0, got {self.bc_dagger_iterations}")
-        for name in ("warmup_learning_rate", "sft_learning_rate", "srl_learning_rate", "rlvr_learning_rate"):
+        for name in ("warmup_learning_rate", "sft_learning_rate", "srl_learning_rate", "rlvr_learning_rate",
+                     "control_learning_rate"):
             if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not self.eval_temperature > 0:
@@ -227,6 +244,9 @@ class CompareConfig:
             for name in ("warmup_difficulty", "train_difficulty"):
                 if not 0 <= getattr(self, name) < levels:
                     raise ValueError(f"{name}={getattr(self, name)} is not a level of {task} (0..{levels - 1})")
+            if "control-rlvr" in self.algos and self.train_difficulty + 1 >= levels:
+                raise ValueError(f"control-rlvr trains on the level above train_difficulty={self.train_difficulty}, "
+                                 f"and {task} has none (levels 0..{levels - 1}): drop it or train lower")  # fmt: skip
         if self.validation_start < self.train_problems:  # a protocol error whatever the power
             raise ValueError(
                 f"validation seeds {self.validation_start}..{self.validation_start + self.validation_problems - 1} "
@@ -244,22 +264,31 @@ class CompareConfig:
                 f"eval_problems={self.eval_problems} is below the minimum of {MIN_TEST_PROBLEMS} test problems per "
                 "difficulty (a success rate near 0.1 has a 95% interval of +-0.06 at 100 problems, +-0.19 at 10)"
             )
-        if self.validation_start + self.validation_problems > RESERVED_SEEDS:
+        last = self.validation_start + self.validation_problems - 1
+        for task in self.tasks if self.lm_algos else ():
+            seeds = self.validation_seeds(task)
+            last = max([last, *seeds])
+            if len(seeds) < self.validation_problems:
+                reasons.append(
+                    f"only {len(seeds)} of the {self.validation_problems} validation problems of {task} at level "
+                    f"{self.train_difficulty} are no training problem (the training problems nearly exhaust the "
+                    "level): ask for fewer or train at a larger level"
+                )
+        if last >= RESERVED_SEEDS:
             reasons.append(
-                f"validation seeds reach {self.validation_start + self.validation_problems - 1}, past the "
-                f"{RESERVED_SEEDS} train-split seeds kept out of the shipped bases' warm-ups: validation problems "
-                "could be warm-up problems"
+                f"validation seeds reach {last}, past the {RESERVED_SEEDS} train-split seeds kept out of the shipped "
+                "bases' warm-ups: validation problems could be warm-up problems"
             )
         if self.train_problems > RESERVED_SEEDS:
             reasons.append(f"train_problems={self.train_problems} reaches past the {RESERVED_SEEDS} reserved seeds")
         for task in self.tasks if self.lm_algos else ():
-            shared = _shared_problems(task, self.train_difficulty, range(self.train_problems),
-                                      range(self.validation_start, self.validation_start + self.validation_problems))
-            if shared:
+            distinct = distinct_training_problems(task, self.train_difficulty, self.train_problems)
+            if distinct < MIN_DISTINCT_SHARE * self.train_problems:
                 reasons.append(
-                    f"{shared} validation problem(s) of {task} are also training problems (the same problem from "
-                    "another seed; a level with few distinct problems): choose another validation_start or level"
-                )  # fmt: skip
+                    f"the {self.train_problems} training seeds of {task} at level {self.train_difficulty} give only "
+                    f"{distinct} distinct problems (the level is smaller than asked; trainers keep each once): ask "
+                    "for fewer or train at a larger level"
+                )
         protected = getattr(get_kind("lm").load(), "protected_levels", None)
         for model in self.models if self.lm_algos else ():
             levels = protected(model) if protected is not None else None
@@ -279,6 +308,13 @@ class CompareConfig:
         family = "from_scratch" if model in ("tiny", "tiny-large") or shipped else "pretrained"
         return LEARNING_RATES[family][stage]
 
+    def validation_seeds(self, task: str) -> tuple[int, ...]:
+        """The validation problems' train-split seeds: the first ``validation_problems`` from ``validation_start``
+        whose problem (at ``train_difficulty``) is none of the training problems, so the two are disjoint by
+        problem text (a level repeats problems across seeds)."""
+        return _validation_seeds(_resolve_task(task), self.train_difficulty, self.train_problems,
+                                 self.validation_start, self.validation_problems)  # fmt: skip
+
     @property
     def lm_algos(self) -> tuple[str, ...]:
         return tuple(a for a in self.algos if get_algorithm(a).kind == "lm")
@@ -295,22 +331,31 @@ class CompareConfig:
 #: a large rate; a pretrained one (SmolLM2, a local directory) is fine-tuned gently (the paper: 5e-6
 #: SFT and 5e-7 GRPO for a 7B model; a 135M model takes somewhat larger steps).
 LEARNING_RATES = {
-    "from_scratch": {"warmup": 2e-3, "sft": 5e-4, "srl": 1e-4, "rlvr": 1e-4},
-    "pretrained": {"warmup": 5e-5, "sft": 2e-5, "srl": 3e-6, "rlvr": 3e-6},
+    "from_scratch": {"warmup": 2e-3, "sft": 5e-4, "srl": 1e-4, "rlvr": 1e-4, "control": 2e-3},
+    "pretrained": {"warmup": 5e-5, "sft": 2e-5, "srl": 3e-6, "rlvr": 3e-6, "control": 5e-5},
 }
+# The positive control's rate is the warm-up's: the pilot of December 2026 (../shared/PILOT-2026-12.md, 100
+# validation problems) found SFT at 2e-3 on 1,000 problems taking tiny-longmul from 0.05 to 0.13-0.15 greedy
+# success in 120 updates and 0.39-0.80 in 240; the pretrained value is the warm-up's, not validated.
 
 #: Preset name -> (what it is for, the settings it changes from `CompareConfig`'s defaults).
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "quick": (
-        "the README's main job: LongMultiplication from the shipped base tiny-longmul, every LM algorithm, 3 seeds, "
-        "100 test problems at the training level (no avg@k, no harder level), 50 validation problems",
-        {"eval_harder_levels": 0, "eval_samples": 0, "validation_problems": 50},
+        "the README's main job: LongMultiplication from the shipped base tiny-longmul, 1,000 training problems, SFT, "
+        "RLVR and SRL at 6 updates and both controls (control-sft: 240 updates), 3 seeds, 100 test problems at the "
+        "training level (no avg@k, no harder level), 50 validation problems",
+        {
+            "algos": ("base", "sft", "rlvr", "srl", "control-sft", "control-rlvr"),
+            "eval_harder_levels": 0,
+            "eval_samples": 0,
+            "validation_problems": 50,
+        },
     ),
     "standard": (
-        "CPU, about 45 minutes on 2 cores: quick's grid with 5 seeds, 20 updates, 200 test problems at the training "
-        "level, each run's checkpoint picked between its middle and its end on 100 validation problems (no avg@k, "
-        "no harder level: nothing solves level 2, docs/results/onpolicy-cpu); learning rates chosen on validation "
-        "(benchmarks/lr_sweep.py)",
+        "CPU: quick's task and base with every LM algorithm and both controls, 5 seeds, 20 updates, 200 test "
+        "problems at the training level, each run at its final (annealed) checkpoint (no avg@k, no harder level: "
+        "nothing solves level 2, docs/results/onpolicy-cpu); learning rates from the sweep on validation of the "
+        "64-problem protocol (benchmarks/lr_sweep.py), not yet redone at 1,000 problems",
         {
             "seeds": 5,
             "updates": 20,
@@ -318,9 +363,8 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
             "eval_harder_levels": 0,
             "eval_samples": 0,
             "validation_problems": 100,
-            "curve_points": 2,
-            # The best of three values each on the 100 validation problems at this budget (docs/results/lr-sweep):
-            # the smallest tried for all three, none above the base's validation score by more than 0.01.
+            # The best of three values each on the 100 validation problems at 20 updates on 64 training problems
+            # (docs/results/lr-sweep): the smallest tried for all three, at the grid's edge.
             "sft_learning_rate": 1e-4,
             "srl_learning_rate": 3e-5,
             "rlvr_learning_rate": 3e-5,
@@ -370,12 +414,31 @@ def preset_config(name: str, **changes: Any) -> CompareConfig:
     return config
 
 
-def _shared_problems(task: str, difficulty: int, train: range, validation: range) -> int:
-    """How many validation seeds give a problem that one of the training seeds gives too."""
+def distinct_training_problems(task: str, difficulty: int, problems: int) -> int:
+    """How many distinct problems the training seeds ``0..problems-1`` of ``task`` give at ``difficulty``."""
+    return len(_problem_set(task, difficulty, problems))
+
+
+@functools.lru_cache(maxsize=8)
+def _validation_seeds(task: str, difficulty: int, train_problems: int, start: int, count: int) -> tuple[int, ...]:
     from srl_gym.episodes import problem_texts
 
-    training = set(problem_texts(task, train, difficulty=difficulty))
-    return sum(text in training for text in problem_texts(task, validation, difficulty=difficulty))
+    training = _problem_set(task, difficulty, train_problems)
+    seeds: list[int] = []
+    end = start + 10 * count + 1000  # a level that the training problems (nearly) exhaust gives fewer: refused
+    while len(seeds) < count and start < end:  # a batch at a time: most seeds give a new problem
+        batch = range(start, min(end, start + 2 * (count - len(seeds)) + 16))
+        seeds += [s for s, text in zip(batch, problem_texts(task, batch, difficulty=difficulty), strict=True)
+                  if text not in training][: count - len(seeds)]  # fmt: skip
+        start = batch.stop
+    return tuple(seeds)
+
+
+@functools.lru_cache(maxsize=8)
+def _problem_set(task: str, difficulty: int, problems: int) -> frozenset[str]:
+    from srl_gym.episodes import problem_texts
+
+    return frozenset(problem_texts(task, range(problems), difficulty=difficulty))
 
 
 def _resolve_task(name: str) -> str:
@@ -578,6 +641,8 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
         "expert_noise": cell.expert_noise,
         "seed": cell.seed,
         "kind": algorithm.kind,
+        "control": algorithm.control,  # "positive"/"negative": a row that validates the comparison on itself
+        "objectives": list(algorithm.objectives),  # the metrics of what it optimises (the report checks them)
         "eval": evals,
         "curve": curve,
         "selected": {"checkpoint": best, "of": len(scores), "budget": selected.step, "validation_score": scores[best]},
@@ -857,6 +922,7 @@ def _write_outputs(out, config, finished, environment, started, *, plots: bool) 
         "cells": cells,
         "summary": summarize(cells),
         "contrasts": report.contrast_table(cells),
+        "objectives": objective_table(cells, config.train_difficulty),
     }
     results["figures"] = report.write_plots(results, out) if plots and cells else []
     write_json_atomic(out / "results.json", results)

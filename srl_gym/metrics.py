@@ -13,6 +13,8 @@ Evaluation metrics (held-out, test split unless said otherwise):
 ``exact_match``        share of greedy next steps equal to the expert's
 ``format_rate``        share of greedy whole solutions that close the ``<think>`` monologue
 ``step_format_rate``   share of greedy next steps with a closed monologue and a step
+``agent_step_similarity``  mean similarity of the agent's steps to the oracle's step from each state
+                       it reached itself (what on-policy SRL optimises)
 ``valid_fraction``     share of an agent's steps that parse and apply (discrete agents)
 ``problems``           how many problems were scored
 =====================  ==========================================================================
@@ -42,6 +44,7 @@ EXACT_MATCH = "exact_match"
 FORMAT_RATE = "format_rate"
 STEP_FORMAT_RATE = "step_format_rate"
 VALID_FRACTION = "valid_fraction"
+AGENT_STEP_SIMILARITY = "agent_step_similarity"
 PROBLEMS = "problems"
 
 #: Every evaluation metric with a short title (the report's column headers).
@@ -56,6 +59,7 @@ METRICS: dict[str, str] = {
     FORMAT_RATE: "format",
     STEP_FORMAT_RATE: "step format",
     VALID_FRACTION: "valid steps",
+    AGENT_STEP_SIMILARITY: "agent step sim.",
     PROBLEMS: "problems",
 }
 

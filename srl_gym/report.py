@@ -26,7 +26,7 @@ from typing import Any
 
 from srl_gym import metrics as M
 from srl_gym.runs import atomic_write_text
-from srl_gym.stats import PRIMARY_CONTRASTS, contrast_table
+from srl_gym.stats import PRIMARY_CONTRASTS, contrast_table, objective_table
 
 #: (key in a curve point, axis label) of the learning-curve panels.
 CURVES = ((M.GREEDY_SUCCESS, "greedy success"), (M.AGENT_SUCCESS, "agent success"), (M.FORMAT_RATE, "format"))
@@ -143,7 +143,14 @@ def table_markdown(results: dict[str, Any]) -> str:
     if contrasts is None:  # a results.json from before the contrasts were stored
         contrasts = contrast_table(results.get("cells") or [])
     if contrasts or any(row["model"] != "mlp" for row in results["summary"]):
-        lines += contrast_markdown(contrasts)
+        lines += contrast_markdown([row for row in contrasts if row.get("family", "primary") == "primary"])
+    kinds = {c["algo"]: c["control"] for c in results.get("cells") or [] if c.get("control")}
+    lines += control_markdown([row for row in contrasts if row.get("family") == "controls"], kinds,
+                              str(config["train_difficulty"]))
+    objectives = results.get("objectives")
+    if objectives is None:
+        objectives = objective_table(results.get("cells") or [], config["train_difficulty"])
+    lines += objective_markdown(objectives)
     if results.get("figures"):
         lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in results["figures"])]
     return "\n".join(lines) + "\n"
@@ -244,6 +251,76 @@ def contrast_markdown(contrasts: list[dict[str, Any]]) -> list[str]:
                 "",
                 f"Not tested: {_short(row['task'])}, {row['model']}, {title} d{row['difficulty']}: {row['error']}",
             ]
+    return lines
+
+
+#: What each kind of control must show on the primary outcome (greedy success at the training level).
+CONTROL_EXPECTATIONS = {
+    "positive": ("significantly above the base", lambda t: t["significant"] and t["diff"] > 0),
+    "negative": ("not significantly apart from the base", lambda t: not t["significant"]),
+}
+
+
+def control_markdown(rows: list[dict[str, Any]], kinds: dict[str, str], difficulty: str) -> list[str]:
+    """The "Controls" section: each control row against the base, and whether it came out as it must.
+
+    ``kinds``: each control row's kind (``"positive"``/``"negative"``, its cells' ``control``). A control is
+    judged on greedy success at the training ``difficulty``; its other rows are shown for information."""
+    tested = [row for row in rows if row.get("contrasts")]
+    if not tested:
+        return []
+    lines = [
+        "",
+        "## Controls",
+        "",
+        "Rows that validate the comparison on itself, tested like the primary contrasts (paired bootstrap, Holm "
+        "within the controls of one task, model, metric and difficulty). A positive control (a training known to "
+        "move the base) must come out significantly above the base on greedy success, a negative control (a "
+        "training that cannot learn) must not come out apart from it, at the training level; if either does not, "
+        "the protocol is at fault whatever the other rows say.",
+        "",
+        "| task | model | metric | difficulty | a - b | difference (95% CI) | p (Holm) | significant | must be | "
+        "as it must |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in tested:
+        title = M.METRICS.get(row["metric"], row["metric"])
+        for t in row["contrasts"]:
+            must, check = CONTROL_EXPECTATIONS.get(kinds.get(t["a"]), ("", None))
+            judged = check is not None and row["metric"] == M.GREEDY_SUCCESS and row["difficulty"] == difficulty
+            verdict = ("yes" if check(t) else "**NO**") if judged else "-"
+            cells = [_short(row["task"]), row["model"], title, f"d{row['difficulty']}", f"{t['a']} - {t['b']}",
+                     f"{t['diff']:+.2f} [{t['low']:+.2f}, {t['high']:+.2f}]", _p(t["p_adjusted"]),
+                     "yes" if t["significant"] else "no", must if judged else "-", verdict]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def objective_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The "Own objectives" section: does each algorithm improve what it optimises, on held-out problems?"""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Does each algorithm learn its own objective?",
+        "",
+        "Each trained row's held-out measure of what it optimises (registered with the algorithm: SFT and the "
+        "positive control: greedy whole-solution success; SRL: the step reward and exact-step rate of its greedy "
+        "next step given the expert's previous steps; RLVR: avg@k, success sampled at its training temperature; "
+        "on-policy SRL: the similarity of its steps to the oracle's on the states it reaches itself), against the "
+        "base on the same test problems: mean difference over seeds with a 95% Student t interval of the per-seed "
+        "differences. improved: the interval lies above zero.",
+        "",
+        "| task | model | algorithm | objective | difficulty | seeds | value | base | difference (95% CI) | "
+        "improved |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        interval = f"{r['diff']:+.3f}" + ("" if r["low"] is None else f" [{r['low']:+.3f}, {r['high']:+.3f}]")
+        title = M.METRICS.get(r["metric"], r["metric"]).format(k="k")
+        cells = [_short(r["task"]), r["model"], r["algo"], title, f"d{r['difficulty']}", str(r["seeds"]),
+                 f"{r['mean']:.3f}", f"{r['base']:.3f}", interval, "yes" if r["improved"] else "no"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 

@@ -415,6 +415,56 @@ def noise_contrasts(cells: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]
     return [(label, algorithm) for label, algorithm, _ in sorted(pairs, key=lambda t: (t[1], t[2]))]
 
 
+def control_contrasts(cells: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``("control-sft", "base")`` for every control row of ``cells`` (records with ``control`` set)."""
+    return [(label, "base") for label in dict.fromkeys(c["algo"] for c in cells if c.get("control"))]
+
+
+def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -> list[dict[str, Any]]:
+    """Does each algorithm learn its own objective? Each trained row's ``objectives`` against the base.
+
+    For every (model, task, algo) whose cells name ``objectives`` (metrics of what it optimises, e.g.
+    SRL's held-out step reward), and each of those metrics at ``difficulty`` that the base has too: the
+    row's and the base's means and the difference, with a 95% Student t interval over the seeds of the
+    per-seed difference (each seed against the base's same seed, or its mean when the base lacks that seed;
+    the same held-out problems for both). ``improved``: the interval lies above zero.
+    """
+    from srl_gym.metrics import mean_ci
+
+    key = str(difficulty)
+    groups: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = {}
+    for cell in cells:
+        groups.setdefault((cell["model"], cell["task"]), {}).setdefault(cell["algo"], []).append(cell)
+    rows = []
+    for (model, task), by_algo in groups.items():
+        base = {c["seed"]: ((c.get("eval") or {}).get(key) or {}) for c in by_algo.get("base", [])}
+        for algo, members in by_algo.items():
+            for metric in (members[0].get("objectives") or []) if base else []:
+                pairs = []
+                for cell in sorted(members, key=lambda c: c["seed"]):
+                    value = ((cell.get("eval") or {}).get(key) or {}).get(metric)
+                    reference = base.get(cell["seed"], {}).get(metric)
+                    if reference is None:
+                        values = [b[metric] for b in base.values() if b.get(metric) is not None]
+                        reference = float(np.mean(values)) if values else None
+                    if value is not None and reference is not None:
+                        pairs.append((float(value), float(reference)))
+                if not pairs:
+                    continue
+                diffs = [v - r for v, r in pairs]
+                stat = mean_ci(diffs)
+                half = stat["ci95"]
+                rows.append({
+                    "model": model, "task": task, "algo": algo, "metric": metric, "difficulty": key,
+                    "seeds": len(pairs), "mean": float(np.mean([v for v, _ in pairs])),
+                    "base": float(np.mean([r for _, r in pairs])), "diff": stat["mean"],
+                    "low": None if half is None else stat["mean"] - half,
+                    "high": None if half is None else stat["mean"] + half,
+                    "improved": half is not None and stat["mean"] - half > 0,
+                })  # fmt: skip
+    return rows
+
+
 def contrast_table(
     cells: Sequence[Mapping[str, Any]],
     metrics: Sequence[str] = CONTRAST_METRICS,
@@ -444,8 +494,9 @@ def contrast_table(
         "error"}`` rows.
     """
     lm = [c for c in cells if c.get("kind", "discrete" if c.get("model") == "mlp" else "lm") == "lm"]
-    if contrasts is None:
-        contrasts = (*PRIMARY_CONTRASTS, *noise_contrasts(lm))
+    families = [("primary", contrasts if contrasts is not None else (*PRIMARY_CONTRASTS, *noise_contrasts(lm)))]
+    if contrasts is None and control_contrasts(lm):  # the controls are a family of their own
+        families.append(("controls", control_contrasts(lm)))
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for cell in lm:
         groups.setdefault((cell["model"], cell["task"]), []).append(cell)
@@ -454,12 +505,14 @@ def contrast_table(
     for difficulty in difficulties:
         for metric in metrics:
             for (model, task), members in groups.items():
-                try:
-                    rows += primary_contrasts(members, metric, difficulty, contrasts, n_boot=n_boot, seed=seed,
-                                              alpha=alpha)  # fmt: skip
-                except ValueError as error:
-                    rows.append({"model": model, "task": task, "metric": metric, "difficulty": difficulty,
-                                 "error": str(error)})  # fmt: skip
+                for family, pairs in families:
+                    try:
+                        rows += [row | {"family": family} for row in primary_contrasts(
+                            members, metric, difficulty, pairs, n_boot=n_boot, seed=seed, alpha=alpha)]  # fmt: skip
+                    except ValueError as error:
+                        rows.append({"model": model, "task": task, "metric": metric, "difficulty": difficulty,
+                                     "family": family, "error": str(error)})  # fmt: skip
+                        break  # the same lengths fail every family: one error row
     return rows
 
 
@@ -473,8 +526,10 @@ __all__ = [
     "PRIMARY_CONTRASTS",
     "binomial_se",
     "contrast_table",
+    "control_contrasts",
     "hierarchical_bootstrap",
     "holm",
+    "objective_table",
     "paired_difference",
     "per_problem_scores",
     "primary_contrasts",

@@ -22,12 +22,16 @@ TINY_LM = {  # a comparison shrunk to seconds (the discrete settings are the pre
     "force_underpowered": True, "validation_problems": 2, "eval_problems": 2,
     "train_problems": 4, "updates": 2, "prompts_per_update": 2, "group_size": 2, "max_new_tokens_cap": 16,
     "curve_points": 2, "sft_batch_size": 4, "ppo_timesteps": 256, "bc_expert_episodes": 4, "bc_dagger_iterations": 1,
+    "control_updates": 2,
 }  # fmt: skip
 
 
 def test_the_registry_holds_the_baselines_with_their_kinds():
     kinds = {name: spec.kind for name, spec in algorithms.algorithms().items()}
-    assert {n for n, k in kinds.items() if k == "lm"} == {"base", "sft", "srl", "rlvr", "srl-rlvr", "srl-onpolicy"}
+    assert {n for n, k in kinds.items() if k == "lm"} == {"base", "sft", "srl", "rlvr", "srl-rlvr", "srl-onpolicy",
+                                                          "control-sft", "control-rlvr"}
+    controls = {n: s.control for n, s in algorithms.algorithms().items() if s.control}
+    assert controls == {"control-sft": "positive", "control-rlvr": "negative"}
     assert {n for n, k in kinds.items() if k == "discrete"} == {"random", "bc", "ppo", "ppo-srl", "ppo-outcome"}
     assert not get_algorithm("base").trainable and not get_algorithm("random").trainable
 
@@ -44,7 +48,7 @@ def test_every_entry_loads_with_the_protocol(name):
     assert algorithms.get_kind(spec.kind).load().evaluate
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if get_algorithm(n).trainable])
+@pytest.mark.parametrize("name", [n for n in NAMES if get_algorithm(n).trainable and not get_algorithm(n).control])
 def test_srl_gym_train_serves_every_trainable_entry(name, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["train", name, "--help"])
@@ -107,6 +111,6 @@ def test_every_algorithm_trains_a_cell_and_returns_its_checkpoints(name, tmp_pat
     if spec.kind == "lm" and name != "base":
         budget = result.final.budget
         assert budget["updates"] == TINY_LM["updates"] and 0 <= budget["gradient_updates"] <= budget["updates"]
-        assert (budget["generated_tokens"] > 0) == (name != "sft")
+        assert (budget["generated_tokens"] > 0) == (spec.entry_point != "srl_gym.agents.sft")  # sft, control-sft
         # an untrained base breaks the format: every GRPO group scores -1 and is dropped, nothing is trained on
         assert (budget["trained_tokens"] > 0) == (budget["gradient_updates"] > 0)

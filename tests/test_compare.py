@@ -36,6 +36,7 @@ FAST = {  # a real comparison, shrunk to seconds (so underpowered on purpose)
     "eval_samples": 2,
     "curve_points": 2,
     "onpolicy_problems": 2,
+    "control_updates": 2,
 }
 
 
@@ -141,10 +142,12 @@ def test_every_preset_is_valid(preset):
     assert config.preset == preset
 
 
-def test_quick_preset_shows_every_lm_algorithm_with_several_seeds():
+def test_quick_and_standard_presets_show_the_contenders_and_both_controls_with_several_seeds():
     config = compare.preset_config("quick")
-    assert set(config.algos) == {"base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy"}
+    assert set(config.algos) == {"base", "sft", "rlvr", "srl", "control-sft", "control-rlvr"}
     assert config.seeds >= 3
+    assert set(compare.preset_config("standard").algos) == set(compare.CompareConfig().algos)
+    assert config.train_problems >= 1000  # fewer only memorise (the pilot of December 2026)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +157,9 @@ def test_quick_preset_shows_every_lm_algorithm_with_several_seeds():
         ({"algos": ("sft", "magic")}, "unknown algorithm(s) magic; valid: base, sft"),
         ({"seeds": 0}, "seeds must be an integer >= 1"),
         ({"train_difficulty": 9}, "train_difficulty=9 is not a level"),
-        ({"updates": 1}, "srl-rlvr splits the budget"),
+        ({"updates": 1, "algos": ("srl-rlvr",)}, "srl-rlvr splits the budget"),
+        ({"control_updates": 0}, "control_updates must be an integer >= 1"),
+        ({"train_difficulty": 3}, "control-rlvr trains on the level above train_difficulty=3"),
         ({"bogus": 1}, "unknown setting(s) bogus"),
         ({"tasks": ("Hanoi", "srl/Hanoi-v0")}, "tasks lists a name twice"),
         ({"workers": 0}, "workers must be an integer >= 1"),
@@ -163,6 +168,31 @@ def test_quick_preset_shows_every_lm_algorithm_with_several_seeds():
 def test_bad_settings_name_the_fix(changes, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         compare.preset_config("quick", **changes)
+
+
+def test_a_level_with_fewer_distinct_problems_than_asked_is_refused():
+    # Hanoi level 0 (3 disks, any legal start, any goal peg) holds a few hundred problems, not 1,000
+    distinct = compare.distinct_training_problems("srl/Hanoi-v0", 0, 1000)
+    assert distinct < 0.95 * 1000
+    with pytest.raises(ValueError, match=f"validation problems of srl/Hanoi.*give only {distinct} distinct problems"):
+        compare.preset_config("quick", tasks=("Hanoi",), models=("tiny",), train_difficulty=0)
+    forced = compare.preset_config("quick", tasks=("Hanoi",), models=("tiny",), train_difficulty=0,
+                                   force_underpowered=True)  # fmt: skip
+    assert len(forced.validation_seeds("srl/Hanoi-v0")) < forced.validation_problems  # the level is exhausted
+
+
+def test_validation_problems_are_disjoint_from_the_training_problems_by_text():
+    from srl_gym.episodes import problem_texts
+
+    config = compare.preset_config("quick")
+    task, level = "srl/LongMultiplication-v0", config.train_difficulty
+    seeds = config.validation_seeds(task)
+    assert len(seeds) == config.validation_problems and seeds[0] == config.validation_start
+    training = set(problem_texts(task, range(config.train_problems), difficulty=level))
+    assert not training & set(problem_texts(task, seeds, difficulty=level))
+    plain = range(config.validation_start, config.validation_start + config.validation_problems)
+    assert training & set(problem_texts(task, plain, difficulty=level))  # what the skipped seeds would have given
+    assert len(seeds) == len(set(seeds)) and list(seeds) == sorted(seeds)
 
 
 def test_models_that_would_share_a_folder_are_refused(tmp_path):
@@ -301,8 +331,11 @@ def _register_fakes(monkeypatch, names, train_cell, evaluate, prepare_base):
     fake.train_cell, fake.evaluate, fake.prepare_base = train_cell, evaluate, prepare_base
     monkeypatch.setitem(sys.modules, "fake_algorithms", fake)
     algorithms.algorithms()  # the built-ins first, so the stand-ins replace them
-    for name in names:
-        spec = algorithms.AlgorithmSpec(name, "lm", "fake_algorithms", "fake", (("algo", name),), trainable=False)
+    for name in names:  # the controls and objectives of the real algorithms of the same names
+        real = algorithms.ALGORITHMS.get(name)
+        spec = algorithms.AlgorithmSpec(name, "lm", "fake_algorithms", "fake", (("algo", name),), trainable=False,
+                                        objectives=real.objectives if real else (),
+                                        control=real.control if real else None)  # fmt: skip
         monkeypatch.setitem(algorithms.ALGORITHMS, name, spec)
     monkeypatch.setitem(algorithms.KINDS, "lm", algorithms.KindSpec("lm", "fake_algorithms"))
     monkeypatch.setattr(compare, "default_workers", lambda config: 1)  # stand-ins exist in this process only
@@ -317,6 +350,8 @@ PER_PROBLEM = {
     "srl": [1.0] * PROBLEMS,  # always right: srl - rlvr is as clear as a difference gets
     "srl-rlvr": [1.0] * PROBLEMS,  # identical to srl: srl-rlvr - srl is the null case
     "srl-onpolicy": [float(i % 4 != 0) for i in range(PROBLEMS)],  # a quarter worse than srl
+    "control-sft": [float(i % 3 == 0 or i % 2 == 0) for i in range(PROBLEMS)],  # the base's wins and more
+    "control-rlvr": [float(i % 3 == 0) for i in range(PROBLEMS)],  # exactly the base
 }
 
 
@@ -390,7 +425,7 @@ def test_runner_keeps_finished_cells_when_interrupted(tmp_path, fake_algorithms,
 
 def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake_per_problem):
     out = tmp_path / "cmp"
-    compare.compare("quick", out, seeds=2, progress=False, eval_harder_levels=1)
+    compare.compare("quick", out, algos=tuple(PER_PROBLEM), seeds=2, progress=False, eval_harder_levels=1)
     saved = json.loads((out / "results.json").read_text())
     assert list(saved).index("contrasts") == list(saved).index("summary") + 1
     rows = {r["algo"]: r for r in saved["summary"]}
@@ -400,8 +435,14 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
     assert sft["agent_success"]["method"] == "t over seeds" and sft["agent_success"]["ci95"] == pytest.approx(0.0)
     assert "per_problem" not in sft
 
-    contrasts = {(r["metric"], r["difficulty"]): r for r in saved["contrasts"]}
+    assert {r["family"] for r in saved["contrasts"]} == {"primary", "controls"}
+    contrasts = {(r["metric"], r["difficulty"]): r for r in saved["contrasts"] if r["family"] == "primary"}
     assert set(contrasts) == {(m, d) for m in ("greedy_success", "step_similarity") for d in ("1", "2")}
+    controls = {(r["metric"], r["difficulty"]): r for r in saved["contrasts"] if r["family"] == "controls"}
+    positive, negative = controls["greedy_success", "1"]["contrasts"]
+    assert (positive["a"], negative["a"]) == ("control-sft", "control-rlvr")
+    assert positive["significant"] and positive["diff"] > 0 and positive["p_adjusted"] == pytest.approx(2 / 2001)
+    assert negative["diff"] == 0.0 and not negative["significant"]
     greedy = {(t["a"], t["b"]): t for t in contrasts["greedy_success", "1"]["contrasts"]}
     assert list(greedy) == [
         ("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl"), ("srl-onpolicy", "srl")
@@ -427,7 +468,25 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
         "| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | srl-rlvr - srl | +0.00 [+0.00, +0.00] | "
         "1.000 | no | 0/100/0 |" in lines
     )
-    assert len(lines) == 2 * 2 * 5  # 2 metrics x 2 difficulties x 5 contrasts
+    # 2 metrics x 2 difficulties x (5 contrasts + 2 controls), then 5 objectives (below)
+    assert len(lines) == 2 * 2 * 5 + 2 * 2 * 2 + 5
+    assert "## Controls" in table
+    assert ("| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | control-sft - base | +0.33 [+0.24, +0.42] "
+            "| < 0.001 | yes | significantly above the base | yes |") in lines
+    assert ("| LongMultiplication-v0 | tiny-longmul | greedy success | d1 | control-rlvr - base | +0.00 [+0.00, +0.00] "
+            "| 1.000 | no | not significantly apart from the base | yes |") in lines
+    assert ("| LongMultiplication-v0 | tiny-longmul | greedy success | d2 | control-sft - base | +0.33 [+0.24, +0.42] "
+            "| < 0.001 | yes | - | - |") in lines  # judged at the training level only
+    # Each algorithm against the base on its own objective: sft and control-sft optimise greedy success, the
+    # negative control (RLVR) avg@k
+    objectives = {(r["algo"], r["metric"]): r for r in saved["objectives"]}
+    assert set(objectives) == {("sft", "greedy_success"), ("control-sft", "greedy_success"), ("rlvr", "avg_at_k"),
+                               ("srl-rlvr", "avg_at_k"), ("control-rlvr", "avg_at_k")}  # srl's are not scored here
+    assert objectives["sft", "greedy_success"]["diff"] == pytest.approx(0.5 - 0.34) and objectives[
+        "sft", "greedy_success"]["improved"]
+    assert not objectives["control-rlvr", "avg_at_k"]["improved"]
+    assert ("| LongMultiplication-v0 | tiny-longmul | sft | greedy success | d1 | 2 | 0.500 | 0.340 | +0.160 "
+            "[+0.160, +0.160] | yes |") in lines
     onpolicy = greedy["srl-onpolicy", "srl"]
     assert onpolicy["diff"] == pytest.approx(-0.25) and onpolicy["significant"]
     assert not any("agent success" in line for line in lines)
@@ -633,15 +692,6 @@ def test_validation_picks_the_checkpoint_that_the_test_split_scores(tmp_path, mo
     assert [p["greedy_success"] for p in cell["curve"]] == [0.0, 0.2, 0.6, 0.4]
     assert (tmp_path / "out" / cell["model_path"]).name == "model"  # the picked checkpoint is the one kept
     assert compare.selection_score({"greedy_success": 0.2, "agent_success": 0.6}) == pytest.approx(0.4)
-
-
-def test_a_validation_problem_that_is_a_training_problem_is_refused():
-    # Hanoi level 0 has few distinct problems: seeds 100.. repeat some of seeds 0..63
-    with pytest.raises(ValueError, match="validation problem.*are also training problems.*--force-underpowered"):
-        compare.preset_config("quick", tasks=("Hanoi",), models=("tiny",), train_difficulty=0, validation_start=100)
-    # forced (a smoke test on a small task)
-    compare.preset_config("quick", tasks=("Hanoi",), models=("tiny",), train_difficulty=0, validation_start=100,
-                          force_underpowered=True)  # fmt: skip
 
 
 # ---------------------------------------------------------------------- the flawed-expert axis
