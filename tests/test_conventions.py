@@ -212,3 +212,19 @@ def test_evaluate_plays_incremental_observations_too():
     result = srl_gym.evaluation.evaluate(srl_gym.evaluation.ExpertAgent(), "srl/Hanoi-v0", episodes=3,
                                          observation="incremental")  # fmt: skip
     assert result.success_rate == 1.0
+
+
+def test_trl_tool_results_with_incremental_observations_say_only_what_is_new():
+    pytest.importorskip("datasets")
+    from srl_gym.agents.trl_env import EPISODE_OVER, INVALID_STEP, environment_factory, episode_dataset
+
+    env = environment_factory("srl/Hanoi-v0", observation="incremental")()
+    row = episode_dataset("srl/Hanoi-v0", 1, observation="incremental")[0]
+    assert env.reset(**row) is None  # the row's prompt shows the problem
+    invalid = env.step("not a move")
+    assert invalid.count(INVALID_STEP) == 1 and "Steps so far" not in invalid
+    results = []
+    while not env.done:
+        results.append(env.step(env.env.unwrapped._expert_text))
+    assert results[0].startswith("Step 1: ") and results[-1].endswith(EPISODE_OVER)
+    assert all("Steps so far" not in r and r.count("Step ") == 1 for r in results)
