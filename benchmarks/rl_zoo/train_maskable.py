@@ -11,10 +11,12 @@ is the masked policy's. Every other argument is the Zoo's own (``--help``).
 
 import sys
 
-from rl_zoo3 import ALGOS
-from rl_zoo3.train import train
-from sb3_contrib import MaskablePPO
-
 if __name__ == "__main__":
+    try:
+        from rl_zoo3 import ALGOS
+        from rl_zoo3.train import train
+        from sb3_contrib import MaskablePPO
+    except ImportError as missing:
+        sys.exit(f"{missing}: this needs the RL Zoo and sb3-contrib: pip install -e '.[zoo]' (or pip install rl_zoo3)")
     ALGOS["ppo_mask"] = MaskablePPO
     sys.exit(train())
