@@ -201,9 +201,11 @@ class ReasoningEnv(gym.Env):
       ``TypeError`` listing the env's options and the task's.
 
     ## Version History
-    - v0: initial release. Later additions that change nothing an existing caller sees by default:
-      ``info["is_success"]``, `action_masks`, the all-ones mask once an episode is over (was all
-      zeros), ``observation="incremental"``.
+    - v0: initial release. Later, without a new version (dynamics, prompts, observations by default
+      and scoring unchanged): ``info["is_success"]``, `action_masks`, ``observation="incremental"``;
+      and three changes a caller may see: the mask once an episode is over is all ones (was all
+      zeros), the text spaces' ``shape`` raises a ``TypeError`` (was None), an unsupported
+      ``render_mode`` is a ``TypeError`` (was a ``ValueError``).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -304,9 +306,9 @@ class ReasoningEnv(gym.Env):
             )
         self._done = False
         self._update_expert()
-        self._shown_steps = 0  # steps of self.history shown so far (the incremental observation)
+        # The first observation is the whole problem, incremental or not.
         observation = self._text_observation() if self.interface == "text" else self._observation()
-        self._shown_steps = len(self.history)
+        self._shown_steps = len(self.history)  # steps of self.history shown so far (the incremental observation)
         return observation, self._info(similarity=0.0, valid=True)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:

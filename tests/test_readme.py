@@ -63,7 +63,7 @@ def test_the_readme_has_the_blocks_this_test_runs():
             assert "from trl import" in block and "trainer.train()" in block and "use_cpu=True" in block
 
 
-@pytest.mark.parametrize("block", _params())
+@pytest.mark.parametrize("block", list(_params()))
 def test_a_readme_block_runs_as_printed(block, tmp_path):
     if "my_solutions.jsonl" in block:  # the reader's own file: here, the example that ships with the package
         shutil.copy(ROOT / "envs" / "dataset" / "data" / "example.jsonl", tmp_path / "my_solutions.jsonl")
