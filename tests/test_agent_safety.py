@@ -28,9 +28,8 @@ CASES = [
 def _everything(value, seen=None):
     """Every (key path, leaf) reachable from ``value``: dict items, sequence items, object attributes."""
     seen = set() if seen is None else seen
-    if id(value) in seen:
+    if id(value) in seen:  # containers only are remembered (small ints and strings are shared objects)
         return
-    seen.add(id(value))
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, (list, tuple, set, frozenset)):
@@ -42,6 +41,7 @@ def _everything(value, seen=None):
     else:
         yield "", value
         return
+    seen.add(id(value))
     for key, item in items:
         for path, leaf in _everything(item, seen):
             yield f"{key}/{path}", leaf
@@ -64,11 +64,13 @@ class Attacker:
         self.bound = True
 
     def _leak(self, observation, info):
+        discrete = "action_mask" in info
         for path, leaf in _everything({"info": info, "observation": observation}):
-            if isinstance(leaf, str) and path.startswith("info/") and leaf:
+            named = "expert" in path.lower() or "oracle" in path.lower()
+            if discrete and named and isinstance(leaf, (int, np.integer)) and not isinstance(leaf, bool):
+                return leaf  # the expert's index
+            if not discrete and isinstance(leaf, str) and leaf and (named or path.startswith("info/")):
                 return leaf  # a text step hidden anywhere in info
-            if "expert" in path.lower() or "oracle" in path.lower():
-                return leaf
         return None
 
     def act(self, observation, info):
