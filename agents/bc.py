@@ -51,6 +51,7 @@ from srl_gym.agents.sb3_common import (
 )
 from srl_gym.algorithms import Cell, Checkpoint, TrainResult
 from srl_gym.config import parse_config
+from srl_gym.env import agent_info
 
 
 @dataclass
@@ -149,7 +150,7 @@ def collect(
             elif rng is not None and rng.random() < noise:
                 action = int(rng.choice(np.flatnonzero(info["action_mask"])))
             else:
-                action = learner.act(obs, info)
+                action = learner.act(obs, agent_info(info))  # the learner never sees the oracle's keys
             obs, _, terminated, truncated, info = env.step(action)
             if terminated or truncated:
                 solved += bool(info["solved"])

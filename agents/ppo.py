@@ -8,7 +8,8 @@ similarity to the expert's step; RLVR rewards only a verified final answer. With
     srl-gym train ppo --init-from runs/bc-Hanoi-v0-d0-s0/model.zip   # SFT -> RL: fine-tune a `bc` model
 
 The agent is sb3-contrib's ``MaskablePPO``, which never picks an illegal move: the mask comes from
-``ReasoningEnv.action_mask()`` through ``ActionMasker``. ``--masked false`` gives plain PPO, which
+the env's own ``action_masks()`` (no ``ActionMasker``); SB3 logs the env's ``info["is_success"]`` as
+``rollout/success_rate``. ``--masked false`` gives plain PPO, which
 must learn to avoid illegal moves from the env's invalid-step penalty.
 
 Run folder (``--out-dir``/``--run-name``): ``progress.json``/``progress.csv`` (SB3's logger:
@@ -39,7 +40,6 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Literal
 
-import gymnasium as gym
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -155,16 +155,6 @@ class Args:
 
 
 # ---------------------------------------------------------------------------- envs
-class SolvedIsSuccess(gym.Wrapper):
-    """Copies ``info["solved"]`` to ``info["is_success"]``, which SB3 logs as ``rollout/success_rate``."""
-
-    def step(self, action: Any) -> tuple:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        if "solved" in info:
-            info["is_success"] = info["solved"]
-        return obs, reward, terminated, truncated, info
-
-
 def make_vec(args: Args, env_id: str, seed: int) -> VecEnv:
     """``args.n_envs`` train-split envs (each in SB3's ``Monitor``), seeded ``seed``, ``seed + 1``, ..."""
     return make_vec_env(
@@ -172,7 +162,6 @@ def make_vec(args: Args, env_id: str, seed: int) -> VecEnv:
         n_envs=args.n_envs,
         seed=seed,
         vec_env_cls=SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv,
-        wrapper_class=SolvedIsSuccess,
     )
 
 

@@ -1,7 +1,7 @@
 """What the discrete Stable-Baselines3 agents (`bc`, `ppo`) share: envs, the model class, evaluation, saving.
 
 The discrete agents play a task through ``interface="discrete"``: a ``Box`` observation, a
-``Discrete`` action and the legal moves in ``info["action_mask"]`` (and ``env.action_mask()``).
+``Discrete`` action and the legal moves in ``info["action_mask"]`` (and ``env.action_masks()``, MaskablePPO's).
 """
 
 from __future__ import annotations
@@ -62,24 +62,17 @@ def model_class(masked: bool) -> type:
     return MaskablePPO
 
 
-def action_mask(env: gym.Env) -> np.ndarray:
-    """The env's legal-move mask, for sb3-contrib's ``ActionMasker`` (module level, so it pickles)."""
-    return env.unwrapped.action_mask()
-
-
 def make_env(
     env_id: str, difficulty: int, reward: str = "srl", split: str = "train", masked: bool = True, **options: Any
 ) -> gym.Env:
-    """One discrete env; with ``masked`` wrapped in ``ActionMasker`` (what MaskablePPO reads the mask from).
+    """One discrete env (``options`` go to ``gym.make``, e.g. ``similarity="exact"``).
 
-    ``options`` go to ``gym.make`` (e.g. ``similarity="exact"``).
+    MaskablePPO reads the mask from the env's own ``action_masks()``, through any wrapper, so ``masked``
+    needs no wrapper; it only checks that sb3-contrib is there.
     """
-    env = gym.make(env_id, interface="discrete", difficulty=difficulty, reward=reward, split=split, **options)
     if masked:
-        from sb3_contrib.common.wrappers import ActionMasker
-
-        env = ActionMasker(env, action_mask)
-    return env
+        model_class(True)
+    return gym.make(env_id, interface="discrete", difficulty=difficulty, reward=reward, split=split, **options)
 
 
 def masked_logits(policy: Any, observations: np.ndarray | th.Tensor, masks: np.ndarray | th.Tensor) -> th.Tensor:

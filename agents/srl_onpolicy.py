@@ -47,7 +47,9 @@ from typing import Any
 
 from srl_gym.algorithms import Cell, Checkpoint, TrainResult
 from srl_gym.datasets import format_prompt
+from srl_gym.env import agent_info
 from srl_gym.episodes import env_options, make_text_env, problem_texts
+from srl_gym.evaluation import is_privileged
 from srl_gym.rewards import srl_reward_func
 from srl_gym.runs import atomic_write_text, derived_seed, run_cli
 
@@ -100,14 +102,21 @@ def round_updates(total: int, rounds: int) -> list[int]:
 
 
 class StateRecorder:
-    """An agent wrapper that records every state it is asked about: its observation and the oracle's step there."""
+    """An agent wrapper that records every state it is asked about: its observation and the oracle's step there.
+
+    It is ``privileged`` (a trainer: `srl_gym.evaluate` hands it the oracle's info keys); the agent it
+    wraps is not, unless it says so itself: it gets `srl_gym.agent_info` of each info, and ``bind`` only
+    if it is privileged too.
+    """
+
+    privileged = True
 
     def __init__(self, agent: Any) -> None:
         self.agent = agent
         self.states: dict[str, dict[str, Any]] = {}  # by observation (it starts with the problem's text)
 
     def bind(self, env: Any) -> None:
-        if hasattr(self.agent, "bind"):
+        if is_privileged(self.agent) and hasattr(self.agent, "bind"):
             self.agent.bind(env)
 
     def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]]) -> list[str]:
@@ -115,6 +124,8 @@ class StateRecorder:
             if info["expert_step"] and observation not in self.states:
                 self.states[observation] = {"step_index": info["steps_taken"], "observation": observation,
                                             "expert_step": info["expert_step"]}  # fmt: skip
+        if not is_privileged(self.agent):
+            infos = [agent_info(info) for info in infos]
         return self.agent.act_batch(observations, infos)
 
 

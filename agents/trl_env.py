@@ -32,8 +32,11 @@ step is applied and the oracle re-plans; an invalid one leaves the state unchang
 episode goes on), returning the next observation as the next turn, less the problem statement it
 starts with (the first turn shows it; repeated, it would cost its length in every turn): "Steps
 so far: ..." and, for tasks that draw one, the current state, plus a line when the step was
-invalid or the episode is over. The model's last turn, when it calls no tool (or TRL stopped
-before running its call), is the episode's next step too: every assistant turn is one step. An
+invalid or the episode is over. With ``observation="incremental"`` (an env option, passed through
+`environment_factory` and `episode_dataset`) a tool result is only the step added (or that the
+step was invalid) and the current state, so the conversation grows linearly with the steps.
+The model's last turn, when it calls no tool (or TRL stopped before running its call), is the
+episode's next step too: every assistant turn is one step. An
 episode the conversation leaves unfinished is played out with empty steps (invalid: the state
 stays) until the env truncates it at ``max_steps``, so stopping early is scored like stalling in
 the env. `episode_return` (the reward function) returns each episode's return, the sum of the
@@ -181,7 +184,8 @@ class SRLEnvironment:
         observation, valid = self._step(text)
         problem = sanitize(self.env.unwrapped.problem.text) + "\n\n"  # as the observation starts
         news = observation.removeprefix(problem)
-        notes = ([] if valid else [INVALID_STEP]) + ([EPISODE_OVER] if self.done else [])
+        said = valid or self.env.unwrapped.observation_mode == "incremental"  # an incremental one says it itself
+        notes = ([] if said else [INVALID_STEP]) + ([EPISODE_OVER] if self.done else [])
         return "\n\n".join([news, *notes])
 
     # ------------------------------------------------------------------ the episode

@@ -9,7 +9,7 @@ one reproducible command, and the package ships the result (a few MB) so that
 
     python -m srl_gym.agents.warmup build tiny-longmul          # rebuilds agents/bases/tiny-longmul
     python -m srl_gym.agents.warmup build tiny-longmul --out DIR --updates 50   # a quick look
-    python -m srl_gym.agents.warmup list                        # the bases and how they were built
+    python -m srl_gym.agents.warmup list                        # the bases, their directories, how they were built
 
 The shipped ``tiny-longmul`` took 36 min on one core of a loaded 2-core CPU (2,500 updates of 16
 examples, 7.0M trained tokens). On the validation problems (train-split seeds 5000-5099, never
@@ -297,14 +297,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     make.add_argument("--updates", type=int, help="SFT updates of the warm-up")
     make.add_argument("--problems-per-level", type=int, help="warm-up problems per level")
     make.add_argument("--vocab-size", type=int, help="largest vocabulary of the BPE tokenizer")
-    commands.add_parser("list", help="the shipped bases and how they were built")
+    commands.add_parser("list", help="the shipped bases, their directories and how they were built")
     args = parser.parse_args(argv)
     if args.command == "list":
         for name, spec in BASES.items():
             path = shipped_base(name)
             built = json.loads((path / "base.json").read_text()) if path and (path / "base.json").is_file() else None
             shown = {k: built[k] for k in ("parameters", "warmup_updates", "build_seconds")} if built else None
-            print(f"{name}: {spec}\n  " + (f"built: {json.dumps(shown)}" if shown else "not built"))
+            where = str(path) if path else f"not in this installation (python -m srl_gym.agents.warmup build {name})"
+            built_line = f"built: {json.dumps(shown)}" if shown else "not built"
+            print(f"{name}: {spec}\n  directory: {where}\n  {built_line}")
         return 0
     names = ("updates", "problems_per_level", "vocab_size")
     changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}

@@ -3,8 +3,7 @@
 Every run is exactly the README's "Discrete agents" example, with MaskablePPO's default
 hyper-parameters and one env (so one update per 2,048 env steps)::
 
-    env = ActionMasker(gym.make("srl/Hanoi-v0", interface="discrete", reward=REWARD),
-                       lambda e: e.unwrapped.action_mask())
+    env = gym.make("srl/Hanoi-v0", interface="discrete", reward=REWARD)  # MaskablePPO reads env.action_masks()
     model = MaskablePPO("MlpPolicy", env, seed=SEED).learn(20_000)
 
 plus a callback that, after every update, plays the greedy policy (the most likely legal move)
@@ -39,7 +38,6 @@ import gymnasium as gym
 import numpy as np
 import torch as th
 from sb3_contrib import MaskablePPO
-from sb3_contrib.common.wrappers import ActionMasker
 from stable_baselines3.common.callbacks import BaseCallback
 
 import srl_gym
@@ -139,7 +137,8 @@ class Curve(BaseCallback):
 
 def run(reward: str, seed: int, steps: int, observation: str, episodes: int) -> dict[str, Any]:
     started = time.perf_counter()
-    env = ActionMasker(make_env(reward, "train", observation), lambda e: e.unwrapped.action_mask())
+    env = make_env(reward, "train", observation)  # MaskablePPO reads env.action_masks() (the results were made with
+    # sb3-contrib's ActionMasker around env.unwrapped.action_mask(): the same masks, so the same runs)
     curve = Curve(observation, episodes)
     model = MaskablePPO("MlpPolicy", env, seed=seed)  # the README example: default hyper-parameters
     model.learn(steps, callback=curve)

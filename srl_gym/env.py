@@ -23,6 +23,10 @@ from srl_gym.task import InvalidStep, Problem, Task, check_fraction
 INTERFACES = ("text", "discrete")
 REWARDS = ("srl", "outcome", "mixed")
 SPLITS = ("train", "test")
+#: What a text observation holds: everything so far (the problem, every step, the state) or only what is new.
+OBSERVATIONS = ("full", "incremental")
+#: Said by an incremental observation after a step that changed nothing (an invalid step, on-policy).
+INVALID_STEP_NOTE = "That step was invalid: the state is unchanged."
 #: Salt of the expert-noise RNG (with the episode's problem seed): the noise is a function of the
 #: problem alone, independent of every other draw the env makes.
 EXPERT_NOISE_SALT = "srl-gym expert noise"
@@ -62,6 +66,25 @@ def sanitize(text: str) -> str:
     return _OUTSIDE_CHARSET.sub("?", text)
 
 
+class TextSpace(spaces.Text):
+    """`gymnasium.spaces.Text` whose ``shape`` says what to do instead of being None.
+
+    Array-based libraries (Stable-Baselines3, the RL Zoo) read ``observation_space.shape`` to size their
+    buffers; a Text space has none, and they failed deep inside with ``'NoneType' object is not
+    iterable``. This one raises a ``TypeError`` naming ``interface="discrete"``. Everything else is
+    Gymnasium's Text (its checker, vector envs, sampling and equality do not read ``shape``).
+    """
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        raise TypeError(
+            "srl-gym's text interface has string observations and actions (gymnasium.spaces.Text), which have no "
+            "array shape; for an array-based agent (Stable-Baselines3, sb3-contrib, the RL Zoo) make the env with "
+            "interface='discrete', e.g. gym.make('srl/Hanoi-v0', interface='discrete') or the Zoo's "
+            "--env-kwargs interface:\"'discrete'\""
+        )
+
+
 def load_task_class(path: str) -> type[Task]:
     """Import a task class from ``"package.module:ClassName"``."""
     module_name, _, class_name = path.partition(":")
@@ -94,13 +117,20 @@ class ReasoningEnv(gym.Env):
       ``<think>...</think>`` monologue may precede the step; only what follows ``</think>`` is the
       step. Strings outside the space (longer, other characters) are still accepted, as steps.
     - ``interface="discrete"``: ``Discrete(n)``. Planning tasks: their natural move set;
-      ``info["action_mask"]`` marks the legal moves. Math and logic tasks: ``n`` candidate steps
-      (the expert's step among plausible wrong ones, in a random order); the mask marks the real
-      candidates.
+      ``info["action_mask"]`` (and `action_masks`, which sb3-contrib's MaskablePPO reads with no
+      wrapper) marks the legal moves. Math and logic tasks: ``n`` candidate steps (the expert's step
+      among plausible wrong ones, in a random order); the mask marks the real candidates. Once the
+      episode is over the mask is all ones: no move is played any more, and a vector env's autoreset
+      step ignores its action, but a masked sampler needs something to draw.
 
     ## Observation Space
     - text: ``Text`` holding the problem, the steps so far ("Step k: ...") and, for tasks that
-      draw one, the current state.
+      draw one, the current state. With ``observation="incremental"`` only the first observation
+      (at `reset`) is that; each step's observation says only what is new: the step added
+      ("Step k: ...", the canonical text; with teacher forcing the expert's), or that the step was
+      invalid and nothing changed, then the current state. For chat-style multi-turn use, where each
+      observation becomes a new message. The space is a `TextSpace`: array-based agents reading its
+      ``shape`` get an error naming ``interface="discrete"``.
     - discrete: the task's ``Box`` (planning: a numeric encoding of the state; math and logic:
       UTF-8 codes of the current state and of each candidate step, 128 bytes each).
 
@@ -131,8 +161,14 @@ class ReasoningEnv(gym.Env):
     ## Information
     On reset and every step: ``expert_step`` (the expert's next step from the current state, ""
     when over), ``step_similarity`` (0.0 at reset), ``valid`` (True at reset), ``difficulty``,
-    ``steps_taken``; discrete only: ``expert_action`` (index of the expert's step, -1 when over)
-    and ``action_mask`` (int8). At the episode's end: ``solved`` and ``answer``.
+    ``steps_taken``, ``is_success`` (Gymnasium's and Stable-Baselines3's name: False until the step
+    that solves the problem, so an episode cut by a ``TimeLimit`` wrapper reports False too); discrete
+    only: ``expert_action`` (index of the expert's step, -1 when over) and ``action_mask`` (int8).
+    At the episode's end (``terminated`` or the env's own ``max_steps`` truncation): ``solved`` (equal
+    to ``is_success``) and ``answer``; a ``TimeLimit`` wrapper (``gym.make(..., max_episode_steps=N)``)
+    cuts the episode without the env knowing, so use ``max_steps=N`` to get them at that cut.
+    ``expert_step`` and ``expert_action`` (`ORACLE_INFO_KEYS`) are the answer key: for trainers and
+    the reference `ExpertAgent`; `srl_gym.evaluate` hands agents `agent_info` of each info instead.
 
     ## Arguments
     - ``task``: a `Task` instance, class or ``"module:Class"`` path (set by registration).
@@ -142,6 +178,8 @@ class ReasoningEnv(gym.Env):
     - ``difficulty``: the task's level, 0 (default) the easiest.
     - ``split``: ``"train"`` (default) or ``"test"``.
     - ``similarity``: ``"difflib"`` (default, the paper's), ``"lcs"`` (fast) or ``"exact"``.
+    - ``observation``: ``"full"`` (default) or ``"incremental"`` (text interface only; see
+      Observation Space).
     - ``require_think``: a text step without ``</think>`` is invalid (default False).
     - ``max_steps``: on-policy step limit; default twice the expert's length plus 4.
     - ``solve_bonus`` (1.0), ``invalid_penalty`` (1.0): see Reward.
@@ -159,10 +197,15 @@ class ReasoningEnv(gym.Env):
       oracle's step from the current state). Needs ``teacher_forcing=True``, the text interface
       and a task with an oracle from any state and legal wrong steps (`Task.replans`,
       `Task.has_wrong_steps`); anything else is a ``ValueError`` saying why.
-    - other keyword options go to the task's config (see the task's docstring).
+    - other keyword options go to the task's config (see the task's docstring); an unknown one is a
+      ``TypeError`` listing the env's options and the task's.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release. Later, without a new version (dynamics, prompts, observations by default
+      and scoring unchanged): ``info["is_success"]``, `action_masks`, ``observation="incremental"``;
+      and three changes a caller may see: the mask once an episode is over is all ones (was all
+      zeros), the text spaces' ``shape`` raises a ``TypeError`` (was None), an unsupported
+      ``render_mode`` is a ``TypeError`` (was a ``ValueError``).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -177,6 +220,7 @@ class ReasoningEnv(gym.Env):
         difficulty: int | None = None,
         split: str = "train",
         similarity: str = "difflib",
+        observation: str = "full",
         require_think: bool = False,
         max_steps: int | None = None,
         solve_bonus: float = 1.0,
@@ -189,7 +233,13 @@ class ReasoningEnv(gym.Env):
         _check_choice("reward", reward, REWARDS)
         _check_choice("split", split, SPLITS)
         _check_choice("similarity", similarity, SIMILARITY_METHODS)
-        _check_choice("render_mode", render_mode, (None, *self.metadata["render_modes"]))
+        _check_choice("observation", observation, OBSERVATIONS)
+        if observation != "full" and interface != "text":
+            raise ValueError(f"observation={observation!r} is for the text interface; the discrete observation is "
+                             "the current state alone already")  # fmt: skip
+        if render_mode not in (None, *self.metadata["render_modes"]):  # a TypeError, as for an argument the env
+            # does not take: Stable-Baselines3's make_vec_env, which asks for "rgb_array", then retries without it
+            raise TypeError(f"render_mode must be one of {(None, *self.metadata['render_modes'])}, got {render_mode!r}")
         for name, value in (("teacher_forcing", teacher_forcing), ("require_think", require_think)):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be True or False, got {value!r}")
@@ -203,6 +253,7 @@ class ReasoningEnv(gym.Env):
         if isinstance(task, str):
             task = load_task_class(task)
         if isinstance(task, type):
+            _check_task_options(task, task_options)
             task = task(difficulty=0 if difficulty is None else difficulty, **task_options)
         elif task_options or difficulty not in (None, task.difficulty):
             raise ValueError("pass options and difficulty to the Task when giving a Task instance")
@@ -217,6 +268,7 @@ class ReasoningEnv(gym.Env):
         self.teacher_forcing = teacher_forcing
         self.split = split
         self.similarity = similarity
+        self.observation_mode = observation
         self.require_think = require_think
         self.max_steps_option = max_steps
         self.solve_bonus = float(solve_bonus)
@@ -226,8 +278,8 @@ class ReasoningEnv(gym.Env):
 
         self.moves = task.move_set()
         if interface == "text":
-            self.observation_space = spaces.Text(MAX_OBS_CHARS, min_length=0, charset=TEXT_CHARSET)
-            self.action_space = spaces.Text(MAX_ACTION_CHARS, min_length=0, charset=TEXT_CHARSET)
+            self.observation_space = TextSpace(MAX_OBS_CHARS, min_length=0, charset=TEXT_CHARSET)
+            self.action_space = TextSpace(MAX_ACTION_CHARS, min_length=0, charset=TEXT_CHARSET)
         else:
             self.observation_space = task.discrete_observation_space()
             n = len(self.moves) if self.moves is not None else task.num_candidates
@@ -254,7 +306,10 @@ class ReasoningEnv(gym.Env):
             )
         self._done = False
         self._update_expert()
-        return self._observation(), self._info(similarity=0.0, valid=True)
+        # The first observation is the whole problem, incremental or not.
+        observation = self._text_observation() if self.interface == "text" else self._observation()
+        self._shown_steps = len(self.history)  # steps of self.history shown so far (the incremental observation)
+        return observation, self._info(similarity=0.0, valid=True)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         if self.problem is None:
@@ -287,6 +342,7 @@ class ReasoningEnv(gym.Env):
         self._done = terminated or truncated
         self._update_expert()
         info = self._info(similarity=outcome.similarity, valid=outcome.valid)
+        info["is_success"] = bool(solved)
         if self._done:
             info["solved"] = bool(solved)
             info["answer"] = self.task.answer(self.problem, answer_state, answer_steps)
@@ -370,6 +426,8 @@ class ReasoningEnv(gym.Env):
 
     def _observation(self) -> Any:
         if self.interface == "text":
+            if self.observation_mode == "incremental":
+                return self._incremental_observation()
             return self._text_observation()
         texts = [] if self.moves is not None else [self.task.format_step(self.state, a) for a in self._candidates]
         return self.task.encode_discrete(self.state, texts)
@@ -389,14 +447,39 @@ class ReasoningEnv(gym.Env):
             text = f"{text[:half]}\n[...]\n{text[-half:]}"
         return text
 
+    def _incremental_observation(self) -> str:
+        """What is new since the last observation: the steps added (or a note that nothing changed), the state."""
+        new = self.history[self._shown_steps :]
+        parts = [f"Step {i}: {sanitize(text)}" for i, text in enumerate(new, self._shown_steps + 1)]
+        parts = ["\n".join(parts)] if new else [INVALID_STEP_NOTE]  # on-policy, only an invalid step adds none
+        self._shown_steps = len(self.history)
+        picture = self.task.render_state(self.state)
+        if picture:
+            parts.append("Current state:\n" + sanitize(picture))
+        text = "\n\n".join(parts)
+        if len(text) > MAX_OBS_CHARS:
+            half = MAX_OBS_CHARS // 2 - 8
+            text = f"{text[:half]}\n[...]\n{text[-half:]}"
+        return text
+
+    def action_masks(self) -> np.ndarray:
+        """`action_mask` as booleans, under the name sb3-contrib's MaskablePPO looks up (no ``ActionMasker`` needed).
+
+        ``MaskablePPO("MlpPolicy", gym.make("srl/Hanoi-v0", interface="discrete"))`` finds it through
+        Gymnasium's wrappers (``get_wrapper_attr``) and Stable-Baselines3's vector envs (``env_method``).
+        """
+        return self.action_mask().astype(bool)
+
     def action_mask(self) -> np.ndarray:
-        """Which discrete actions are legal now (for MaskablePPO's ``ActionMasker``)."""
+        """Which discrete actions are legal now (int8; all ones once the episode is over, see Action Space)."""
+        if self.problem is None:
+            raise RuntimeError("call reset() before asking for the action mask")
+        if self._done:
+            return np.ones(self.action_space.n, dtype=np.int8)
         if self.moves is None:
             mask = np.zeros(self.task.num_candidates, dtype=np.int8)
             mask[: len(self._candidates)] = 1
             return mask
-        if self._done:
-            return np.zeros(len(self.moves), dtype=np.int8)
         legal = self.task.legal_mask(self.state)
         if legal is not None:  # the task's fast hook
             return legal.astype(np.int8, copy=False)
@@ -457,6 +540,27 @@ def _check_noisy_expert(task: Task, noise: float, split: str, teacher_forcing: b
             "apply accepts no mistake but a wrong final answer, which would end the trajectory instead of "
             "letting the oracle re-plan); use a task with a move set or legal distractors (planning tasks, "
             "Countdown, HornDeduction, Syllogism), or expert_noise=0"
+        )
+
+
+def env_options() -> tuple[str, ...]:
+    """The keyword options `ReasoningEnv` takes itself (the rest go to the task's config)."""
+    import inspect
+
+    skip = {"self", "task", "task_options"}
+    return tuple(name for name in inspect.signature(ReasoningEnv.__init__).parameters if name not in skip)
+
+
+def _check_task_options(task: type[Task], options: dict[str, Any]) -> None:
+    """``TypeError`` naming every allowed option (the env's and the task's) when ``options`` holds an unknown one."""
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(task.config_class) if f.name != "difficulty"]
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise TypeError(
+            f"{task.__name__} got unknown option(s) {unknown}; the env's options: {', '.join(env_options())}; "
+            f"{task.__name__}'s own: {', '.join(names) or 'none'}"
         )
 
 

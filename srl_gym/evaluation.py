@@ -4,6 +4,14 @@ Anything with ``act(observation, info) -> action`` is an agent (a plain callable
 ``f(observation, info)`` too). Agents that answer many episodes at once (language models) add
 ``act_batch(observations, infos) -> actions``; `evaluate` then steps a batch of episodes in
 lockstep, one ``act_batch`` call per step, so a model generates for all of them together.
+
+**The answer key stays with the env.** The env's ``info`` holds the oracle's next step
+(`srl_gym.ORACLE_INFO_KEYS`: ``expert_step``, ``expert_action``). An evaluated agent is handed the
+observation and `srl_gym.agent_info` of each info (the same info without those keys), and nothing
+else. Only an agent that says ``privileged = True`` (the reference `ExpertAgent` and `RandomAgent`,
+trainers that record the oracle's labels on the agent's own states) gets the whole info and a
+``bind(env)`` call with the env itself; `EvalResult.privileged` records that it did, so such a score
+cannot pass for an agent's.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
+
+from srl_gym.env import agent_info
 
 
 @runtime_checkable
@@ -32,8 +42,18 @@ class BatchAgent(Protocol):
     def act_batch(self, observations: Sequence[Any], infos: Sequence[dict[str, Any]]) -> list[Any]: ...
 
 
+def is_privileged(agent: Any) -> bool:
+    """Whether ``agent`` declares ``privileged = True``: `evaluate` hands it the oracle (see the module docstring)."""
+    return getattr(agent, "privileged", False) is True
+
+
 class ExpertAgent:
-    """The oracle: takes the expert's step that the env reports (``info["expert_step"]``/``expert_action``)."""
+    """The oracle: takes the expert's step that the env reports (``info["expert_step"]``/``expert_action``).
+
+    A reference, not an agent to compare: it is ``privileged``, so `evaluate` hands it the whole info.
+    """
+
+    privileged = True
 
     def act(self, observation: Any, info: dict[str, Any]) -> Any:
         return info["expert_action"] if "expert_action" in info else info["expert_step"]
@@ -43,8 +63,11 @@ class RandomAgent:
     """A uniformly random agent: a random legal action (discrete) or a random legal step (text).
 
     For the text interface it needs the env, to write a random legal step of the task's move
-    set or candidates (``bind(env)``, which `evaluate` calls).
+    set or candidates (``bind(env)``, which `evaluate` calls because it is ``privileged``; it never
+    reads the expert's step, but the candidates it draws from hold it, so its results say privileged).
     """
+
+    privileged = True
 
     def __init__(self, seed: int = 0) -> None:
         self.rng = random.Random(seed)
@@ -93,6 +116,8 @@ class EvalResult:
     mean_return: float
     valid_fraction: float
     seeds: list[int]
+    #: The agent was ``privileged``: it was handed the oracle's info keys and the env (a reference, not a result).
+    privileged: bool = False
     per_difficulty: dict[int, dict[str, float]] = field(default_factory=dict)
     episodes: list[EpisodeResult] = field(default_factory=list)
 
@@ -151,6 +176,10 @@ def evaluate(
     writes an invalid step sees the same state again and would write it again: on
     LongMultiplication this halves the steps of an evaluation.) Lengths and returns are then those
     of the episodes as cut.
+
+    The agent sees each observation and `srl_gym.agent_info` of each info: never the oracle's
+    step. An agent with ``privileged = True`` gets the whole info and ``bind(env)`` instead (the
+    reference agents; `EvalResult.privileged` says so). ``bind`` is never called on any other agent.
     """
     if seeds is not None:
         seeds = list(seeds)
@@ -175,7 +204,7 @@ def evaluate(
     for level in levels:
         slots = min(batch_size, episodes) if act_batch else 1
         envs = [gym.make(env_id, difficulty=int(level), **env_kwargs) for _ in range(slots)]
-        if hasattr(agent, "bind"):
+        if is_privileged(agent) and hasattr(agent, "bind"):
             agent.bind(envs[0])
         results += _run_lockstep(agent, envs, seeds, int(level), act, act_batch, end_loops)
         for env in envs:
@@ -191,6 +220,7 @@ def evaluate(
         mean_return=overall["mean_return"],
         valid_fraction=overall["valid_fraction"],
         seeds=seeds,
+        privileged=is_privileged(agent),
         per_difficulty={int(level): _summary([e for e in results if e.difficulty == level]) for level in levels},
         episodes=results,
     )
@@ -224,14 +254,16 @@ def _run_lockstep(agent, envs, seeds, level, act, act_batch, end_loops=False) ->
             if end_loops:
                 shown[episode].add(_observation_key(obs[i]))
 
+    shown_info = (lambda info: info) if is_privileged(agent) else agent_info  # noqa: E731
+
     for i in range(len(envs)):
         start(i)
     while slot_of:
         live = sorted(slot_of)
         if act_batch is not None:
-            actions = act_batch([obs[i] for i in live], [infos[i] for i in live])
+            actions = act_batch([obs[i] for i in live], [shown_info(infos[i]) for i in live])
         else:
-            actions = [act(obs[i], infos[i]) for i in live]
+            actions = [act(obs[i], shown_info(infos[i])) for i in live]
         for i, action in zip(live, actions, strict=True):
             e = slot_of[i]
             obs[i], reward, terminated, truncated, infos[i] = envs[i].step(action)

@@ -83,25 +83,3 @@ def test_trajectory_files_travel_in_env_kwargs(tmp_path):
 def test_bad_requests_name_what_is_allowed(call, message):
     with pytest.raises(ValueError, match=message):
         call()
-
-
-@pytest.mark.slow
-def test_the_readmes_trl_script_runs(tmp_path, monkeypatch):
-    """The ten-line GRPOTrainer script of the README, as written, on the tiny model for one step."""
-    import re
-    from pathlib import Path
-
-    pytest.importorskip("trl")
-    from srl_gym.agents.models import build_tiny_model
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    script = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "GRPOTrainer(" in b)
-    model_dir = build_tiny_model(tmp_path / "model")
-    script = script.replace('"runs/sft/checkpoints/checkpoint-100"', repr(str(model_dir)))
-    script = script.replace('"runs/my-srl"', repr(str(tmp_path / "out")))
-    script = script.replace("beta=0.0)", "beta=0.0, max_steps=1, max_completion_length=8, report_to=[], use_cpu=True)")
-    assert "max_steps=1" in script and str(model_dir) in script  # the README still has the script's shape
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    exec(compile(script, "README.md", "exec"), namespace)
-    assert namespace["trainer"].state.global_step == 1

@@ -15,8 +15,11 @@ class Erratic:
     """Takes the expert's step unless a hash of the observation says otherwise (then an illegal one).
 
     Deterministic in the observation alone, so episodes differ in length and outcome, and a batch
-    agent and a one-by-one agent must play exactly the same episodes.
+    agent and a one-by-one agent must play exactly the same episodes. It reads the oracle, so it
+    says it is privileged.
     """
+
+    privileged = True
 
     def __init__(self) -> None:
         self.calls: list[int] = []
@@ -33,6 +36,8 @@ class Erratic:
 
 
 class OneByOne:
+    privileged = True
+
     def __init__(self) -> None:
         self.inner = Erratic()
 

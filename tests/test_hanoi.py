@@ -114,21 +114,3 @@ def test_discrete_observation_codes_each_disk_absolutely_and_relative_to_the_goa
     # distinct states, distinct observations (the map is one to one)
     states = {(g, p) for g in range(3) for p in itertools.product(range(3), repeat=n)}
     assert len({task.encode_discrete(s, []).tobytes() for s in states}) == len(states)
-
-
-@pytest.mark.slow
-def test_the_readmes_maskable_ppo_example_solves_3_disk_hanoi_with_the_srl_reward():
-    """The README's example, MaskablePPO defaults, 20k steps: at least 90% of 100 test problems."""
-    import gymnasium as gym
-    import torch
-    from sb3_contrib import MaskablePPO
-    from sb3_contrib.common.wrappers import ActionMasker
-
-    from srl_gym.agents.sb3_common import SB3Agent
-    from srl_gym.evaluation import evaluate
-
-    torch.set_num_threads(1)
-    env = ActionMasker(gym.make("srl/Hanoi-v0", interface="discrete"), lambda e: e.unwrapped.action_mask())
-    model = MaskablePPO("MlpPolicy", env, seed=0).learn(20_000)
-    result = evaluate(SB3Agent(model), "srl/Hanoi-v0", episodes=100, seed=0, interface="discrete", split="test")
-    assert result.success_rate >= 0.9

@@ -24,7 +24,11 @@ TINY_RUN = LONGMUL | {
 
 
 class RandomLegalMoves:
-    """Plays a random legal Hanoi move (often not the expert's) and notes the env's true state at each call."""
+    """Plays a random legal Hanoi move (often not the expert's) and notes the env's true state at each call.
+
+    It reads the env, so it says it is privileged (`srl_gym.evaluate` binds no other agent)."""
+
+    privileged = True
 
     def __init__(self) -> None:
         self.rng, self.env, self.seen = random.Random(0), None, []

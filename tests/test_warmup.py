@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,18 @@ def test_the_shipped_base_loads_by_name_and_says_how_it_was_built():
     model, tokenizer = load_model("tiny-longmul", "cpu")
     text = _texts(1, range(1))[0]
     assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_list_prints_each_shipped_base_with_the_directory_a_script_loads():
+    import contextlib
+    import io
+
+    from srl_gym.agents.models import model_directory
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert warmup.main(["list"]) == 0
+    for name in warmup.BASES:
+        directory = model_directory(name)
+        assert f"{name}: " in out.getvalue() and f"\n  directory: {directory}\n" in out.getvalue()
+        assert (Path(directory) / "config.json").is_file()
