@@ -28,8 +28,8 @@ connection is one session with its own env; ``--max-sessions`` bounds how many a
   default SRL reward).
 - Errors are the client's own: a malformed message, an unknown env id or option, a step before
   reset or after the episode's end come back as an error message (OpenEnv's client raises
-  ``RuntimeError("Server error: ...")``) and the session goes on; a binary or oversized frame
-  (over `MAX_MESSAGE_BYTES`) closes that connection. A session that disconnects, or whose
+  ``RuntimeError("Server error: ...")``) and the session goes on (a binary frame is read as
+  UTF-8 text); a frame over `MAX_MESSAGE_BYTES` closes that connection. A session that disconnects, or whose
   client vanishes (WebSocket pings time out), is closed and its env freed. Other sessions never notice.
 - OpenEnv's plain HTTP ``POST /reset`` and ``POST /step`` build a fresh env per request, so an
   episode cannot span them: ``/step`` answers HTTP 409 saying to use the ``/ws`` session.
@@ -56,6 +56,7 @@ from openenv.core.env_server.http_server import create_app as openenv_create_app
 from openenv.core.env_server.interfaces import Environment  # noqa: E402
 from openenv.core.env_server.types import Action, Observation, State  # noqa: E402
 from pydantic import Field, StrictInt, StrictStr  # noqa: E402
+from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 #: The env options a client may pass to ``reset`` (all of `srl_gym.ReasoningEnv`'s but ``task``,
 #: ``render_mode`` and task options such as ``path``, which name files or code on the server).
@@ -92,6 +93,38 @@ class SRLObservation(Observation):
     info: dict[str, Any] = Field(default_factory=dict, description="the step's info, without the oracle's keys")
     terminated: bool = False
     truncated: bool = False
+
+
+class _WebSocketGuard:
+    """ASGI middleware around OpenEnv's WebSocket handler, for two of its rough edges.
+
+    - A binary frame reaches the handler as text (bad UTF-8 replaced): the handler reads text
+      frames only and ends the session on a binary one; decoded, it gets OpenEnv's own reply
+      (``Invalid JSON``, or the message it holds) and the session goes on.
+    - A client that vanished: the handler's last ``websocket.close()`` raises, which uvicorn
+      logs as a server error with a traceback; the session is already freed, so it is dropped.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+
+        async def receive_text() -> dict:
+            message = await receive()
+            if message["type"] == "websocket.receive" and message.get("text") is None:
+                message = {
+                    "type": "websocket.receive",
+                    "text": (message.get("bytes") or b"").decode("utf-8", "replace"),
+                }
+            return message
+
+        try:
+            await self.app(scope, receive_text, send)
+        except WebSocketDisconnect:
+            pass
 
 
 class EpisodeNotStarted(RuntimeError):
@@ -161,6 +194,8 @@ def create_app(env_id: str = "srl/Hanoi-v0", *, max_sessions: int = DEFAULT_MAX_
     SRLEnvironment(env_id, **options).close()  # refuse bad server options now, not at each session
     factory = functools.partial(SRLEnvironment, env_id, **options)
     app = openenv_create_app(factory, SRLAction, SRLObservation, env_name=env_id, max_concurrent_envs=max_sessions)
+
+    app.add_middleware(_WebSocketGuard)
 
     @app.exception_handler(EpisodeNotStarted)
     async def _no_episode(request: Request, exc: EpisodeNotStarted) -> JSONResponse:
