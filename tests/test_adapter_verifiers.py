@@ -185,7 +185,7 @@ def test_vf_eval_runs_the_test_split(model, tmp_path):
 def test_readme_example_runs():
     text = README.read_text()
     section = text[text.index("## Serving and other RL ecosystems") : text.index("## Training the baselines")]
-    block = re.search(r"```python\n(import verifiers.v1 as vf.*?)```", section, re.S).group(1)
+    block = re.search(r"```python\n(from verifiers.v1.utils.loaders.*?)```", section, re.S).group(1)
     namespace: dict = {}
     exec(compile(block, "README", "exec"), namespace)
     assert isinstance(namespace["env"], SRLEnv) and namespace["task"].data.seed == 0

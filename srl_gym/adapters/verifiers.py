@@ -10,7 +10,6 @@ player's default harness)::
 
 or in Python, through verifiers' own loader::
 
-    import verifiers.v1 as vf
     from verifiers.v1.utils.loaders import load_environment, resolve_env_config
 
     config = resolve_env_config({"taskset": {"id": "srl-gym-verifiers", "env_id": "srl/Hanoi-v0"}})
