@@ -29,8 +29,9 @@ connection is one session with its own env; ``--max-sessions`` bounds how many a
 - Errors are the client's own: a malformed message, an unknown env id or option, a step before
   reset or after the episode's end come back as an error message (OpenEnv's client raises
   ``RuntimeError("Server error: ...")``) and the session goes on (a binary frame is read as
-  UTF-8 text); a frame over `MAX_MESSAGE_BYTES` closes that connection. A session that disconnects, or whose
-  client vanishes (WebSocket pings time out), is closed and its env freed. Other sessions never notice.
+  UTF-8 text); under `serve`, a frame over `MAX_MESSAGE_BYTES` closes that connection. A
+  session that disconnects, or whose client vanishes (WebSocket pings time out), is closed and
+  its env freed. Other sessions never notice.
 - OpenEnv's plain HTTP ``POST /reset`` and ``POST /step`` build a fresh env per request, so an
   episode cannot span them: ``/step`` answers HTTP 409 saying to use the ``/ws`` session.
 
