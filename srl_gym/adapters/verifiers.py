@@ -35,13 +35,16 @@ or in Python, through verifiers' own loader::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import Field
 
-from srl_gym.adapters import client_info, make_env, require, resolve_env_id
+from srl_gym.adapters import MissingExtra, client_info, make_env, require, resolve_env_id
 
+if sys.version_info < (3, 11):  # the extra installs nothing there
+    raise MissingExtra("srl_gym.adapters.verifiers needs verifiers 0.4, which needs Python >= 3.11")
 require("verifiers", "verifiers.v1")
 
 import httpx  # noqa: E402  (a verifiers dependency)
