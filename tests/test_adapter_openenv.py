@@ -120,6 +120,9 @@ def test_the_expert_earns_the_maximum_return(server):
         for seed in (0, 1):
             assert play_expert(env, seed) == 1.0
         assert play_expert(env, 2, interface="discrete") == 1.0
+        with pytest.raises(RuntimeError, match="no episode is running"):  # a step after the episode's end
+            env.step({"step": 0})
+        assert play_expert(env, 3) == 1.0  # the session goes on
 
 
 def test_seeds_are_reproducible_and_the_test_split_is_reachable(server):
