@@ -1,4 +1,4 @@
-"""The ``srl-gym`` command line: list tasks, show a problem and its expert, play, export, generate, train, compare."""
+"""The ``srl-gym`` command line: list, show, play, export, generate, serve, train and compare."""
 
 from __future__ import annotations
 
@@ -145,6 +145,31 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
     return generate.run(args, out)
 
 
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """``srl-gym serve ID``: an OpenEnv environment server (`srl_gym.adapters.openenv`)."""
+    try:
+        from srl_gym.adapters import openenv as openenv_adapter
+    except ImportError as exc:  # no openenv-core: say how to install it
+        raise ValueError(str(exc)) from None
+    options = {"difficulty": args.difficulty, "split": args.split, "path": args.path}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.max_sessions < 1:
+        raise ValueError(f"--max-sessions must be at least 1, got {args.max_sessions}")
+    try:
+        openenv_adapter.serve(
+            args.env_id,
+            host=args.host,
+            port=args.port,
+            max_sessions=args.max_sessions,
+            exit_after=args.exit_after,
+            announce=lambda line: (out.write(line + "\n"), out.flush()),
+            **options,
+        )
+    except OSError as exc:  # the port is taken, the host is not ours, ...
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    return 0
+
+
 def trainable_algorithms() -> dict[str, Any]:
     """``srl-gym train NAME``: every registered algorithm with a command line (`srl_gym.algorithms`).
 
@@ -255,6 +280,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampling-seed", type=int, default=0, help="seed of the sampling (default 0)")
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser(
+        "serve",
+        help="serve an env as an OpenEnv environment server (pip install 'srl-gym[openenv]')",
+        description="Serve a task as an OpenEnv environment server: each WebSocket session (/ws; OpenEnv's "
+        "EnvClient) plays its own env; clients pick the seed and env options at reset (see "
+        "srl_gym.adapters.openenv). Runs until interrupted.",
+    )
+    p.add_argument("env_id", help="the default task of every session, e.g. srl/Hanoi-v0 (see `srl-gym list`)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one, printed)")
+    p.add_argument("--max-sessions", type=int, default=64, help="concurrent sessions at most (default 64)")
+    p.add_argument("--difficulty", type=int, help="default difficulty of the sessions' envs")
+    p.add_argument("--split", choices=("train", "test"), help="default problem split of the sessions' envs")
+    p.add_argument("--path", help="srl/Trajectories-v0 only: your JSONL file of trajectories")
+    p.add_argument("--exit-after", type=float, help="stop serving after this many seconds (scripts, tests)")
+    p.set_defaults(func=cmd_serve)
 
     trainable = trainable_algorithms()
     p = sub.add_parser(
