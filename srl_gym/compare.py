@@ -45,6 +45,7 @@ from srl_gym import algorithms, report
 from srl_gym.algorithms import algorithms as registered_algorithms
 from srl_gym.algorithms import get_algorithm, get_kind
 from srl_gym.metrics import AGENT_SUCCESS, CURVE_METRICS, GREEDY_SUCCESS, summarize
+from srl_gym.problem_space import MIN_DISTINCT_SHARE
 from srl_gym.registration import TASKS, task_entry
 from srl_gym.report import slug
 from srl_gym.runs import write_json_atomic
@@ -54,8 +55,6 @@ from srl_gym.stats import objective_table
 SELECTION_METRICS = (GREEDY_SUCCESS, AGENT_SUCCESS)
 #: Test problems per evaluated difficulty below which a comparison is refused (unless --force-underpowered).
 MIN_TEST_PROBLEMS = 100
-#: Distinct training problems below this share of ``train_problems`` (a level too small for the request) are refused.
-MIN_DISTINCT_SHARE = 0.95
 #: Train-split seeds 0..RESERVED_SEEDS-1 hold a comparison's training and validation problems; the shipped bases'
 #: warm-ups leave them out (`srl_gym.agents.warmup.RESERVED_SEEDS`, which tests check equals this).
 RESERVED_SEEDS = 10_000
