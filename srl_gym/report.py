@@ -147,10 +147,7 @@ def table_markdown(results: dict[str, Any]) -> str:
     kinds = {c["algo"]: c["control"] for c in results.get("cells") or [] if c.get("control")}
     lines += control_markdown([row for row in contrasts if row.get("family") == "controls"], kinds,
                               str(config["train_difficulty"]))
-    objectives = results.get("objectives")
-    if objectives is None:
-        objectives = objective_table(results.get("cells") or [], config["train_difficulty"])
-    lines += objective_markdown(objectives)
+    lines += objective_markdown(objective_table(results.get("cells") or [], config["train_difficulty"]))
     if results.get("figures"):
         lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in results["figures"])]
     return "\n".join(lines) + "\n"
@@ -308,8 +305,10 @@ def objective_markdown(rows: list[dict[str, Any]]) -> list[str]:
         "positive control: greedy whole-solution success; SRL: the step reward and exact-step rate of its greedy "
         "next step given the expert's previous steps; RLVR: avg@k, success sampled at its training temperature; "
         "on-policy SRL: the similarity of its steps to the oracle's on the states it reaches itself), against the "
-        "base on the same test problems: mean difference over seeds with a 95% Student t interval of the per-seed "
-        "differences. improved: the interval lies above zero.",
+        "base on the same test problems: the difference of the means with a 95% interval, the paired bootstrap of "
+        "the contrasts where the measure has per-problem scores (greedy and agent success, agent step sim.), else "
+        "Student t over the seeds' differences (step reward, exact step, avg@k). improved: the interval lies above "
+        "zero.",
         "",
         "| task | model | algorithm | objective | difficulty | seeds | value | base | difference (95% CI) | "
         "improved |",

@@ -425,11 +425,13 @@ def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -
 
     For every (model, task, algo) whose cells name ``objectives`` (metrics of what it optimises, e.g.
     SRL's held-out step reward), and each of those metrics at ``difficulty`` that the base has too: the
-    row's and the base's means and the difference, with a 95% Student t interval over the seeds of the
-    per-seed difference (each seed against the base's same seed, or its mean when the base lacks that seed;
-    the same held-out problems for both). ``improved``: the interval lies above zero.
+    row's and the base's means and the difference ``a - base`` with a 95% interval, ``method`` saying
+    which: where both have per-problem scores of the metric, `paired_difference` (the same paired
+    bootstrap over problems and seeds as the contrasts); otherwise a Student t interval over the seeds
+    of the per-seed difference (each seed against the base's same seed, or its mean when the base lacks
+    that seed; the same held-out problems for both). ``improved``: the interval lies above zero.
     """
-    from srl_gym.metrics import mean_ci
+    from srl_gym.metrics import BOOTSTRAP_SEEDS_PROBLEMS, T_OVER_SEEDS, mean_ci
 
     key = str(difficulty)
     groups: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = {}
@@ -437,7 +439,8 @@ def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -
         groups.setdefault((cell["model"], cell["task"]), {}).setdefault(cell["algo"], []).append(cell)
     rows = []
     for (model, task), by_algo in groups.items():
-        base = {c["seed"]: ((c.get("eval") or {}).get(key) or {}) for c in by_algo.get("base", [])}
+        base_cells = by_algo.get("base", [])
+        base = {c["seed"]: ((c.get("eval") or {}).get(key) or {}) for c in base_cells}
         for algo, members in by_algo.items():
             for metric in (members[0].get("objectives") or []) if base else []:
                 pairs = []
@@ -451,17 +454,21 @@ def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -
                         pairs.append((float(value), float(reference)))
                 if not pairs:
                     continue
-                diffs = [v - r for v, r in pairs]
-                stat = mean_ci(diffs)
-                half = stat["ci95"]
-                rows.append({
-                    "model": model, "task": task, "algo": algo, "metric": metric, "difficulty": key,
-                    "seeds": len(pairs), "mean": float(np.mean([v for v, _ in pairs])),
-                    "base": float(np.mean([r for _, r in pairs])), "diff": stat["mean"],
-                    "low": None if half is None else stat["mean"] - half,
-                    "high": None if half is None else stat["mean"] + half,
-                    "improved": half is not None and stat["mean"] - half > 0,
-                })  # fmt: skip
+                row = {"model": model, "task": task, "algo": algo, "metric": metric, "difficulty": key,
+                       "seeds": len(pairs), "mean": float(np.mean([v for v, _ in pairs])),
+                       "base": float(np.mean([r for _, r in pairs]))}  # fmt: skip
+                try:
+                    test = paired_difference(per_problem_scores(members, metric, key)[1],
+                                             per_problem_scores(base_cells, metric, key)[1])  # fmt: skip
+                    row |= {"diff": test["diff"], "low": test["low"], "high": test["high"],
+                            "method": BOOTSTRAP_SEEDS_PROBLEMS}  # fmt: skip
+                except ValueError:  # no per-problem scores (or of other lengths): t over the seeds' differences
+                    stat = mean_ci([v - r for v, r in pairs])
+                    half = stat["ci95"]
+                    row |= {"diff": stat["mean"], "low": None if half is None else stat["mean"] - half,
+                            "high": None if half is None else stat["mean"] + half, "method": T_OVER_SEEDS}  # fmt: skip
+                row["improved"] = row["low"] is not None and row["low"] > 0
+                rows.append(row)
     return rows
 
 

@@ -485,8 +485,10 @@ def test_runner_reports_bootstrap_intervals_and_primary_contrasts(tmp_path, fake
     assert objectives["sft", "greedy_success"]["diff"] == pytest.approx(0.5 - 0.34) and objectives[
         "sft", "greedy_success"]["improved"]
     assert not objectives["control-rlvr", "avg_at_k"]["improved"]
+    assert objectives["sft", "greedy_success"]["method"] == "bootstrap seeds x problems"  # as the contrasts
+    assert objectives["control-rlvr", "avg_at_k"]["method"] == "t over seeds"  # no per-problem avg@k here
     assert ("| LongMultiplication-v0 | tiny-longmul | sft | greedy success | d1 | 2 | 0.500 | 0.340 | +0.160 "
-            "[+0.160, +0.160] | yes |") in lines
+            "[+0.020, +0.300] | yes |") in lines
     onpolicy = greedy["srl-onpolicy", "srl"]
     assert onpolicy["diff"] == pytest.approx(-0.25) and onpolicy["significant"]
     assert not any("agent success" in line for line in lines)
