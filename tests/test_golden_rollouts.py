@@ -151,7 +151,8 @@ def test_rollouts_are_byte_identical_to_the_recording(task_name):
         expected = golden[case].split()
         got = play(env_id, difficulty, interface, seed, **options)
         if got != expected:
-            first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+            pairs = enumerate(zip(got, expected, strict=False))
+            first = next((i for i, (a, b) in pairs if a != b), min(len(got), len(expected)))
             mismatches.append(f"{case}: record {first} differs ({len(got)} vs {len(expected)} records)")
     assert not mismatches, "\n".join(mismatches)
 
