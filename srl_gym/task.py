@@ -258,7 +258,7 @@ class Task(ABC, Generic[State, Action]):
         """
         slots = [self.render_state(state), *candidate_texts]
         slots += [""] * (1 + self._discrete_slots() - len(slots))
-        return np.concatenate([encode_bytes(s, DEFAULT_OBS_CHARS) for s in slots])
+        return encode_slots(slots, DEFAULT_OBS_CHARS)
 
     def _discrete_slots(self) -> int:
         return 0 if self.move_set() is not None else self.num_candidates
@@ -348,13 +348,17 @@ class Task(ABC, Generic[State, Action]):
                 raise RuntimeError(f"{self.name}: the noisy expert did not finish within {max_steps} steps")
         return steps
 
-    def candidates(self, state: State, rng: random.Random) -> tuple[list[Action], int]:
+    def candidates(
+        self, state: State, rng: random.Random, expert: Action | None = None
+    ) -> tuple[list[Action], int]:
         """Candidate actions for the discrete interface (move-less tasks) and the expert's index.
 
         The expert's action and up to ``num_candidates - 1`` distinct distractors, shuffled with
-        ``rng`` so that the expert's position carries no information.
+        ``rng`` so that the expert's position carries no information. ``expert``: the oracle's
+        action in ``state`` when the caller already has it (``None``: ask `expert_action`).
         """
-        expert = self.expert_action(state)
+        if expert is None:
+            expert = self.expert_action(state)
         if expert is None:
             return [], -1
         options = [expert]
@@ -371,7 +375,10 @@ DEFAULT_OBS_CHARS = 128
 
 def encode_bytes(text: str, width: int) -> np.ndarray:
     """UTF-8 bytes of ``text`` cut or zero-padded to ``width`` (a uint8 vector)."""
-    raw = text.encode("utf-8")[:width]
-    out = np.zeros(width, dtype=np.uint8)
-    out[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-    return out
+    return encode_slots([text], width)
+
+
+def encode_slots(texts: Sequence[str], width: int) -> np.ndarray:
+    """`encode_bytes` of each text, end to end: one uint8 vector of ``len(texts) * width`` bytes."""
+    raw = b"".join(text.encode("utf-8")[:width].ljust(width, b"\0") for text in texts)
+    return np.frombuffer(raw, dtype=np.uint8).copy()  # a writable array, as np.zeros gave

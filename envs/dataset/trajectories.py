@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from srl_gym.parsing import answer_text, last_number, normalize, parse_number
-from srl_gym.task import DEFAULT_OBS_CHARS, InvalidStep, Problem, Task, TaskConfig, encode_bytes, problem_split
+from srl_gym.task import DEFAULT_OBS_CHARS, InvalidStep, Problem, Task, TaskConfig, encode_slots, problem_split
 from srl_gym.trajectory import SPLIT_MODES, Trajectory, read_jsonl
 
 EXAMPLE_PATH = Path(__file__).parent / "data" / "example.jsonl"
@@ -210,4 +210,4 @@ class Trajectories(Task[tuple, str]):
         context = traj.steps[taken - 1].text if taken else traj.problem
         slots = [context, *candidate_texts]
         slots += [""] * (1 + self.num_candidates - len(slots))
-        return np.concatenate([encode_bytes(s, DEFAULT_OBS_CHARS) for s in slots])
+        return encode_slots(slots, DEFAULT_OBS_CHARS)

@@ -1,0 +1,174 @@
+"""The speed goals of issue 21 as ratios against references measured side by side, in one process.
+
+Run: ``python benchmarks/speed_ratios.py [--rounds 5] [--steps 2000] [--only step,reset,ppo] [--tasks A,B]``.
+
+- **step**: us per env step for every task (``gym.make``, wrappers included; resets included when an
+  episode ends), discrete interface with random actions (``action_space.sample()``, seeded), discrete
+  with the expert's action, and text with the expert's step (``similarity="lcs"``), each round
+  against FrozenLake-v1 with random actions. The ratio of each round is task / FrozenLake of that
+  round; the table gives the median over rounds (and the best round's times).
+- **reset**: our ``env.reset()`` (new problem + whole expert trajectory + first observation) vs
+  reasoning-gym's ``dataset[i]`` (new problem + answer) for the families of
+  ``benchmarks/test_bench_generation.py``, interleaved per round.
+- **ppo**: the env's share of an SB3 PPO step: ``PPO("MlpPolicy", env, n_steps=1024)`` learns 2,048
+  steps (collection and two updates) on the discrete interface, then 2,000 random env steps are
+  timed alone; share = env us/step / PPO us/step. FrozenLake-v1 is measured the same way.
+
+The machine this runs on may be shared: only the ratios (same round, same process) are meaningful.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import gymnasium as gym  # noqa: E402
+
+import srl_gym  # noqa: E402,F401
+from srl_gym.registration import TASKS  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_bench_generation import FAMILIES  # noqa: E402
+
+PLANNING = {e.name for e in TASKS if e.domain == "planning"}
+
+
+def make(env_id: str, interface: str | None = None, **options) -> gym.Env:
+    if env_id == "FrozenLake-v1":
+        return gym.make(env_id)
+    return gym.make(env_id, interface=interface, **options)
+
+
+def time_steps(env: gym.Env, steps: int, policy: str, seed: int = 0) -> float:
+    """Seconds for ``steps`` env steps under ``policy`` ('random' or 'expert'), resets included."""
+    env.action_space.seed(seed)
+    obs, info = env.reset(seed=seed)
+    key = "expert_step" if isinstance(env.action_space, gym.spaces.Text) else "expert_action"
+    start = time.perf_counter()
+    for _ in range(steps):
+        if policy == "random":
+            action = env.action_space.sample()
+        elif key in info:
+            action = info[key]
+        else:  # FrozenLake with the 'expert' policy: always down, as in test_bench_env
+            action = 1
+        if key == "expert_action" and key in info and action == -1:
+            action = 0
+        obs, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            obs, info = env.reset()
+    return time.perf_counter() - start
+
+
+def step_table(tasks, rounds: int, steps: int) -> None:
+    modes = [("discrete", "random"), ("discrete", "expert"), ("text", "expert")]
+    envs = {("FrozenLake", None, "random"): make("FrozenLake-v1")}
+    for entry in tasks:
+        for interface, policy in modes:
+            envs[(entry.name, interface, policy)] = make(entry.env_id, interface, similarity="lcs")
+    times: dict[tuple, list[float]] = {k: [] for k in envs}
+    ratios: dict[tuple, list[float]] = {k: [] for k in envs}
+    for r in range(rounds):
+        for key, env in envs.items():
+            times[key].append(time_steps(env, steps, key[2], seed=r) / steps * 1e6)
+        for key in envs:
+            ratios[key].append(times[key][-1] / times[("FrozenLake", None, "random")][-1])
+    fl = min(times[("FrozenLake", None, "random")])
+    print(f"\n## step: us/step, best of {rounds} rounds of {steps} steps; x FL = median per-round ratio")
+    print(f"FrozenLake-v1 (random actions): best {fl:.1f} us/step, median {statistics.median(times[('FrozenLake', None, 'random')]):.1f}")
+    print("| task | discrete random us | x FL (goal) | discrete expert us | x FL | text expert us | x FL |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for entry in tasks:
+        goal = 2.0 if entry.name in PLANNING else 3.0
+        cells = []
+        for interface, policy in modes:
+            key = (entry.name, interface, policy)
+            ratio = statistics.median(ratios[key])
+            mark = f" (<= {goal:g}: {'met' if ratio <= goal else 'MISSED'})" if policy == "random" else ""
+            cells += [f"{min(times[key]):.1f}", f"{ratio:.2f}{mark}"]
+        print(f"| {entry.name} | " + " | ".join(cells) + " |")
+    sys.stdout.flush()
+
+
+def reset_table(rounds: int, resets: int) -> None:
+    import reasoning_gym
+
+    print(f"\n## reset vs reasoning-gym: us/item, best of {rounds} rounds of {resets} items; ratio = median per round")
+    print("| family | ours us | rg us | ours / rg (goal <= 1) |")
+    print("|---|---:|---:|---:|")
+    for family, spec in FAMILIES.items():
+        env = gym.make(spec.env_id, difficulty=spec.difficulty)
+        env.reset(seed=0)
+        dataset = reasoning_gym.create_dataset(spec.rg_name, seed=1, size=10**9, **spec.rg_config)
+        counter = itertools.count()
+        dataset[next(counter)]
+        ours, theirs = [], []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(resets):
+                env.reset()
+            ours.append((time.perf_counter() - start) / resets * 1e6)
+            start = time.perf_counter()
+            for _ in range(resets):
+                dataset[next(counter)]
+            theirs.append((time.perf_counter() - start) / resets * 1e6)
+        ratio = statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
+        print(f"| {family} | {min(ours):.1f} | {min(theirs):.1f} | {ratio:.2f} ({'met' if ratio <= 1 else 'MISSED'}) |")
+        sys.stdout.flush()
+
+
+def ppo_table(tasks, rounds: int) -> None:
+    import torch
+    from stable_baselines3 import PPO
+
+    torch.set_num_threads(1)
+    print(f"\n## env share of an SB3 PPO step (n_steps=1024, 2048 steps learned; 2000 random env steps alone), {rounds} round(s)")
+    print("| env | PPO us/step | env us/step | env share (goal <= 10%) |")
+    print("|---|---:|---:|---:|")
+    ids = [("FrozenLake-v1", "FrozenLake-v1")] + [(e.name, e.env_id) for e in tasks]
+    for name, env_id in ids:
+        shares, ppo_us, env_us = [], [], []
+        for r in range(rounds):
+            env = make(env_id, "discrete")
+            model = PPO("MlpPolicy", env, n_steps=1024, seed=r, device="cpu", verbose=0)
+            start = time.perf_counter()
+            model.learn(2048)
+            ppo_us.append((time.perf_counter() - start) / 2048 * 1e6)
+            env_us.append(time_steps(make(env_id, "discrete"), 2000, "random", seed=r) / 2000 * 1e6)
+            shares.append(env_us[-1] / ppo_us[-1])
+        share = statistics.median(shares)
+        goal = "" if name == "FrozenLake-v1" else f" ({'met' if share <= 0.10 else 'MISSED'})"
+        print(f"| {name} | {statistics.median(ppo_us):.0f} | {statistics.median(env_us):.1f} | {100 * share:.1f}%{goal} |")
+        sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--resets", type=int, default=200)
+    parser.add_argument("--ppo-rounds", type=int, default=1)
+    parser.add_argument("--only", default="step,reset,ppo")
+    parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
+    args = parser.parse_args()
+    wanted = set(args.tasks.split(",")) if args.tasks else None
+    tasks = [e for e in TASKS if wanted is None or e.name in wanted]
+    parts = set(args.only.split(","))
+    print(f"python {sys.version.split()[0]}, gymnasium {gym.__version__}, load average {os.getloadavg()}")
+    if "step" in parts:
+        step_table(tasks, args.rounds, args.steps)
+    if "reset" in parts:
+        reset_table(args.rounds, args.resets)
+    if "ppo" in parts:
+        ppo_table(tasks, args.ppo_rounds)
+
+
+if __name__ == "__main__":
+    main()
