@@ -246,10 +246,12 @@ class ReasoningEnv(gym.Env):
         self.expert_steps = self.task.expert_trajectory(self.state)
         # Per-episode memos of pure functions of the state (cleared here, so nothing outlives the episode;
         # they hold at most the states this episode visits): the oracle's (action, text), seeded with
-        # the clean trajectory just computed, and the action mask of move-set tasks.
+        # the clean trajectory just computed, and a move-set task's action mask and discrete observation.
         self._oracle_memo = {state: (action, text) for state, action, text in self.expert_steps}
         self._mask_memo: dict[Any, np.ndarray] = {}
+        self._obs_memo: dict[Any, np.ndarray] = {}
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
+        self._history_lines: list[str] = []  # the text observation's line of each step of history, once built
         self.steps_taken = 0
         self.max_steps = self.max_steps_option or 2 * len(self.expert_steps) + 4  # by the clean expert
         if self.expert_noise:  # 0 draws nothing: the clean trajectory above stands, bit for bit
@@ -386,12 +388,20 @@ class ReasoningEnv(gym.Env):
     def _observation(self) -> Any:
         if self.interface == "text":
             return self._text_observation()
-        return self.task.encode_discrete(self.state, [] if self.moves is not None else self._candidate_texts)
+        if self.moves is None:
+            return self.task.encode_discrete(self.state, self._candidate_texts)
+        obs = self._obs_memo.get(self.state)
+        if obs is None:
+            obs = self._obs_memo[self.state] = self.task.encode_discrete(self.state, [])
+        return obs.copy()  # the caller may write to it
 
     def _text_observation(self) -> str:
         parts = [self._problem_text, "\n\nSteps so far:"]
+        lines = self._history_lines
+        for i in range(len(lines), len(self.history)):  # history only grows within an episode
+            lines.append(f"\nStep {i + 1}: {sanitize(self.history[i])}")
         if self.history:
-            parts += [f"\nStep {i}: {sanitize(text)}" for i, text in enumerate(self.history, 1)]
+            parts += lines
         else:
             parts.append(" none")
         picture = self.task.render_state(self.state)

@@ -278,7 +278,19 @@ class Task(ABC, Generic[State, Action]):
         )
 
     def expert_trajectory(self, state: State, max_steps: int = 10_000) -> list[tuple[State, Action, str]]:
-        """The oracle's steps from ``state`` to the end, as ``(state_before, action, text)``."""
+        """The oracle's steps from ``state`` to the end, as ``(state_before, action, text)``.
+
+        The last trajectory computed is kept (one, so memory stays flat): generators that check a
+        problem's trajectory (its length) hand the env the same initial state, which then costs nothing.
+        """
+        last = self.__dict__.get("_last_trajectory")
+        if last is not None and last[0] == (state, max_steps):
+            return list(last[1])  # a fresh list: the caller may change it
+        steps = self._expert_trajectory(state, max_steps)
+        self._last_trajectory = ((state, max_steps), tuple(steps))
+        return steps
+
+    def _expert_trajectory(self, state: State, max_steps: int) -> list[tuple[State, Action, str]]:
         steps: list[tuple[State, Action, str]] = []
         while not self.is_terminal(state):
             action = self.expert_action(state)
