@@ -199,14 +199,11 @@ def _random_maze(size: int, rng: random.Random) -> tuple[str, ...]:
     rooms = range(0, size, 2)
     first = (rng.choice(rooms), rng.choice(rooms))
     grid[first[0]][first[1]] = FLOOR
+    neighbours = _room_neighbours(size)
     stack = [first]
     while stack:
         row, col = stack[-1]
-        unvisited = [
-            (row + dr, col + dc)
-            for dr, dc in ((-2, 0), (2, 0), (0, -2), (0, 2))
-            if 0 <= row + dr < size and 0 <= col + dc < size and grid[row + dr][col + dc] == WALL
-        ]
+        unvisited = [(r, c) for r, c in neighbours[row, col] if grid[r][c] == WALL]
         if not unvisited:
             stack.pop()
             continue
@@ -214,30 +211,55 @@ def _random_maze(size: int, rng: random.Random) -> tuple[str, ...]:
         grid[(row + r) // 2][(col + c) // 2] = FLOOR
         grid[r][c] = FLOOR
         stack.append((r, c))
-    # Walls between two rooms sit where exactly one coordinate is odd.
-    for r in range(size):
-        for c in range(size):
-            if (r + c) % 2 == 1 and grid[r][c] == WALL and rng.random() < LOOP_CHANCE:
-                grid[r][c] = FLOOR
+    for r, c in _room_walls(size):
+        if grid[r][c] == WALL and rng.random() < LOOP_CHANCE:
+            grid[r][c] = FLOOR
     return tuple("".join(row) for row in grid)
+
+
+@lru_cache(maxsize=16)  # one entry per maze size
+def _room_neighbours(size: int) -> dict[Square, tuple[Square, ...]]:
+    """Each room's neighbouring rooms (two squares away) inside the grid, in the order up, down, left, right."""
+    rooms = range(0, size, 2)
+    return {
+        (row, col): tuple(
+            (row + dr, col + dc)
+            for dr, dc in ((-2, 0), (2, 0), (0, -2), (0, 2))
+            if 0 <= row + dr < size and 0 <= col + dc < size
+        )
+        for row in rooms
+        for col in rooms
+    }
+
+
+@lru_cache(maxsize=16)
+def _room_walls(size: int) -> tuple[Square, ...]:
+    """The squares between two rooms (exactly one coordinate odd), row-major."""
+    return tuple((r, c) for r in range(size) for c in range(size) if (r + c) % 2 == 1)
 
 
 @lru_cache(maxsize=4096)
 def _distances_to_goal(maze: tuple[str, ...], goal: Square) -> tuple[int, ...]:
     """Breadth-first distance of every square to ``goal``, row-major; -1 for walls."""
     height, width = len(maze), len(maze[0])
+    cells = "".join(maze)  # square (row, col) is cells[row * width + col]
     distances = [-1] * (height * width)
-    distances[goal[0] * width + goal[1]] = 0
-    frontier = [goal]
+    frontier = [goal[0] * width + goal[1]]
+    distances[frontier[0]] = 0
     while frontier:
         next_frontier = []
-        for row, col in frontier:
-            here = distances[row * width + col]
-            for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-                r, c = row + dr, col + dc
-                if 0 <= r < height and 0 <= c < width and maze[r][c] == FLOOR and distances[r * width + c] < 0:
-                    distances[r * width + c] = here + 1
-                    next_frontier.append((r, c))
+        for i in frontier:
+            row, col = divmod(i, width)
+            steps = distances[i] + 1
+            for j, inside in (
+                (i - width, row > 0),
+                (i + width, row < height - 1),
+                (i - 1, col > 0),
+                (i + 1, col < width - 1),
+            ):
+                if inside and cells[j] == FLOOR and distances[j] < 0:
+                    distances[j] = steps
+                    next_frontier.append(j)
         frontier = next_frontier
     return tuple(distances)
 
