@@ -225,6 +225,8 @@ class ReasoningEnv(gym.Env):
         self.render_mode = render_mode
 
         self.moves = task.move_set()
+        # Each move's first index in the move set (what list.index gives), for info["expert_action"].
+        self._move_index = None if self.moves is None else {m: i for i, m in reversed(list(enumerate(self.moves)))}
         if interface == "text":
             self.observation_space = spaces.Text(MAX_OBS_CHARS, min_length=0, charset=TEXT_CHARSET)
             self.action_space = spaces.Text(MAX_ACTION_CHARS, min_length=0, charset=TEXT_CHARSET)
@@ -449,7 +451,7 @@ class ReasoningEnv(gym.Env):
         }
         if self.interface == "discrete":
             if self.moves is not None:
-                index = -1 if self._expert_action is None else self.moves.index(self._expert_action)
+                index = -1 if self._expert_action is None else self._move_index[self._expert_action]
             else:
                 index = self._expert_index
             info["expert_action"] = index
