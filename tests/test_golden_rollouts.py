@@ -124,8 +124,8 @@ def cases() -> list[tuple[str, str, int, str, int, dict]]:
         task_class = entry.load()
         for difficulty in range(len(task_class.levels)):
             for interface in ("text", "discrete"):
-                similarity = "difflib" if interface == "text" else "lcs"
-                for seed in SEEDS:
+                for seed in SEEDS:  # both scorers on both interfaces (difflib is the default)
+                    similarity = "lcs" if seed == 1 else "difflib"
                     case = f"{entry.name}/L{difficulty}/{interface}/s{seed}"
                     out.append((case, entry.env_id, difficulty, interface, seed, {"similarity": similarity}))
             if task_class.has_wrong_steps and task_class.replans:  # the noisy teacher-forced expert
