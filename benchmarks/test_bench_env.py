@@ -1,7 +1,10 @@
 """Env step cost per task and interface, side by side with Gymnasium's FrozenLake-v1 in the same run.
 
 Run: ``python -m pytest benchmarks --benchmark-enable --benchmark-group-by=group``. Each group
-holds FrozenLake and one task: read the ratio of their means, not the absolute times.
+holds FrozenLake and every task: read the ratio of their means, not the absolute times. Groups:
+``step-discrete`` and ``step-text`` (the expert's actions; FrozenLake always "down") and
+``step-discrete-random`` (random actions on both sides). ``benchmarks/speed_ratios.py`` prints the
+same ratios as tables, each measurement paired with a FrozenLake run.
 """
 
 from __future__ import annotations
@@ -38,3 +41,19 @@ def test_step_frozenlake_reference(benchmark, interface):
     benchmark.group = f"step-{interface}"
     env = gym.make("FrozenLake-v1")
     benchmark(make_stepper(env, lambda info: 1))
+
+
+@pytest.mark.parametrize("entry", [pytest.param(e, id=e.name) for e in TASKS])
+def test_step_random_discrete(benchmark, entry):
+    """Random actions (``action_space.sample()``, seeded), as an untrained SB3 agent takes them."""
+    benchmark.group = "step-discrete-random"
+    env = gym.make(entry.env_id, interface="discrete", similarity="lcs")
+    env.action_space.seed(0)
+    benchmark(make_stepper(env, lambda info: env.action_space.sample()))
+
+
+def test_step_random_frozenlake_reference(benchmark):
+    benchmark.group = "step-discrete-random"
+    env = gym.make("FrozenLake-v1")
+    env.action_space.seed(0)
+    benchmark(make_stepper(env, lambda info: env.action_space.sample()))

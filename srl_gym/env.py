@@ -252,6 +252,7 @@ class ReasoningEnv(gym.Env):
         self._oracle_memo = {state: (action, text) for state, action, text in self.expert_steps}
         self._mask_memo: dict[Any, np.ndarray] = {}
         self._obs_memo: dict[Any, np.ndarray] = {}
+        self._similarity_memo: dict[tuple[str, str], float] = {}  # (discrete step's text, expert's text) -> score
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
         self._history_lines: list[str] = []  # the text observation's line of each step of history, once built
         self.steps_taken = 0
@@ -320,7 +321,10 @@ class ReasoningEnv(gym.Env):
                 chosen, text = self._candidates[index], self._candidate_texts[index]
             else:  # a masked slot: no step at all
                 return StepOutcome("", False, 0.0, state)
-            similarity = step_similarity(text, self._expert_text, self.similarity)
+            key = (text, self._expert_text)  # a discrete step's text recurs: score each pair once an episode
+            similarity = self._similarity_memo.get(key)
+            if similarity is None:
+                similarity = self._similarity_memo[key] = step_similarity(text, self._expert_text, self.similarity)
             try:
                 return StepOutcome(text, True, similarity, self.task.apply(state, chosen))
             except InvalidStep:

@@ -116,8 +116,8 @@ class GridMaze(Task[MazeState, str]):
         goal = rng.choice(floor)
         distances = _distances_to_goal(maze, goal)
         width = len(maze[0])
-        farthest = max(distances)
-        starts = [square for square in floor if distances[square[0] * width + square[1]] >= max(1, farthest // 2)]
+        least = max(1, max(distances) // 2)  # a start at least half the farthest distance away
+        starts = [square for square in floor if distances[square[0] * width + square[1]] >= least]
         start = rng.choice(starts)
         state = MazeState(maze, start, goal)
         text = (
@@ -242,24 +242,18 @@ def _room_walls(size: int) -> tuple[Square, ...]:
 def _distances_to_goal(maze: tuple[str, ...], goal: Square) -> tuple[int, ...]:
     """Breadth-first distance of every square to ``goal``, row-major; -1 for walls."""
     height, width = len(maze), len(maze[0])
-    cells = "".join(maze)  # square (row, col) is cells[row * width + col]
     distances = [-1] * (height * width)
-    frontier = [goal[0] * width + goal[1]]
-    distances[frontier[0]] = 0
+    distances[goal[0] * width + goal[1]] = 0
+    frontier = [goal]
     while frontier:
         next_frontier = []
-        for i in frontier:
-            row, col = divmod(i, width)
-            steps = distances[i] + 1
-            for j, inside in (
-                (i - width, row > 0),
-                (i + width, row < height - 1),
-                (i - 1, col > 0),
-                (i + 1, col < width - 1),
-            ):
-                if inside and cells[j] == FLOOR and distances[j] < 0:
-                    distances[j] = steps
-                    next_frontier.append(j)
+        for row, col in frontier:
+            here = distances[row * width + col]
+            for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                r, c = row + dr, col + dc
+                if 0 <= r < height and 0 <= c < width and maze[r][c] == FLOOR and distances[r * width + c] < 0:
+                    distances[r * width + c] = here + 1
+                    next_frontier.append((r, c))
         frontier = next_frontier
     return tuple(distances)
 
