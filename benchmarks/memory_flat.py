@@ -26,9 +26,9 @@ def rss_mib() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1_000_000)
-    parser.add_argument("--tasks", default="Syllogism,LinearEquation,Countdown")
+    parser.add_argument("--tasks", default="LinearEquation,Countdown")
     args = parser.parse_args()
-    checkpoints = sorted({10_000, args.steps // 10, args.steps // 2, args.steps})
+    checkpoints = sorted({10_000, args.steps // 10, args.steps // 4, args.steps // 2, 3 * args.steps // 4, args.steps})
     for name in args.tasks.split(","):
         entry = task_entry(name)
         level = len(entry.load().levels) - 1
@@ -43,6 +43,8 @@ def main() -> None:
                 episodes += 1
             if step in checkpoints:
                 marks.append(f"{step:,}: {rss_mib():.1f} MiB")
+                cpu = time.process_time() - start
+                print(f"  {name} step {step:,}: RSS {rss_mib():.1f} MiB, {cpu:.0f} s CPU", flush=True)
         seconds = time.process_time() - start
         print(f"{name} level {level}: {episodes:,} episodes, {seconds:.0f} s CPU; RSS " + ", ".join(marks), flush=True)
 
