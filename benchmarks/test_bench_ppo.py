@@ -23,9 +23,10 @@ def make(env_id: str) -> gym.Env:
     return gym.make(env_id) if env_id == "FrozenLake-v1" else gym.make(env_id, interface="discrete")
 
 
-def random_steps(env: gym.Env, steps: int) -> None:
-    env.action_space.seed(0)
-    env.reset(seed=0)
+def random_steps(env: gym.Env, steps: int, seeds) -> None:
+    seed = next(seeds)
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
     for _ in range(steps):
         _, _, terminated, truncated, _ = env.step(env.action_space.sample())
         if terminated or truncated:
@@ -33,14 +34,14 @@ def random_steps(env: gym.Env, steps: int) -> None:
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
-def test_ppo_learn(benchmark, env_id):
+def test_ppo_learn(benchmark, env_id, fresh_seeds):
     torch = pytest.importorskip("torch")
     sb3 = pytest.importorskip("stable_baselines3")
     torch.set_num_threads(1)
     benchmark.group = f"ppo-{env_id}"
 
     def learn() -> None:
-        sb3.PPO("MlpPolicy", make(env_id), n_steps=1024, seed=0, device="cpu").learn(PPO_STEPS)
+        sb3.PPO("MlpPolicy", make(env_id), n_steps=1024, seed=next(fresh_seeds), device="cpu").learn(PPO_STEPS)
 
     benchmark.pedantic(learn, rounds=3, iterations=1)
     if benchmark.stats is not None:
@@ -48,9 +49,9 @@ def test_ppo_learn(benchmark, env_id):
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
-def test_env_random_steps(benchmark, env_id):
+def test_env_random_steps(benchmark, env_id, fresh_seeds):
     benchmark.group = f"ppo-{env_id}"
     env = make(env_id)
-    benchmark.pedantic(random_steps, args=(env, ENV_STEPS), rounds=5, iterations=1)
+    benchmark.pedantic(random_steps, args=(env, ENV_STEPS, fresh_seeds), rounds=5, iterations=1)
     if benchmark.stats is not None:
         benchmark.extra_info["us_per_step"] = benchmark.stats.stats.mean / ENV_STEPS * 1e6
