@@ -178,6 +178,13 @@ class GridMaze(Task[MazeState, str]):
     def move_set(self) -> tuple[str, ...]:
         return MOVES
 
+    def legal_mask(self, state: MazeState) -> np.ndarray:
+        # The checks of `apply`: the square the move leads to is inside the grid and not a wall.
+        maze, (row, col), _ = state
+        height, width = len(maze), len(maze[0])
+        squares = ((row + DELTAS[move][0], col + DELTAS[move][1]) for move in MOVES)
+        return np.array([0 <= r < height and 0 <= c < width and maze[r][c] != WALL for r, c in squares], dtype=np.int8)
+
     def discrete_observation_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, shape=(3 * self.size * self.size,), dtype=np.float32)
 
