@@ -263,10 +263,15 @@ class HornDeduction(Task[HornState, HornAction]):
         return f"{text}. Answer: {state.answer}" if state.answer else text
 
     def distractors(self, state: HornState, expert: HornAction, rng: random.Random) -> list[HornAction]:
-        theory = state.theory
-        wrong_answer = ("answer", "no" if _analyse(theory).provable else "yes")
+        theory, known = state.theory, state.known
+        info = _analyse(theory)
+        heads = list(dict.fromkeys(head for _, head in theory.rules))
+        blocked = [h for h in heads if h not in known and _applicable_rule(theory, known, h) is None]
+        repeated = [h for h in heads if h in known]
+        idle = [h for h in heads if h not in known and h not in blocked]
+        wrong_answer = ("answer", "no" if info.provable else "yes")
         picks: list[HornAction] = []
-        for pool in _wrong_heads(theory, state.known):
+        for pool in (blocked, idle, repeated):
             pool = [("derive", a) for a in pool if ("derive", a) != expert]
             if pool:
                 picks.append(rng.choice(pool))
@@ -378,18 +383,6 @@ def _truth(theory: HornTheory) -> str:
     return "yes" if _analyse(theory).provable else "no"
 
 
-@lru_cache(maxsize=1 << 14)
-def _wrong_heads(theory: HornTheory, known: frozenset[int]) -> tuple[tuple[int, ...], ...]:
-    """What `HornDeduction.distractors` draws from, by kind: rule heads whose premises are not all
-    known (blocked), derivable heads (idle, or the expert's), and heads already known (repeated)."""
-    heads = list(dict.fromkeys(head for _, head in theory.rules))
-    blocked = [h for h in heads if h not in known and _applicable_rule(theory, known, h) is None]
-    repeated = [h for h in heads if h in known]
-    idle = [h for h in heads if h not in known and h not in blocked]
-    return tuple(blocked), tuple(idle), tuple(repeated)
-
-
-@lru_cache(maxsize=1 << 16)
 def _applicable_rule(theory: HornTheory, known: frozenset[int], atom: int) -> int | None:
     """The first rule deriving ``atom`` whose premises are all known, or None."""
     for i, (premises, head) in enumerate(theory.rules):
