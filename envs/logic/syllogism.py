@@ -288,7 +288,6 @@ def _text(statement: Statement, names: tuple[str, ...]) -> str:
     return ("All {} are {}", "No {} are {}", "Some {} are {}", "Some {} are not {}")[form].format(names[x], names[y])
 
 
-@lru_cache(maxsize=1 << 10)  # the pools can hold hundreds of statements (level 3); reuse is within an episode
 def _wrong_statements(
     theory: SyllogismTheory, known: frozenset[Statement], expert: SyllogismAction
 ) -> tuple[tuple[Statement, ...], tuple[Statement, ...]]:
