@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from srl_gym.registration import TASKS
-from srl_gym.rewards import step_similarity
+from srl_gym.rewards import _difflib_ratio, step_similarity
 from srl_gym.task import InvalidStep
 
 
@@ -111,7 +111,18 @@ def test_similarity_lcs(benchmark, pairs):
 
 
 def test_similarity_difflib(benchmark, pairs):
-    """Through `step_similarity` (the env's path): difflib plus the wrapper's checks."""
+    """Through `step_similarity` (the env's path): difflib plus the wrapper's checks, its memo of short
+    pairs emptied before each round (every pair scored afresh)."""
+    benchmark.group = "similarity"
+    benchmark.extra_info["pairs"] = len(pairs)
+    benchmark.pedantic(
+        lambda: [step_similarity(a, b, "difflib") for a, b in pairs], setup=_difflib_ratio.cache_clear, rounds=20
+    )
+
+
+def test_similarity_difflib_memoised(benchmark, pairs):
+    """The same with the memo warm: what an env pays for a pair it has scored before (a task's moves
+    and candidates recur)."""
     benchmark.group = "similarity"
     benchmark.extra_info["pairs"] = len(pairs)
     benchmark(lambda: [step_similarity(a, b, "difflib") for a, b in pairs])

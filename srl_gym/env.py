@@ -277,6 +277,8 @@ class ReasoningEnv(gym.Env):
         self.render_mode = render_mode
 
         self.moves = task.move_set()
+        # Each move's first index in the move set (what list.index gives), for info["expert_action"].
+        self._move_index = None if self.moves is None else {m: i for i, m in reversed(list(enumerate(self.moves)))}
         if interface == "text":
             self.observation_space = TextSpace(MAX_OBS_CHARS, min_length=0, charset=TEXT_CHARSET)
             self.action_space = TextSpace(MAX_ACTION_CHARS, min_length=0, charset=TEXT_CHARSET)
@@ -296,7 +298,15 @@ class ReasoningEnv(gym.Env):
         self._problem_text = sanitize(self.problem.text)
         self.state = self.problem.initial_state
         self.expert_steps = self.task.expert_trajectory(self.state)
+        # Per-episode memos of pure functions of the state (cleared here, so nothing outlives the episode;
+        # they hold at most the states this episode visits): the oracle's (action, text), seeded with
+        # the clean trajectory just computed, and a move-set task's action mask and discrete observation.
+        self._oracle_memo = {state: (action, text) for state, action, text in self.expert_steps}
+        self._mask_memo: dict[Any, np.ndarray] = {}
+        self._obs_memo: dict[Any, np.ndarray] = {}
+        self._similarity_memo: dict[tuple[str, str], float] = {}  # (discrete step's text, expert's text) -> score
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
+        self._history_lines: list[str] = []  # the text observation's line of each step of history, once built
         self.steps_taken = 0
         self.max_steps = self.max_steps_option or 2 * len(self.expert_steps) + 4  # by the clean expert
         if self.expert_noise:  # 0 draws nothing: the clean trajectory above stands, bit for bit
@@ -360,11 +370,17 @@ class ReasoningEnv(gym.Env):
         """Parse, check and score one agent step against the expert's step from the state it was taken in."""
         state = self.state
         if self.interface == "discrete":
-            chosen = self._discrete_choice(action)
-            if chosen is None:  # a masked slot: no step at all
+            index = self._discrete_index(action)
+            if self.moves is not None:
+                chosen, text = self.moves[index], self.task.format_step(state, self.moves[index])
+            elif index < len(self._candidates):  # a candidate: its text is already in the observation
+                chosen, text = self._candidates[index], self._candidate_texts[index]
+            else:  # a masked slot: no step at all
                 return StepOutcome("", False, 0.0, state)
-            text = self.task.format_step(state, chosen)
-            similarity = step_similarity(text, self._expert_text, self.similarity)
+            key = (text, self._expert_text)  # a discrete step's text recurs: score each pair once an episode
+            similarity = self._similarity_memo.get(key)
+            if similarity is None:
+                similarity = self._similarity_memo[key] = step_similarity(text, self._expert_text, self.similarity)
             try:
                 return StepOutcome(text, True, similarity, self.task.apply(state, chosen))
             except InvalidStep:
@@ -386,7 +402,7 @@ class ReasoningEnv(gym.Env):
             return StepOutcome(step, False, similarity, state)
         return StepOutcome(self.task.format_step(state, parsed), True, similarity, next_state)
 
-    def _discrete_choice(self, action: Any) -> Any | None:
+    def _discrete_index(self, action: Any) -> int:
         if isinstance(action, np.ndarray) and action.shape in ((), (1,)):
             action = action.reshape(()).item()
         if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
@@ -395,9 +411,7 @@ class ReasoningEnv(gym.Env):
             )
         if not 0 <= action < self.action_space.n:
             raise ValueError(f"action must be in 0..{self.action_space.n - 1}, got {action}")
-        if self.moves is not None:
-            return self.moves[action]
-        return self._candidates[action] if action < len(self._candidates) else None
+        return int(action)
 
     def _reward(self, outcome: StepOutcome, solved: bool) -> float:
         srl = outcome.similarity - 1.0 - (0.0 if outcome.valid else self.invalid_penalty)
@@ -416,26 +430,42 @@ class ReasoningEnv(gym.Env):
         elif self.teacher_forcing:
             _, self._expert_action, self._expert_text = self.expert_steps[self.steps_taken]
         else:
-            self._expert_action = self.task.expert_action(self.state)
-            self._expert_text = self.task.format_step(self.state, self._expert_action)
+            known = self._oracle_memo.get(self.state)
+            if known is None:
+                action = self.task.expert_action(self.state)
+                known = self._oracle_memo[self.state] = (action, self.task.format_step(self.state, action))
+            self._expert_action, self._expert_text = known
         if self.interface == "discrete" and self.moves is None:
             if self._expert_action is None:
                 self._candidates, self._expert_index = [], -1
             else:
-                self._candidates, self._expert_index = self.task.candidates(self.state, self._rng)
+                self._candidates, self._expert_index = self.task.candidates(
+                    self.state, self._rng, expert=self._expert_action
+                )
+            self._candidate_texts = [
+                self._expert_text if i == self._expert_index else self.task.format_step(self.state, a)
+                for i, a in enumerate(self._candidates)
+            ]
 
     def _observation(self) -> Any:
         if self.interface == "text":
             if self.observation_mode == "incremental":
                 return self._incremental_observation()
             return self._text_observation()
-        texts = [] if self.moves is not None else [self.task.format_step(self.state, a) for a in self._candidates]
-        return self.task.encode_discrete(self.state, texts)
+        if self.moves is None:
+            return self.task.encode_discrete(self.state, self._candidate_texts)
+        obs = self._obs_memo.get(self.state)
+        if obs is None:
+            obs = self._obs_memo[self.state] = self.task.encode_discrete(self.state, [])
+        return obs.copy()  # the caller may write to it
 
     def _text_observation(self) -> str:
         parts = [self._problem_text, "\n\nSteps so far:"]
+        lines = self._history_lines
+        for i in range(len(lines), len(self.history)):  # history only grows within an episode
+            lines.append(f"\nStep {i + 1}: {sanitize(self.history[i])}")
         if self.history:
-            parts += [f"\nStep {i}: {sanitize(text)}" for i, text in enumerate(self.history, 1)]
+            parts += lines
         else:
             parts.append(" none")
         picture = self.task.render_state(self.state)
@@ -480,13 +510,19 @@ class ReasoningEnv(gym.Env):
             mask = np.zeros(self.task.num_candidates, dtype=np.int8)
             mask[: len(self._candidates)] = 1
             return mask
-        legal = self.task.legal_mask(self.state)
+        mask = self._mask_memo.get(self.state)
+        if mask is None:
+            mask = self._mask_memo[self.state] = self._legal_moves(self.state)
+        return mask.copy()  # the caller may write to it
+
+    def _legal_moves(self, state: Any) -> np.ndarray:
+        legal = self.task.legal_mask(state)
         if legal is not None:  # the task's fast hook
-            return legal.astype(np.int8, copy=False)
+            return legal.astype(np.int8)
         mask = np.zeros(len(self.moves), dtype=np.int8)
         for i, move in enumerate(self.moves):
             try:
-                self.task.apply(self.state, move)
+                self.task.apply(state, move)
                 mask[i] = 1
             except InvalidStep:
                 pass
@@ -502,7 +538,7 @@ class ReasoningEnv(gym.Env):
         }
         if self.interface == "discrete":
             if self.moves is not None:
-                index = -1 if self._expert_action is None else self.moves.index(self._expert_action)
+                index = -1 if self._expert_action is None else self._move_index[self._expert_action]
             else:
                 index = self._expert_index
             info["expert_action"] = index

@@ -61,12 +61,24 @@ def step_similarity(a: str, b: str, method: SimilarityMethod = "difflib") -> flo
         raise TypeError(f"step_similarity compares two str, got {type(a).__name__} and {type(b).__name__}")
     a, b = a[:MAX_STEP_CHARS], b[:MAX_STEP_CHARS]
     if method == "difflib":
+        if len(a) + len(b) <= _MEMO_CHARS:  # short steps recur (a task's moves, its candidates)
+            return _difflib_ratio(a, b)
         return difflib.SequenceMatcher(None, a, b).ratio()
     if method == "lcs":
         return Indel.normalized_similarity(a, b)
     if method == "exact":
         return float(a == b)
     raise ValueError(f"method must be one of {SIMILARITY_METHODS}, got {method!r}")
+
+
+#: Pairs of steps this short (both together) have their difflib ratio memoised (at most 2^14 pairs, a
+#: few MB); a pure function of the two strings, so the memo never changes a score.
+_MEMO_CHARS = 256
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _difflib_ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def srl_reward(

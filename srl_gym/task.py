@@ -258,7 +258,7 @@ class Task(ABC, Generic[State, Action]):
         """
         slots = [self.render_state(state), *candidate_texts]
         slots += [""] * (1 + self._discrete_slots() - len(slots))
-        return np.concatenate([encode_bytes(s, DEFAULT_OBS_CHARS) for s in slots])
+        return encode_slots(slots, DEFAULT_OBS_CHARS)
 
     def _discrete_slots(self) -> int:
         return 0 if self.move_set() is not None else self.num_candidates
@@ -278,7 +278,19 @@ class Task(ABC, Generic[State, Action]):
         )
 
     def expert_trajectory(self, state: State, max_steps: int = 10_000) -> list[tuple[State, Action, str]]:
-        """The oracle's steps from ``state`` to the end, as ``(state_before, action, text)``."""
+        """The oracle's steps from ``state`` to the end, as ``(state_before, action, text)``.
+
+        The last trajectory computed is kept (one, so memory stays flat): generators that check a
+        problem's trajectory (its length) hand the env the same initial state, which then costs nothing.
+        """
+        last = self.__dict__.get("_last_trajectory")
+        if last is not None and last[0] == (state, max_steps):
+            return list(last[1])  # a fresh list: the caller may change it
+        steps = self._expert_trajectory(state, max_steps)
+        self._last_trajectory = ((state, max_steps), tuple(steps))
+        return steps
+
+    def _expert_trajectory(self, state: State, max_steps: int) -> list[tuple[State, Action, str]]:
         steps: list[tuple[State, Action, str]] = []
         while not self.is_terminal(state):
             action = self.expert_action(state)
@@ -348,13 +360,17 @@ class Task(ABC, Generic[State, Action]):
                 raise RuntimeError(f"{self.name}: the noisy expert did not finish within {max_steps} steps")
         return steps
 
-    def candidates(self, state: State, rng: random.Random) -> tuple[list[Action], int]:
+    def candidates(
+        self, state: State, rng: random.Random, expert: Action | None = None
+    ) -> tuple[list[Action], int]:
         """Candidate actions for the discrete interface (move-less tasks) and the expert's index.
 
         The expert's action and up to ``num_candidates - 1`` distinct distractors, shuffled with
-        ``rng`` so that the expert's position carries no information.
+        ``rng`` so that the expert's position carries no information. ``expert``: the oracle's
+        action in ``state`` when the caller already has it (``None``: ask `expert_action`).
         """
-        expert = self.expert_action(state)
+        if expert is None:
+            expert = self.expert_action(state)
         if expert is None:
             return [], -1
         options = [expert]
@@ -371,7 +387,10 @@ DEFAULT_OBS_CHARS = 128
 
 def encode_bytes(text: str, width: int) -> np.ndarray:
     """UTF-8 bytes of ``text`` cut or zero-padded to ``width`` (a uint8 vector)."""
-    raw = text.encode("utf-8")[:width]
-    out = np.zeros(width, dtype=np.uint8)
-    out[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-    return out
+    return encode_slots([text], width)
+
+
+def encode_slots(texts: Sequence[str], width: int) -> np.ndarray:
+    """`encode_bytes` of each text, end to end: one uint8 vector of ``len(texts) * width`` bytes."""
+    raw = b"".join(text.encode("utf-8")[:width].ljust(width, b"\0") for text in texts)
+    return np.frombuffer(raw, dtype=np.uint8).copy()  # a writable array, as np.zeros gave

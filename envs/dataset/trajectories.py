@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from srl_gym.parsing import answer_text, last_number, normalize, parse_number
-from srl_gym.task import DEFAULT_OBS_CHARS, InvalidStep, Problem, Task, TaskConfig, encode_bytes, problem_split
+from srl_gym.task import DEFAULT_OBS_CHARS, InvalidStep, Problem, Task, TaskConfig, encode_slots, problem_split
 from srl_gym.trajectory import SPLIT_MODES, Trajectory, read_jsonl
 
 EXAMPLE_PATH = Path(__file__).parent / "data" / "example.jsonl"
@@ -112,6 +112,11 @@ class Trajectories(Task[tuple, str]):
             out[split] = members[size * self.difficulty // 3 : size * (self.difficulty + 1) // 3]
         return out
 
+    @cached_property
+    def _normalized(self) -> tuple[tuple[str, ...], ...]:
+        """`normalize` of every step text of every trajectory (what actions are), computed once."""
+        return tuple(tuple(normalize(step.text) for step in traj.steps) for traj in self.trajectories)
+
     def generate_split(self, rng: random.Random, split: str) -> Problem:
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -143,8 +148,8 @@ class Trajectories(Task[tuple, str]):
         index, taken, final = state
         if final is not None:
             return None
-        steps = self.trajectories[index].steps
-        return normalize(steps[min(taken, len(steps) - 1)].text)
+        steps = self._normalized[index]
+        return steps[min(taken, len(steps) - 1)]
 
     def apply(self, state: tuple, action: str) -> tuple:
         index, taken, final = state
@@ -158,9 +163,8 @@ class Trajectories(Task[tuple, str]):
 
     def format_step(self, state: tuple, action: str) -> str:
         index, taken, _ = state
-        steps = self.trajectories[index].steps
-        expert = steps[min(taken, len(steps) - 1)].text
-        return expert if normalize(expert) == action else action
+        step = min(taken, len(self._normalized[index]) - 1)
+        return self.trajectories[index].steps[step].text if self._normalized[index][step] == action else action
 
     def parse_step(self, state: tuple, text: str) -> str:
         step = normalize(text)
@@ -197,10 +201,9 @@ class Trajectories(Task[tuple, str]):
     # ------------------------------------------------------------------ discrete interface
     def distractors(self, state: tuple, expert: str, rng: random.Random) -> list[str]:
         index, taken, _ = state
-        own = self.trajectories[index].steps
-        pool = [normalize(s.text) for i, s in enumerate(own) if i != taken]
-        other = self.trajectories[rng.randrange(len(self.trajectories))].steps
-        pool.append(normalize(other[min(taken, len(other) - 1)].text))
+        pool = [s for i, s in enumerate(self._normalized[index]) if i != taken]
+        other = self._normalized[rng.randrange(len(self.trajectories))]
+        pool.append(other[min(taken, len(other) - 1)])
         rng.shuffle(pool)
         return [p for p in pool if p != expert][: self.num_candidates - 1]
 
@@ -210,4 +213,4 @@ class Trajectories(Task[tuple, str]):
         context = traj.steps[taken - 1].text if taken else traj.problem
         slots = [context, *candidate_texts]
         slots += [""] * (1 + self.num_candidates - len(slots))
-        return np.concatenate([encode_bytes(s, DEFAULT_OBS_CHARS) for s in slots])
+        return encode_slots(slots, DEFAULT_OBS_CHARS)

@@ -266,23 +266,14 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
         return f"Answer: {state.answer}. {text}" if state.answer else text
 
     def distractors(self, state: SyllogismState, expert: SyllogismAction, rng: random.Random) -> list[SyllogismAction]:
-        theory, known = state.theory, state.known
-        n = len(theory.names)
-        info = _analyse(theory)
-        target = expert[1] if expert[0] == "derive" else theory.question
-        form, x, y = target
-        # Wrong quantifiers and illicit conversions of the step the expert takes.
-        fallacies = [(f, x, y) for f in range(4) if f != form] + [(form, y, x)]
-        # Illicit conversions of known "All" and "Some ... not" statements.
-        fallacies += [(f, b, a) for f, a, b in sorted(known) if f in (ALL, SOME_NOT)]
-        fallacies = [s for s in fallacies if s not in known and not _derivations(s, known, n)]
-        idle = [s for s in info.statements if s not in known and _derivations(s, known, n)]
+        theory = state.theory
+        fallacies, idle = _wrong_statements(theory, state.known, expert)
         picks: list[SyllogismAction] = []
         for pool in (fallacies, idle):
             pool = [("derive", s) for s in pool if ("derive", s) != expert]
             if pool:
                 picks.append(rng.choice(pool))
-        wrong_answer = ("answer", "no" if info.follows else "yes")
+        wrong_answer = ("answer", "no" if _analyse(theory).follows else "yes")
         if expert[0] == "answer" or len(picks) < self.num_candidates - 1:
             picks.insert(0, wrong_answer)
         rest = [("derive", s) for s in fallacies if ("derive", s) not in picks and ("derive", s) != expert]
@@ -297,7 +288,25 @@ def _text(statement: Statement, names: tuple[str, ...]) -> str:
     return ("All {} are {}", "No {} are {}", "Some {} are {}", "Some {} are not {}")[form].format(names[x], names[y])
 
 
-def _derivations(statement: Statement, known, n: int) -> list[tuple[Statement, ...]]:
+def _wrong_statements(
+    theory: SyllogismTheory, known: frozenset[Statement], expert: SyllogismAction
+) -> tuple[tuple[Statement, ...], tuple[Statement, ...]]:
+    """What `Syllogism.distractors` draws from: fallacies (statements that do not follow) and idle
+    derivations (statements that follow but that the expert does not derive now)."""
+    n = len(theory.names)
+    target = expert[1] if expert[0] == "derive" else theory.question
+    form, x, y = target
+    # Wrong quantifiers and illicit conversions of the step the expert takes.
+    fallacies = [(f, x, y) for f in range(4) if f != form] + [(form, y, x)]
+    # Illicit conversions of known "All" and "Some ... not" statements.
+    fallacies += [(f, b, a) for f, a, b in sorted(known) if f in (ALL, SOME_NOT)]
+    fallacies = [s for s in fallacies if s not in known and not _derivations(s, known, n)]
+    idle = [s for s in _analyse(theory).statements if s not in known and _derivations(s, known, n)]
+    return tuple(fallacies), tuple(idle)
+
+
+@lru_cache(maxsize=1 << 16)
+def _derivations(statement: Statement, known: frozenset[Statement], n: int) -> tuple[tuple[Statement, ...], ...]:
     """The ways to derive ``statement`` from ``known`` by one rule, as tuples of premises (minor first)."""
     form, x, z = statement
     ways: list[tuple[Statement, ...]] = []
@@ -307,7 +316,7 @@ def _derivations(statement: Statement, known, n: int) -> list[tuple[Statement, .
     for m in range(n):
         if m != x and m != z and (minor, x, m) in known and (major, m, z) in known:
             ways.append(((minor, x, m), (major, m, z)))
-    return ways
+    return tuple(ways)
 
 
 def _consequences(s: Statement, by_subject, by_predicate) -> list[tuple[Statement, tuple[Statement, ...]]]:
@@ -376,10 +385,13 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
                     relevant.add(p)
                     stack.append(p)
     relevant_ways = [(i, way) for i in sorted(relevant) for way in ways[i]]
-    users: list[list[int]] = [[] for _ in statements]
+    used_by: dict[int, list[int]] = defaultdict(list)  # only relevant statements are used
     for d, (_, way) in enumerate(relevant_ways):
         for p in way:
-            users[p].append(d)
+            used_by[p].append(d)
+    users: list[tuple[int, ...]] = [()] * len(statements)
+    for p, uses in used_by.items():
+        users[p] = tuple(uses)
     info = _Analysis(
         index={name: i for i, name in enumerate(theory.names)},
         statements=statements,
@@ -387,7 +399,7 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
         ways=ways,
         derivations=tuple((i, way[0], way[1] if len(way) > 1 else -1) for i, way in relevant_ways),
         sizes=tuple(len(way) for _, way in relevant_ways),
-        users=tuple(tuple(u) for u in users),
+        users=tuple(users),
         follows=follows,
         targets=(),
     )

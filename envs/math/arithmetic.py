@@ -6,6 +6,7 @@ import random
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from srl_gym.parsing import answer_text, format_number, normalize, parse_number
 from srl_gym.task import InvalidStep, Problem, Task, TaskConfig
@@ -244,9 +245,9 @@ class Arithmetic(Task[tuple, tuple]):
         value = _value((op, a, b))
         root = not path
         wrong: list[ArithmeticAction] = []
-        slip = _precedence_slip(tree, rng)
-        if slip is not None:
-            wrong.append(("rewrite", slip))
+        slips = _precedence_slips(tree)
+        if slips:
+            wrong.append(("rewrite", rng.choice(slips)))
         facts = {"+": (a * b, a - b), "-": (a + b, b - a), "*": (a + b, a * (b + 1)), "/": (a * b, a - b)}[op]
         for wrong_value in (rng.choice(facts), value + rng.choice((1, -1, 2, 10)), value - 1, value + 1):
             action = ("rewrite", _replace(tree, path, wrong_value))
@@ -295,6 +296,7 @@ def _needs_brackets(child: Expr, parent_op: str, is_right: bool) -> bool:
     return child_prec < parent_prec or (is_right and child_prec == parent_prec)
 
 
+@lru_cache(maxsize=1 << 14)
 def render(tree: Expr) -> str:
     """The expression with the fewest brackets that keep its structure (left-associative)."""
     return str(tree) if isinstance(tree, int) else " ".join(_tokens(tree))
@@ -341,6 +343,7 @@ def _leaves(node: Expr) -> int:
     return 1 if isinstance(node, int) else _leaves(node[1]) + _leaves(node[2])
 
 
+@lru_cache(maxsize=1 << 14)
 def _expert_path(tree: Expr) -> tuple[int, ...]:
     """The innermost bracketed operation on two numbers, leftmost first."""
     return min(_reducible(tree), key=lambda item: (-item[0], item[1]))[2]
@@ -385,8 +388,9 @@ def _replace_operation(tree: Expr, operation: Expr, result: Expr) -> Expr:
     raise InvalidStep(f"{render(operation)} cannot be evaluated now (order of operations)")
 
 
-def _precedence_slip(tree: Expr, rng: random.Random) -> Expr | None:
-    """A typical mistake: two neighbouring numbers combined although precedence forbids it."""
+@lru_cache(maxsize=1 << 14)
+def _precedence_slips(tree: Expr) -> tuple[Expr, ...]:
+    """Typical mistakes: two neighbouring numbers combined although precedence forbids it."""
     tokens = _tokens(tree)
     slips = []
     for i in range(1, len(tokens) - 1):
@@ -402,7 +406,7 @@ def _precedence_slip(tree: Expr, rng: random.Random) -> Expr | None:
                 _check_rewrite(tree, slip)
             except InvalidStep:
                 slips.append(slip)
-    return rng.choice(slips) if slips else None
+    return tuple(slips)
 
 
 # ---------------------------------------------------------------------- generation

@@ -270,7 +270,8 @@ def _operation(left: int, op: str, right: int, result: int) -> Operation:
     return (left, op, right, result)
 
 
-def _operations(numbers: tuple[int, ...]) -> list[Operation]:
+@lru_cache(maxsize=1 << 14)
+def _operations(numbers: tuple[int, ...]) -> tuple[Operation, ...]:
     """Every valid operation on two of ``numbers`` (each distinct one once)."""
     found: list[Operation] = []
     for big, small in dict.fromkeys(itertools.combinations(sorted(numbers, reverse=True), 2)):
@@ -278,7 +279,7 @@ def _operations(numbers: tuple[int, ...]) -> list[Operation]:
             result = _combine(big, op, small)
             if result is not None:
                 found.append((big, op, small, result))
-    return found
+    return tuple(found)
 
 
 def _random_expression_value(numbers: list[int], rng: random.Random) -> int:

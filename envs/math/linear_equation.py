@@ -221,9 +221,9 @@ class LinearEquation(Task[tuple, tuple]):
             options.append(_perturb(payload, rng))
         wrong = []
         for new_lhs, new_rhs in options:
-            a, b = _difference(new_lhs, new_rhs)
+            a, _ = _difference(new_lhs, new_rhs)
             action = ("rewrite", (new_lhs, new_rhs))
-            if (a == 0 or _div(-b, a) != solution) and action not in wrong:
+            if (a == 0 or _solution(new_lhs, new_rhs) != solution) and action not in wrong:
                 wrong.append(action)
         return wrong[:3]
 
@@ -252,6 +252,7 @@ def _simple_side(a: Number, b: Number) -> Side:
     return terms or ZERO
 
 
+@lru_cache(maxsize=1 << 14)
 def _linear(side: Side) -> tuple[Number, Number]:
     """The side as ``(coefficient of x, constant)``."""
     a = b = 0
@@ -273,6 +274,7 @@ def _difference(lhs: Side, rhs: Side) -> tuple[Number, Number]:
     return a - c, b - d
 
 
+@lru_cache(maxsize=1 << 14)
 def _solution(lhs: Side, rhs: Side) -> Number:
     a, b = _difference(lhs, rhs)
     return _div(-b, a)
@@ -367,6 +369,7 @@ def _term_text(term: Term) -> tuple[bool, str]:
     return value < 0, _coefficient(abs(value)) + body if value else f"0{body}"
 
 
+@lru_cache(maxsize=1 << 14)
 def render_side(side: Side) -> str:
     """A side as written: "2(x - 3) + 4", "-x + 5/3", "(2/3)x"."""
     parts = []

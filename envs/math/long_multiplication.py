@@ -244,38 +244,51 @@ class LongMultiplication(Task[MulState, MulAction]):
         )
 
     def distractors(self, state: MulState, expert: MulAction, rng: random.Random) -> list[MulAction]:
-        kind, whole = expert[0], _writes_whole(state)
-        pool: list[MulAction] = []
-        if kind == "mul":
-            _, x, y, product, carry_in, total, written, carry_out = expert
-            for wrong_product in (product + y, product - y, product + 1, product - 1):  # a wrong table fact
-                pool.append(_mul_step(x, y, wrong_product, carry_in, whole))
-            if carry_in:
-                pool.append(_mul_step(x, y, product, 0, whole))  # forgotten carry
-        elif kind == "col":
-            _, column, digits, carry_in, total, written, carry_out = expert
-            pool.append(_col_step(column, digits, carry_in + 1, whole))
-            if carry_in:
-                pool.append(_col_step(column, digits, 0, whole))  # forgotten carry
+        kind = expert[0]
+        if kind in ("mul", "col"):
+            pool = list(_digit_slips(expert, _writes_whole(state)))
         elif kind == "pp":
             _, row, value = expert
-            if row > 1:
-                pool.append(("pp", row, value // 10 ** (row - 1)))  # forgotten shift
+            pool = [("pp", row, value // 10 ** (row - 1))] if row > 1 else []  # forgotten shift
             pool.append(("pp", row, value * 10))
             pool += [("pp", row, value + sign * 10 ** rng.randrange(len(str(value)))) for sign in (1, -1)]
+            pool = _plausible(pool, expert)
         else:
             value = int(expert[1])
-            pool += [("answer", str(value + sign * 10 ** rng.randrange(len(str(value))))) for sign in (1, -1)]
+            pool = [("answer", str(value + sign * 10 ** rng.randrange(len(str(value))))) for sign in (1, -1)]
             pool.append(("answer", str(value + 10 ** len(str(value)))))
-        if kind in ("mul", "col"):  # a wrong written digit, a wrong carry
-            written, carry_out = expert[-2:]
-            if whole:
-                pool += [expert[:-2] + (written + delta, 0) for delta in (1, -1, 10)]
-            else:
-                pool += [expert[:-2] + ((written + 1) % 10, carry_out), expert[:-1] + (carry_out + 1,)]
-        pool = [a for a in dict.fromkeys(pool) if a != expert and _non_negative(a)]
+            pool = _plausible(pool, expert)
         rng.shuffle(pool)
         return pool[: self.num_candidates - 1]
+
+
+@lru_cache(maxsize=1 << 14)
+def _digit_slips(expert: MulAction, whole: bool) -> tuple[MulAction, ...]:
+    """The wrong versions of a "mul" or "col" step (no randomness in them): a wrong table fact or sum,
+    a forgotten carry, a wrong written digit, a wrong carry."""
+    pool: list[MulAction] = []
+    if expert[0] == "mul":
+        _, x, y, product, carry_in, total, written, carry_out = expert
+        for wrong_product in (product + y, product - y, product + 1, product - 1):  # a wrong table fact
+            pool.append(_mul_step(x, y, wrong_product, carry_in, whole))
+        if carry_in:
+            pool.append(_mul_step(x, y, product, 0, whole))  # forgotten carry
+    else:
+        _, column, digits, carry_in, total, written, carry_out = expert
+        pool.append(_col_step(column, digits, carry_in + 1, whole))
+        if carry_in:
+            pool.append(_col_step(column, digits, 0, whole))  # forgotten carry
+    written, carry_out = expert[-2:]  # a wrong written digit, a wrong carry
+    if whole:
+        pool += [expert[:-2] + (written + delta, 0) for delta in (1, -1, 10)]
+    else:
+        pool += [expert[:-2] + ((written + 1) % 10, carry_out), expert[:-1] + (carry_out + 1,)]
+    return tuple(_plausible(pool, expert))
+
+
+def _plausible(pool: list[MulAction], expert: MulAction) -> list[MulAction]:
+    """``pool`` without repeats, without the expert's step and without negative numbers."""
+    return [a for a in dict.fromkeys(pool) if a != expert and _non_negative(a)]
 
 
 class _Schedule(NamedTuple):

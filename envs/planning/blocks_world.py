@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
@@ -230,7 +231,7 @@ def _random_configuration(rng: random.Random, n: int) -> Supports:
     Draw the number of towers k with weight Lah(n, k), then a random order of the blocks cut at k - 1
     random places: each set of k towers arises from exactly k! (order, cuts) pairs, so all are equally likely.
     """
-    k = rng.choices(range(1, n + 1), weights=[_lah(n, k) for k in range(1, n + 1)])[0]
+    k = rng.choices(range(1, n + 1), cum_weights=_towers_cum_weights(n))[0]
     order = list(range(n))
     rng.shuffle(order)
     cuts = sorted(rng.sample(range(1, n), k - 1))
@@ -239,6 +240,12 @@ def _random_configuration(rng: random.Random, n: int) -> Supports:
         for below, above in zip(order[lo : hi - 1], order[lo + 1 : hi], strict=True):
             supports[above] = below
     return tuple(supports)
+
+
+@lru_cache(maxsize=16)
+def _towers_cum_weights(n: int) -> tuple[int, ...]:
+    """The running sums of Lah(n, k) for k = 1..n (what ``random.choices`` makes of those weights)."""
+    return tuple(itertools.accumulate(_lah(n, k) for k in range(1, n + 1)))
 
 
 def _towers_text(supports: Supports) -> str:

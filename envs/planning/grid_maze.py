@@ -116,8 +116,8 @@ class GridMaze(Task[MazeState, str]):
         goal = rng.choice(floor)
         distances = _distances_to_goal(maze, goal)
         width = len(maze[0])
-        farthest = max(distances)
-        starts = [square for square in floor if distances[square[0] * width + square[1]] >= max(1, farthest // 2)]
+        least = max(1, max(distances) // 2)  # a start at least half the farthest distance away
+        starts = [square for square in floor if distances[square[0] * width + square[1]] >= least]
         start = rng.choice(starts)
         state = MazeState(maze, start, goal)
         text = (
@@ -178,6 +178,13 @@ class GridMaze(Task[MazeState, str]):
     def move_set(self) -> tuple[str, ...]:
         return MOVES
 
+    def legal_mask(self, state: MazeState) -> np.ndarray:
+        # The checks of `apply`: the square the move leads to is inside the grid and not a wall.
+        maze, (row, col), _ = state
+        height, width = len(maze), len(maze[0])
+        squares = ((row + DELTAS[move][0], col + DELTAS[move][1]) for move in MOVES)
+        return np.array([0 <= r < height and 0 <= c < width and maze[r][c] != WALL for r, c in squares], dtype=np.int8)
+
     def discrete_observation_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, shape=(3 * self.size * self.size,), dtype=np.float32)
 
@@ -199,14 +206,11 @@ def _random_maze(size: int, rng: random.Random) -> tuple[str, ...]:
     rooms = range(0, size, 2)
     first = (rng.choice(rooms), rng.choice(rooms))
     grid[first[0]][first[1]] = FLOOR
+    neighbours = _room_neighbours(size)
     stack = [first]
     while stack:
         row, col = stack[-1]
-        unvisited = [
-            (row + dr, col + dc)
-            for dr, dc in ((-2, 0), (2, 0), (0, -2), (0, 2))
-            if 0 <= row + dr < size and 0 <= col + dc < size and grid[row + dr][col + dc] == WALL
-        ]
+        unvisited = [(r, c) for r, c in neighbours[row, col] if grid[r][c] == WALL]
         if not unvisited:
             stack.pop()
             continue
@@ -214,12 +218,31 @@ def _random_maze(size: int, rng: random.Random) -> tuple[str, ...]:
         grid[(row + r) // 2][(col + c) // 2] = FLOOR
         grid[r][c] = FLOOR
         stack.append((r, c))
-    # Walls between two rooms sit where exactly one coordinate is odd.
-    for r in range(size):
-        for c in range(size):
-            if (r + c) % 2 == 1 and grid[r][c] == WALL and rng.random() < LOOP_CHANCE:
-                grid[r][c] = FLOOR
+    for r, c in _room_walls(size):
+        if grid[r][c] == WALL and rng.random() < LOOP_CHANCE:
+            grid[r][c] = FLOOR
     return tuple("".join(row) for row in grid)
+
+
+@lru_cache(maxsize=16)  # one entry per maze size
+def _room_neighbours(size: int) -> dict[Square, tuple[Square, ...]]:
+    """Each room's neighbouring rooms (two squares away) inside the grid, in the order up, down, left, right."""
+    rooms = range(0, size, 2)
+    return {
+        (row, col): tuple(
+            (row + dr, col + dc)
+            for dr, dc in ((-2, 0), (2, 0), (0, -2), (0, 2))
+            if 0 <= row + dr < size and 0 <= col + dc < size
+        )
+        for row in rooms
+        for col in rooms
+    }
+
+
+@lru_cache(maxsize=16)
+def _room_walls(size: int) -> tuple[Square, ...]:
+    """The squares between two rooms (exactly one coordinate odd), row-major."""
+    return tuple((r, c) for r in range(size) for c in range(size) if (r + c) % 2 == 1)
 
 
 @lru_cache(maxsize=4096)

@@ -205,6 +205,12 @@ class SlidingPuzzle(Task[PuzzleState, str]):
     def move_set(self) -> tuple[str, ...]:
         return MOVES
 
+    def legal_mask(self, state: PuzzleState) -> np.ndarray:
+        # The check of `apply`: a tile can slide in that direction into the blank.
+        cols, tiles = state
+        blank = tiles.index(BLANK)
+        return np.array([_tile_square(cols, len(tiles), blank, move) is not None for move in MOVES], dtype=np.int8)
+
     def discrete_observation_space(self) -> spaces.Box:
         n = ROWS * COLS
         return spaces.Box(0.0, 1.0, shape=(n * n,), dtype=np.float32)
