@@ -148,7 +148,7 @@ def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     """``srl-gym serve ID``: an OpenEnv environment server (`srl_gym.adapters.openenv`)."""
     try:
-        from srl_gym.adapters import openenv as openenv_adapter
+        openenv_adapter = importlib.import_module("srl_gym.adapters.openenv")  # (sys.modules, not a package attribute)
     except ImportError as exc:  # no openenv-core: say how to install it
         raise ValueError(str(exc)) from None
     options = {"difficulty": args.difficulty, "split": args.split, "path": args.path}
