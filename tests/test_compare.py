@@ -528,9 +528,10 @@ def test_old_results_without_per_problem_scores_still_render(tmp_path, capsys):
 def test_real_lm_grid_runs_every_algorithm(tmp_path):
     """Every LM algorithm trains from one warmed-up base and is evaluated at two difficulties."""
     out = tmp_path / "lm"
-    results = compare.compare("quick", out, seeds=1, progress=False, device="cpu", **FAST)
+    every = tuple(algorithms.algorithms("lm"))  # the contenders and both controls
+    results = compare.compare("quick", out, algos=every, seeds=1, progress=False, device="cpu", **FAST)
     assert results["complete"] and {c["algo"] for c in results["cells"]} == {
-        "base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy"
+        "base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy", "control-sft", "control-rlvr"
     }
     for cell in results["cells"]:
         assert set(cell["eval"]) == {"1", "2"}
