@@ -352,7 +352,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "standard": (
         "CPU: quick's task and base with every LM algorithm and both controls, 5 seeds, 20 updates, 200 test "
-        "problems at the training level, each run at its final (annealed) checkpoint (no avg@k, no harder level: "
+        "problems at the training level with avg@2, each run at its final (annealed) checkpoint (no harder level: "
         "nothing solves level 2, docs/results/onpolicy-cpu); learning rates from the sweep on validation of the "
         "64-problem protocol (benchmarks/lr_sweep.py), not yet redone at 1,000 problems",
         {
@@ -360,7 +360,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
             "updates": 20,
             "eval_problems": 200,
             "eval_harder_levels": 0,
-            "eval_samples": 0,
+            "eval_samples": 2,  # avg@2 at temperature 1: RLVR's own objective (success as it samples)
             "validation_problems": 100,
             # The best of three values each on the 100 validation problems at 20 updates on 64 training problems
             # (docs/results/lr-sweep): the smallest tried for all three, at the grid's edge.
