@@ -165,8 +165,12 @@ def evaluate_lm_run(args: LMArgs, tokenizer: Any, modes: Sequence[str]) -> Calla
 
 
 # ---------------------------------------------------------------------- comparison cells
-def cell_options(cell: Cell) -> dict[str, Any]:
-    """Options every LM algorithm's cell shares: the start, the hard problems, seeding, checkpoints."""
+def cell_options(cell: Cell, updates: int | None = None) -> dict[str, Any]:
+    """Options every LM algorithm's cell shares: the start, the hard problems, seeding, checkpoints.
+
+    ``updates``: the run's own number of updates when it is not the comparison's ``updates`` (the positive
+    control's ``control_updates``), so that it too saves ``curve_points`` checkpoints, the last at its end.
+    """
     config = cell.config
     return {
         "model": cell.base_dir,
@@ -178,7 +182,7 @@ def cell_options(cell: Cell) -> dict[str, Any]:
         "eval_episodes": 1,
         "eval_before": False,
         "eval_after": False,
-        "checkpoint_every": max(1, math.ceil(config.updates / config.curve_points)),
+        "checkpoint_every": max(1, math.ceil((updates or config.updates) / config.curve_points)),
         "keep_checkpoints": 10**6,
         "tensorboard": False,
         "progress": False,

@@ -133,16 +133,17 @@ def train_cell(cell: Cell, control: bool = False) -> TrainResult:
 
     config = cell.config
     stage = "control" if control else "sft"
+    updates = config.control_updates if control else config.updates
     return train(
         Args(
             run_dir=str(cell.run_dir / stage),
             mode="solution",
             epochs=10**6,  # bounded by max_updates
-            max_updates=config.control_updates if control else config.updates,
+            max_updates=updates,
             batch_size=config.sft_batch_size,
             learning_rate=config.learning_rate(stage, cell.model),
             max_new_tokens=solution_tokens(cell),
-            **cell_options(cell),
+            **cell_options(cell, updates),
         )
     )
 

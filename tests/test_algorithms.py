@@ -22,7 +22,7 @@ TINY_LM = {  # a comparison shrunk to seconds (the discrete settings are the pre
     "force_underpowered": True, "validation_problems": 2, "eval_problems": 2,
     "train_problems": 4, "updates": 2, "prompts_per_update": 2, "group_size": 2, "max_new_tokens_cap": 16,
     "curve_points": 2, "sft_batch_size": 4, "ppo_timesteps": 256, "bc_expert_episodes": 4, "bc_dagger_iterations": 1,
-    "control_updates": 2,
+    "control_updates": 4,  # not `updates`: the positive control's checkpoints follow its own updates
 }  # fmt: skip
 
 
@@ -109,8 +109,10 @@ def test_every_algorithm_trains_a_cell_and_returns_its_checkpoints(name, tmp_pat
     if spec.trainable:
         assert Path(result.final.path).exists()
     if spec.kind == "lm" and name != "base":
+        assert len(result.checkpoints) == config.curve_points  # the positive control too, whatever its updates
         budget = result.final.budget
-        assert budget["updates"] == TINY_LM["updates"] and 0 <= budget["gradient_updates"] <= budget["updates"]
+        updates = TINY_LM["control_updates" if spec.control == "positive" else "updates"]
+        assert budget["updates"] == updates and 0 <= budget["gradient_updates"] <= budget["updates"]
         assert (budget["generated_tokens"] > 0) == (spec.entry_point != "srl_gym.agents.sft")  # sft, control-sft
         # an untrained base breaks the format: every GRPO group scores -1 and is dropped, nothing is trained on
         assert (budget["trained_tokens"] > 0) == (budget["gradient_updates"] > 0)
