@@ -45,7 +45,7 @@ from srl_gym import algorithms, report
 from srl_gym.algorithms import algorithms as registered_algorithms
 from srl_gym.algorithms import get_algorithm, get_kind
 from srl_gym.metrics import AGENT_SUCCESS, CURVE_METRICS, GREEDY_SUCCESS, summarize
-from srl_gym.problem_space import MIN_DISTINCT_SHARE
+from srl_gym.problem_space import MIN_DISTINCT_SHARE, distinct_problems, problem_set
 from srl_gym.registration import TASKS, task_entry
 from srl_gym.report import slug
 from srl_gym.runs import write_json_atomic
@@ -415,14 +415,14 @@ def preset_config(name: str, **changes: Any) -> CompareConfig:
 
 def distinct_training_problems(task: str, difficulty: int, problems: int) -> int:
     """How many distinct problems the training seeds ``0..problems-1`` of ``task`` give at ``difficulty``."""
-    return len(_problem_set(task, difficulty, problems))
+    return distinct_problems(task, difficulty, problems)
 
 
 @functools.lru_cache(maxsize=8)
 def _validation_seeds(task: str, difficulty: int, train_problems: int, start: int, count: int) -> tuple[int, ...]:
     from srl_gym.episodes import problem_texts
 
-    training = _problem_set(task, difficulty, train_problems)
+    training = problem_set(task, difficulty, train_problems)
     seeds: list[int] = []
     end = start + 10 * count + 1000  # a level that the training problems (nearly) exhaust gives fewer: refused
     while len(seeds) < count and start < end:  # a batch at a time: most seeds give a new problem
@@ -431,13 +431,6 @@ def _validation_seeds(task: str, difficulty: int, train_problems: int, start: in
                   if text not in training][: count - len(seeds)]  # fmt: skip
         start = batch.stop
     return tuple(seeds)
-
-
-@functools.lru_cache(maxsize=8)
-def _problem_set(task: str, difficulty: int, problems: int) -> frozenset[str]:
-    from srl_gym.episodes import problem_texts
-
-    return frozenset(problem_texts(task, range(problems), difficulty=difficulty))
 
 
 def _resolve_task(name: str) -> str:

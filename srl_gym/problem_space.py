@@ -14,6 +14,7 @@ whose problems are not uniform is larger than that estimate says). Run::
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from collections.abc import Sequence
@@ -24,11 +25,17 @@ from srl_gym.registration import TASKS, task_entry
 MIN_DISTINCT_SHARE = 0.95
 
 
-def distinct_problems(task: str, difficulty: int, seeds: int, split: str = "train") -> int:
-    """How many distinct problems seeds ``0..seeds-1`` of ``split`` give at ``difficulty``."""
+@functools.lru_cache(maxsize=8)  # a comparison asks for its training problems several times
+def problem_set(task: str, difficulty: int, seeds: int, split: str = "train") -> frozenset[str]:
+    """The distinct problem texts that seeds ``0..seeds-1`` of ``split`` give at ``difficulty``."""
     from srl_gym.episodes import problem_texts
 
-    return len(set(problem_texts(task, range(seeds), split=split, difficulty=difficulty)))
+    return frozenset(problem_texts(task, range(seeds), split=split, difficulty=difficulty))
+
+
+def distinct_problems(task: str, difficulty: int, seeds: int, split: str = "train") -> int:
+    """How many distinct problems seeds ``0..seeds-1`` of ``split`` give at ``difficulty``."""
+    return len(problem_set(task, difficulty, seeds, split))
 
 
 def estimated_size(distinct: int, draws: int) -> float:
