@@ -2,23 +2,31 @@
 
 The comparison's learning rates for a model trained from scratch (`srl_gym.compare.LEARNING_RATES`:
 SFT 5e-4, SRL and RLVR 1e-4) were set by hand. This sweep chooses them for the ``standard`` preset
-(shipped base ``tiny-longmul``, LongMultiplication level 1, 20 updates) from three values each:
-one comparison per column of `GRID`, with ``base, sft, srl, rlvr`` and seed 0, each a folder
-``OUT/lr-I`` made by ``srl-gym compare`` (so a rerun finishes only what is missing).
+at its real budget (shipped base ``tiny-longmul``, LongMultiplication level 1, 1,000 training
+problems, 20 updates) from five values each, spanning 16-100x: one comparison per column of
+`GRID`, with ``base, sft, srl, rlvr`` and seed 0, each a folder ``OUT/lr-I`` made by
+``srl-gym compare`` (so a rerun finishes only what is missing).
 
-How a value is chosen: each run's two checkpoints (its middle and its end) are scored on the
-standard preset's 100 validation problems (train-split seeds 5000-5099, never trained on) by the
-comparison's own selection score, the mean of whole-solution and agent success
-(`srl_gym.compare.selection_score`), and the run's score is that of its better checkpoint, the one
-the comparison would keep. Per algorithm the value with the highest score wins; a tie keeps the
-hand-set default, and a tie between two other values the smaller. SRL->RLVR and on-policy SRL
-take SRL's and RLVR's values. The sweep's runs are scored on 10 test problems only
-(``--force-underpowered``: the comparison insists on a test evaluation); those numbers play no
-part in the choice.
+The rule, fixed before the sweep ran:
 
-Run (three comparisons at once, one process each; about 14 minutes on 2 CPU cores)::
+- A run's score is its FINAL checkpoint's validation score, the comparison's own selection score
+  (`srl_gym.compare.selection_score`: the mean of whole-solution greedy success and agent success)
+  on the standard preset's 100 validation problems (train-split seeds from 5000 whose problem is no
+  training problem). The standard preset keeps each run's final (annealed) checkpoint, so that is
+  what is scored; the run's middle checkpoint is also scored (``curve_points=2``) and reported as
+  the run's curve, but takes no part in the choice (a cosine run's middle is not a shorter run).
+- Per algorithm the value with the highest score wins; a tie keeps the hand-set default, and a tie
+  between two other values the smaller.
+- A choice at either end of its grid is flagged (``at_edge``): the grid may not hold the best value.
+- SRL->RLVR and on-policy SRL take SRL's and RLVR's values; the negative control takes RLVR's.
 
-    python benchmarks/lr_sweep.py --out docs/results/lr-sweep
+The sweep's runs are also scored on 10 test problems (``--force-underpowered``: the comparison
+insists on a test evaluation); those numbers play no part in the choice.
+
+Run (``--jobs`` comparisons at once, one process and one torch thread each; about 30 minutes on 2
+idle CPU cores)::
+
+    python benchmarks/lr_sweep.py --out docs/results/lr-sweep-1000
 
 It writes ``OUT/choice.json`` and ``OUT/choice.md`` (every validation score and the choice).
 """
@@ -27,72 +35,127 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from srl_gym.compare import LEARNING_RATES
+from srl_gym.compare import LEARNING_RATES, SELECTION_METRICS, selection_score
 from srl_gym.runs import write_json_atomic
 
 #: The values tried, column by column: comparison I runs every algorithm with its I-th value.
-GRID = {"sft": (1e-4, 5e-4, 2e-3), "srl": (3e-5, 1e-4, 3e-4), "rlvr": (3e-5, 1e-4, 3e-4)}
+GRID = {
+    "sft": (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3),
+    "srl": (1e-5, 3e-5, 1e-4, 3e-4, 1e-3),
+    "rlvr": (1e-5, 3e-5, 1e-4, 3e-4, 1e-3),
+}
 #: The hand-set values a tie keeps: the comparison's own for a model trained from scratch.
 DEFAULTS = {algo: LEARNING_RATES["from_scratch"][algo] for algo in GRID}
 #: The comparisons of the sweep, one per column of `GRID`.
 COLUMNS = range(len(next(iter(GRID.values()))))
+#: The standard preset's budget and problems, unchanged; only the test evaluation is cut to the bone.
+SETTINGS = ("eval_problems=10", "eval_samples=0", "curve_points=2")
 
 
 def command(out: Path, column: int) -> list[str]:
     """The ``srl-gym compare`` command of column ``column`` of `GRID`."""
-    settings = [f"{algo}_learning_rate={values[column]:g}" for algo, values in GRID.items()]
+    settings = [f"{algo}_learning_rate={values[column]:g}" for algo, values in GRID.items()] + list(SETTINGS)
     return [sys.executable, "-m", "srl_gym", "compare", "--preset", "standard", "--algos", "base,sft,srl,rlvr",
-            "--seeds", "1", "--workers", "1", "--force-underpowered", "--set", "eval_problems=10",
+            "--seeds", "1", "--workers", "1", "--force-underpowered",
             *(x for s in settings for x in ("--set", s)), "--out", str(out / f"lr-{column}"),
             "--no-progress"]  # fmt: skip
 
 
+def final_point(cell: dict) -> dict:
+    """The validation point of the run's final checkpoint (the last of its curve)."""
+    final = max(cell["curve"], key=lambda p: p["budget"])
+    if final["budget"] != cell["budget"]["updates"] or final["budget"] == 0:
+        raise ValueError(f"{cell['algo']}: no validation point at its final update {cell['budget']['updates']}")
+    return final
+
+
 def choose(out: Path) -> dict:
-    """Every run's validation score, and the chosen value per algorithm."""
+    """Every run's validation scores (final, and its curve), and the chosen value per algorithm."""
     scores: dict[str, dict[str, float]] = {algo: {} for algo in GRID}
+    curves: dict[str, dict[str, list]] = {algo: {} for algo in GRID}
+    base = None
     for column in COLUMNS:
         results = json.loads((out / f"lr-{column}" / "results.json").read_text(encoding="utf-8"))
         for cell in results["cells"]:
             if cell["algo"] in GRID:
                 value = f"{GRID[cell['algo']][column]:g}"
-                scores[cell["algo"]][value] = cell["selected"]["validation_score"]
-    chosen = {}
+                scores[cell["algo"]][value] = selection_score(final_point(cell))
+                curves[cell["algo"]][value] = [
+                    {"budget": p["budget"], **{m: p.get(m) for m in SELECTION_METRICS}} for p in cell["curve"]
+                ]
+                base = base or {m: cell["curve"][0].get(m) for m in SELECTION_METRICS} | {
+                    "score": selection_score(cell["curve"][0])}
+    chosen, at_edge = {}, {}
     for algo, by_value in scores.items():
         best = max(round(s, 9) for s in by_value.values())  # (0.00 + 0.06) / 2 and (0.01 + 0.05) / 2 tie
         winners = [v for v, s in by_value.items() if round(s, 9) == best]
-        chosen[algo] = DEFAULTS[algo] if f"{DEFAULTS[algo]:g}" in winners else float(winners[0])
-    return {"grid": GRID, "defaults": DEFAULTS, "validation_scores": scores, "chosen": chosen}
+        chosen[algo] = DEFAULTS[algo] if f"{DEFAULTS[algo]:g}" in winners else min(float(w) for w in winners)
+        at_edge[algo] = chosen[algo] in (min(GRID[algo]), max(GRID[algo]))
+    return {"grid": GRID, "defaults": DEFAULTS, "base": base, "validation_scores": scores, "curves": curves,
+            "chosen": chosen, "at_edge": at_edge}  # fmt: skip
+
+
+def report(result: dict, command_line: str) -> str:
+    """choice.md: every score, the choice and its flags."""
+    base = result["base"] or {}
+    lines = ["# Learning rates of the standard preset, chosen on validation", "",
+             "Validation score of each run's final checkpoint (the mean of greedy and agent success on the "
+             "standard preset's 100 validation problems), seed 0, tiny-longmul, LongMultiplication level 1, "
+             "1,000 training problems, 20 updates; in brackets the same score at the run's middle checkpoint "
+             f"(not used). The base scores {base.get('score', float('nan')):.3f} (greedy "
+             f"{base.get('greedy_success', float('nan')):.2f}, agent {base.get('agent_success', float('nan')):.2f}). "
+             f"Command: `{command_line}`.", "",
+             "| algorithm | " + " | ".join(f"value {c + 1}" for c in COLUMNS) + " | chosen |",
+             "|---|" + "---|" * (len(COLUMNS) + 1)]  # fmt: skip
+    for algo, by_value in result["validation_scores"].items():
+        cells = []
+        for value, score in by_value.items():
+            middle = [p for p in result["curves"][algo][value] if 0 < p["budget"]][:-1]
+            mid = f" ({selection_score(middle[0]):.3f})" if middle else ""
+            cells.append(f"{value}: **{score:.3f}**{mid}")
+        flag = " (at the grid's edge)" if result["at_edge"][algo] else ""
+        lines.append(f"| {algo} | " + " | ".join(cells) + f" | {result['chosen'][algo]:g}{flag} |")
+    edges = [a for a, e in result["at_edge"].items() if e]
+    if edges:
+        lines += ["", f"Flagged: the choice of {', '.join(edges)} lies at the end of its grid; a wider grid may "
+                  "hold a better value."]  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="docs/results/lr-sweep", help="output folder")
+    parser.add_argument("--out", default="docs/results/lr-sweep-1000", help="output folder")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="comparisons at once (default: cores)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         parser.error(f"--out {out} is a file; give a folder")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     out.mkdir(parents=True, exist_ok=True)
-    processes = [subprocess.Popen(command(out, c)) for c in COLUMNS]
-    if any([p.wait() for p in processes]):  # every one waited for
-        print("a comparison of the sweep failed; rerun to finish it", file=sys.stderr)
+    tick = time.perf_counter()
+    waiting, running, failed = list(COLUMNS), [], 0
+    while waiting or running:
+        while waiting and len(running) < args.jobs:
+            running.append(subprocess.Popen(command(out, waiting.pop(0))))
+        time.sleep(1)
+        for process in [p for p in running if p.poll() is not None]:
+            running.remove(process)
+            failed += process.returncode != 0
+    if failed:  # every one waited for
+        print(f"{failed} comparison(s) of the sweep failed; rerun to finish them", file=sys.stderr)
         return 1
-    result = choose(out)
+    result = choose(out) | {"wall_seconds": round(time.perf_counter() - tick, 1)}
     write_json_atomic(out / "choice.json", result)
-    lines = ["# Learning rates of the standard preset, chosen on validation", "",
-             "Validation score (mean of greedy and agent success on 100 validation problems, the better of the "
-             "run's two checkpoints), seed 0, tiny-longmul, LongMultiplication level 1, 20 updates. "
-             "Command: `python benchmarks/lr_sweep.py --out docs/results/lr-sweep`.", "",
-             "| algorithm | " + " | ".join(f"value {c + 1}" for c in COLUMNS) + " | chosen |",
-             "|---|" + "---|" * (len(COLUMNS) + 1)]  # fmt: skip
-    for algo, by_value in result["validation_scores"].items():
-        cells = [f"{v}: {s:.3f}" for v, s in by_value.items()]
-        lines.append(f"| {algo} | " + " | ".join(cells) + f" | {result['chosen'][algo]:g} |")
-    (out / "choice.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    text = report(result, f"python benchmarks/lr_sweep.py --out {args.out}")
+    (out / "choice.md").write_text(text, encoding="utf-8")
+    print(text)
     return 0
 
 
