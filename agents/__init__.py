@@ -16,7 +16,8 @@ register_kind("discrete", entry_point="srl_gym.agents.discrete_eval")
 register_algorithm("base", kind="lm", entry_point="srl_gym.agents.base",
                    help="the warmed-up start model, untrained on the hard problems (the reference)", trainable=False)
 register_algorithm("sft", kind="lm", entry_point="srl_gym.agents.sft", expert_data=True,
-                   objectives=(M.GREEDY_SUCCESS,), help="SFT on whole expert solutions (TRL SFTTrainer)")
+                   objectives=(M.SOLUTION_LOSS, M.GREEDY_SUCCESS),
+                   help="SFT on whole expert solutions (TRL SFTTrainer)")
 register_algorithm("rlvr", kind="lm", entry_point="srl_gym.agents.rlvr", objectives=(M.AVG_AT_K,),
                    help="GRPO with the verifier's 0/1 outcome reward")
 register_algorithm("srl", kind="lm", entry_point="srl_gym.agents.srl", expert_data=True,
@@ -29,7 +30,7 @@ register_algorithm("srl-onpolicy", kind="lm", entry_point="srl_gym.agents.srl_on
                    help="SRL on the model's own states too: rounds of play (the oracle labels each state), then GRPO")
 # ---- controls: rows that validate the comparison on itself (the report says whether each came out as it must)
 register_algorithm("control-sft", kind="lm", entry_point="srl_gym.agents.sft", options={"control": True},
-                   control="positive", objectives=(M.GREEDY_SUCCESS,),
+                   control="positive", objectives=(M.SOLUTION_LOSS, M.GREEDY_SUCCESS),
                    help="positive control: SFT with a budget and rate known to move the base (control_updates, "
                         "control_learning_rate); the comparison must find it above the base")
 register_algorithm("control-rlvr", kind="lm", entry_point="srl_gym.agents.rlvr", options={"control": True},

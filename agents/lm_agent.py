@@ -166,19 +166,59 @@ def evaluate_steps(agent: LMAgent, instances: Sequence[StepInstance]) -> dict[st
 
     Returns ``step_similarity`` (difflib, of the text after ``</think>``), ``step_reward`` (the
     same with the format rule: -1 without ``</think>`` or a step), ``exact_match`` and
-    ``step_format_rate``, named as in `srl_gym.metrics`.
+    ``step_format_rate``, named as in `srl_gym.metrics`: the means of `score_steps`.
     """
+    return {name: float(np.mean(values)) for name, values in score_steps(agent, instances).items()}
+
+
+def score_steps(agent: LMAgent, instances: Sequence[StepInstance]) -> dict[str, list[float]]:
+    """`evaluate_steps`' measures per instance, in order (for paired statistics)."""
     completions = agent.complete([i.observation for i in instances], mode="step")
-    sims, rewards, exact, formatted = [], [], [], []
+    scores: dict[str, list[float]] = {M.STEP_SIMILARITY: [], M.STEP_REWARD: [], M.EXACT_MATCH: [],
+                                      M.STEP_FORMAT_RATE: []}  # fmt: skip
     for inst, completion in zip(instances, completions, strict=True):
         monologue, step = split_think(completion)
-        sims.append(step_similarity(step, inst.expert_step))
-        rewards.append(srl_reward(completion, inst.expert_step, require_think=True))
-        exact.append(step == inst.expert_step)
-        formatted.append(monologue is not None and bool(step))
-    return {
-        M.STEP_SIMILARITY: float(np.mean(sims)),
-        M.STEP_REWARD: float(np.mean(rewards)),
-        M.EXACT_MATCH: float(np.mean(exact)),
-        M.STEP_FORMAT_RATE: float(np.mean(formatted)),
-    }
+        scores[M.STEP_SIMILARITY].append(step_similarity(step, inst.expert_step))
+        scores[M.STEP_REWARD].append(srl_reward(completion, inst.expert_step, require_think=True))
+        scores[M.EXACT_MATCH].append(float(step == inst.expert_step))
+        scores[M.STEP_FORMAT_RATE].append(float(monologue is not None and bool(step)))
+    return scores
+
+
+@torch.no_grad()
+def solution_loss(model: Any, tokenizer: Any, examples: Sequence[SolutionExample], batch_size: int = 32) -> list[float]:
+    """Per problem, in order: the mean per-token negative log-likelihood (nats) of the expert's whole solution
+    and the end-of-sequence token after it, given the whole-solution prompt (teacher-forced): SFT's own training
+    objective, measured on held-out problems (``solution_loss``; lower is better).
+
+    Prompt and solution are tokenized apart, as the trainers' prompt-completion rows are, and right-padded.
+    """
+    if not examples:
+        raise ValueError("solution_loss needs at least one example")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    losses: list[float] = []
+    for start in range(0, len(examples), batch_size):
+        rows = []
+        for e in examples[start : start + batch_size]:
+            prompt = tokenizer(render_prompt(tokenizer, e.observation, "solution"), add_special_tokens=False)
+            target = tokenizer(e.target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+            rows.append((prompt["input_ids"], target))
+        width = max(len(p) + len(t) for p, t in rows)
+        ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long)
+        for i, (prompt, target) in enumerate(rows):
+            ids[i, : len(prompt) + len(target)] = torch.as_tensor(prompt + target, dtype=torch.long)
+            mask[i, : len(prompt) + len(target)] = 1
+            labels[i, len(prompt) : len(prompt) + len(target)] = torch.as_tensor(target, dtype=torch.long)
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        shifted = labels[:, 1:].to(device)
+        nll = torch.nn.functional.cross_entropy(
+            logits[:, :-1].transpose(1, 2), shifted.clamp(min=0), reduction="none"
+        )  # fmt: skip
+        counted = (shifted != -100).float()
+        losses += ((nll * counted).sum(1) / counted.sum(1)).tolist()
+    model.train(was_training)
+    return [float(x) for x in losses]

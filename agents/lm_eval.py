@@ -18,9 +18,11 @@
 
   both with their per-problem scores (``per_problem``, in problem order, the same problems for
   every algorithm and seed) for the paired statistics of `srl_gym.stats`. On the test split also
-  ``step_similarity`` / ``step_reward`` (greedy next step given the expert's previous steps, a
-  mechanism check) and, with ``eval_samples`` > 0, ``avg_at_k`` / ``pass_at_k`` of sampled
-  whole solutions.
+  ``step_similarity`` / ``step_reward`` / ``exact_match`` (greedy next step given the expert's
+  previous steps: SRL's objective; their per-instance scores, the same step instances for every
+  cell, are stored under ``per_problem`` too), ``solution_loss`` (the expert solution's per-token
+  loss, teacher-forced: SFT's objective, per problem) and, with ``eval_samples`` > 0,
+  ``avg_at_k`` / ``pass_at_k`` of sampled whole solutions.
 """
 
 from __future__ import annotations
@@ -223,7 +225,7 @@ def _greedy_metrics(
 ) -> dict[str, Any]:
     import srl_gym.evaluation
 
-    from .lm_agent import LMAgent, evaluate_steps, solve_problems
+    from .lm_agent import LMAgent, score_steps, solution_loss, solve_problems
 
     problems = solution_examples(task, seeds, split=env_split, difficulty=difficulty)
     solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
@@ -256,6 +258,11 @@ def _greedy_metrics(
         if len(instances) > config.eval_step_instances:  # evenly spread over the problems and their steps
             picks = np.unique(np.linspace(0, len(instances) - 1, config.eval_step_instances).round().astype(int))
             instances = [instances[i] for i in picks]
-        result = evaluate_steps(stepper, instances)
-        out |= {k: result[k] for k in (M.STEP_SIMILARITY, M.STEP_REWARD, M.EXACT_MATCH)}  # SRL's objective
+        scores = score_steps(stepper, instances)
+        for name in (M.STEP_SIMILARITY, M.STEP_REWARD, M.EXACT_MATCH):  # SRL's objective
+            out[name] = float(np.mean(scores[name]))
+            out["per_problem"][name] = [float(x) for x in scores[name]]  # per step instance, the same for every cell
+        losses = solution_loss(model, tokenizer, problems, batch_size=min(batch, 32))  # SFT's objective
+        out[M.SOLUTION_LOSS] = float(np.mean(losses))
+        out["per_problem"][M.SOLUTION_LOSS] = losses
     return out

@@ -13,6 +13,8 @@ Evaluation metrics (held-out, test split unless said otherwise):
 ``exact_match``        share of greedy next steps equal to the expert's
 ``format_rate``        share of greedy whole solutions that close the ``<think>`` monologue
 ``step_format_rate``   share of greedy next steps with a closed monologue and a step
+``solution_loss``      mean per-token negative log-likelihood (nats) of the expert's whole solution,
+                       teacher-forced (SFT's training objective; lower is better)
 ``agent_step_similarity``  mean similarity of the agent's steps to the oracle's step from each state
                        it reached itself (what on-policy SRL optimises)
 ``valid_fraction``     share of an agent's steps that parse and apply (discrete agents)
@@ -45,6 +47,7 @@ FORMAT_RATE = "format_rate"
 STEP_FORMAT_RATE = "step_format_rate"
 VALID_FRACTION = "valid_fraction"
 AGENT_STEP_SIMILARITY = "agent_step_similarity"
+SOLUTION_LOSS = "solution_loss"
 PROBLEMS = "problems"
 
 #: Every evaluation metric with a short title (the report's column headers).
@@ -60,8 +63,12 @@ METRICS: dict[str, str] = {
     STEP_FORMAT_RATE: "step format",
     VALID_FRACTION: "valid steps",
     AGENT_STEP_SIMILARITY: "agent step sim.",
+    SOLUTION_LOSS: "solution loss",
     PROBLEMS: "problems",
 }
+
+#: Metrics where lower is better (an objective "improves" when it falls).
+LOWER_IS_BETTER = frozenset({SOLUTION_LOSS})
 
 #: Budget items: what a run spent (a `srl_gym.algorithms.Checkpoint`'s ``budget``).
 BUDGET: dict[str, str] = {

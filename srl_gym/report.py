@@ -302,13 +302,14 @@ def objective_markdown(rows: list[dict[str, Any]]) -> list[str]:
         "## Does each algorithm learn its own objective?",
         "",
         "Each trained row's held-out measure of what it optimises (registered with the algorithm: SFT and the "
-        "positive control: greedy whole-solution success; SRL: the step reward and exact-step rate of its greedy "
+        "positive control: the expert solution's per-token loss (teacher-forced, lower is better) and greedy "
+        "whole-solution success; SRL: the step reward and exact-step rate of its greedy "
         "next step given the expert's previous steps; RLVR: avg@k, success sampled at its training temperature; "
         "on-policy SRL: the similarity of its steps to the oracle's on the states it reaches itself), against the "
         "base on the same test problems: the difference of the means with a 95% interval, the paired bootstrap of "
-        "the contrasts where the measure has per-problem scores (greedy and agent success, agent step sim.), else "
-        "Student t over the seeds' differences (step reward, exact step, avg@k). improved: the interval lies above "
-        "zero.",
+        "the contrasts where the measure has per-problem scores (greedy and agent success, agent step sim., solution "
+        "loss; per step instance for step reward and exact step), else Student t over the seeds' differences "
+        "(avg@k). improved: the interval lies above zero (below zero for the loss).",
         "",
         "| task | model | algorithm | objective | difficulty | seeds | value | base | difference (95% CI) | "
         "improved |",

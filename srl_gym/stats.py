@@ -429,9 +429,10 @@ def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -
     which: where both have per-problem scores of the metric, `paired_difference` (the same paired
     bootstrap over problems and seeds as the contrasts); otherwise a Student t interval over the seeds
     of the per-seed difference (each seed against the base's same seed, or its mean when the base lacks
-    that seed; the same held-out problems for both). ``improved``: the interval lies above zero.
+    that seed; the same held-out problems for both). ``improved``: the interval lies above zero (below zero
+    for a metric in `srl_gym.metrics.LOWER_IS_BETTER`, a loss; ``lower_is_better`` says which).
     """
-    from srl_gym.metrics import BOOTSTRAP_SEEDS_PROBLEMS, T_OVER_SEEDS, mean_ci
+    from srl_gym.metrics import BOOTSTRAP_SEEDS_PROBLEMS, LOWER_IS_BETTER, T_OVER_SEEDS, mean_ci
 
     key = str(difficulty)
     groups: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = {}
@@ -467,7 +468,9 @@ def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -
                     half = stat["ci95"]
                     row |= {"diff": stat["mean"], "low": None if half is None else stat["mean"] - half,
                             "high": None if half is None else stat["mean"] + half, "method": T_OVER_SEEDS}  # fmt: skip
-                row["improved"] = row["low"] is not None and row["low"] > 0
+                lower = metric in LOWER_IS_BETTER  # a loss improves when it falls
+                row["lower_is_better"] = lower
+                row["improved"] = row["low"] is not None and (row["high"] < 0 if lower else row["low"] > 0)
                 rows.append(row)
     return rows
 

@@ -13,20 +13,27 @@ _spec = importlib.util.spec_from_file_location("lr_sweep", _PATH)
 lr_sweep = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(lr_sweep)
 
-
+#: The committed sweep (`python benchmarks/lr_sweep.py --out docs/results/lr-sweep-1000`).
+_SWEEP = Path(__file__).resolve().parents[1] / "docs" / "results" / "lr-sweep-1000"
 #: A results.json the sweep wrote (`srl-gym compare`'s format): its cells are the template of the ones below.
-_REAL = Path(__file__).resolve().parents[1] / "docs" / "results" / "lr-sweep" / "lr-0" / "results.json"
+_REAL = _SWEEP / "lr-0" / "results.json"
 
 
-def _write_sweep(out: Path, scores: dict[str, list[float]], test_scores: list[float] | None = None) -> None:
-    """One results.json per column: the real cells with these validation scores (and, if given, every test
-    success of column I set to ``test_scores[I]``)."""
+def _write_sweep(out: Path, final: dict[str, list[float]], middle: dict[str, list[float]] | None = None,
+                 test_scores: list[float] | None = None) -> None:  # fmt: skip
+    """One results.json per column: the real cells with these validation scores at the final checkpoint (greedy
+    and agent success both set to it), at the middle one if given, and every test success of column I set to
+    ``test_scores[I]`` if given."""
     results = json.loads(_REAL.read_text(encoding="utf-8"))
     assert {c["algo"] for c in results["cells"]} == {"base", *lr_sweep.GRID}
     for column in lr_sweep.COLUMNS:
         for cell in results["cells"]:
-            if cell["algo"] in scores:
-                cell["selected"]["validation_score"] = scores[cell["algo"]][column]
+            if cell["algo"] in final:
+                points = sorted(cell["curve"], key=lambda p: p["budget"])
+                assert len(points) == 3 and points[-1]["budget"] == cell["budget"]["updates"]  # base, middle, end
+                points[-1].update(greedy_success=final[cell["algo"]][column], agent_success=final[cell["algo"]][column])
+                if middle is not None:
+                    points[1].update(greedy_success=middle[cell["algo"]][column], agent_success=0.0)
             for metrics in cell["eval"].values():
                 if test_scores is not None:
                     metrics["greedy_success"] = metrics["agent_success"] = test_scores[column]
@@ -34,29 +41,46 @@ def _write_sweep(out: Path, scores: dict[str, list[float]], test_scores: list[fl
         (out / f"lr-{column}" / "results.json").write_text(json.dumps(results))
 
 
-def test_the_best_validation_score_wins_and_ties_keep_the_default_or_the_smaller_value(tmp_path):
-    # sft: a clear winner (the largest value); srl: the default ties the best; rlvr: two non-defaults tie.
+def test_the_best_final_validation_score_wins_and_ties_keep_the_default_or_the_smaller_value(tmp_path):
+    # sft: a clear winner (the fourth value); srl: the default ties the best; rlvr: two non-defaults tie.
     # (0.00 + 0.06) / 2 and (0.01 + 0.05) / 2 differ in the last float bit: still a tie.
-    scores = {"sft": [0.10, 0.15, 0.20], "srl": [0.20, 0.20, 0.10], "rlvr": [(0.01 + 0.05) / 2, 0.0, (0.0 + 0.06) / 2]}
-    _write_sweep(tmp_path, scores)
+    final = {"sft": [0.10, 0.15, 0.20, 0.25, 0.05], "srl": [0.0, 0.20, 0.20, 0.10, 0.0],
+             "rlvr": [0.0, 0.03, 0.0, (0.01 + 0.05) / 2, (0.0 + 0.06) / 2]}  # fmt: skip
+    _write_sweep(tmp_path, final)
     result = lr_sweep.choose(tmp_path)
-    assert result["chosen"] == {"sft": lr_sweep.GRID["sft"][2], "srl": lr_sweep.DEFAULTS["srl"], "rlvr": 3e-5}
-    assert result["validation_scores"]["sft"] == {
-        f"{v:g}": s for v, s in zip(lr_sweep.GRID["sft"], scores["sft"], strict=True)
-    }
+    assert result["chosen"] == {"sft": lr_sweep.GRID["sft"][3], "srl": lr_sweep.DEFAULTS["srl"],
+                                "rlvr": lr_sweep.GRID["rlvr"][1]}  # fmt: skip
+    assert result["at_edge"] == {"sft": False, "srl": False, "rlvr": False}
+    assert result["validation_scores"]["sft"] == pytest.approx(
+        {f"{v:g}": s for v, s in zip(lr_sweep.GRID["sft"], final["sft"], strict=True)}
+    )
     assert "base" not in result["validation_scores"]
     assert lr_sweep.DEFAULTS == {"sft": 5e-4, "srl": 1e-4, "rlvr": 1e-4}  # the hand-set values a tie keeps
+    for algo, values in lr_sweep.GRID.items():  # every default inside the grid, not at its edge
+        assert min(values) < lr_sweep.DEFAULTS[algo] < max(values)
+
+
+def test_the_middle_checkpoint_takes_no_part_and_a_choice_at_the_edge_is_flagged(tmp_path):
+    final = {"sft": [0.1, 0.1, 0.1, 0.1, 0.3], "srl": [0.3, 0.1, 0.1, 0.1, 0.1], "rlvr": [0.1, 0.2, 0.1, 0.1, 0.1]}
+    middle = {algo: [0.9 if i == 2 else 0.0 for i in lr_sweep.COLUMNS] for algo in lr_sweep.GRID}
+    _write_sweep(tmp_path, final, middle)
+    result = lr_sweep.choose(tmp_path)
+    assert result["chosen"] == {"sft": 4e-3, "srl": 1e-5, "rlvr": 3e-5}
+    assert result["at_edge"] == {"sft": True, "srl": True, "rlvr": False}
+    text = lr_sweep.report(result, "python benchmarks/lr_sweep.py")
+    assert "at the grid's edge" in text and "sft, srl" in text
 
 
 def test_the_sweep_runs_standard_on_validation_and_never_reads_test_scores(tmp_path):
     for column in lr_sweep.COLUMNS:
         command = lr_sweep.command(tmp_path, column)
         assert command[command.index("--preset") + 1] == "standard"
+        assert "curve_points=2" in command  # the final checkpoint is scored on validation
         for algo, values in lr_sweep.GRID.items():
             assert f"{algo}_learning_rate={values[column]:g}" in command
-    scores = {algo: [0.1, 0.2, 0.3] for algo in lr_sweep.GRID}
+    scores = {algo: [0.1, 0.2, 0.3, 0.2, 0.1] for algo in lr_sweep.GRID}
     _write_sweep(tmp_path / "a", scores)
-    _write_sweep(tmp_path / "b", scores, test_scores=[1.0, 0.0, 0.0])  # the test split would pick column 0
+    _write_sweep(tmp_path / "b", scores, test_scores=[1.0, 0.0, 0.0, 0.0, 0.0])  # the test split would pick column 0
     assert lr_sweep.choose(tmp_path / "a")["chosen"] == {algo: values[2] for algo, values in lr_sweep.GRID.items()}
     assert lr_sweep.choose(tmp_path / "a") == lr_sweep.choose(tmp_path / "b")
 
@@ -71,8 +95,9 @@ def test_out_naming_a_file_is_refused(tmp_path, capsys):
 def test_the_committed_sweep_gives_the_committed_choice_and_the_standard_presets_rates():
     from srl_gym.compare import preset_config
 
-    sweep = _REAL.parents[1]
-    result = json.loads(json.dumps(lr_sweep.choose(sweep)))  # tuples as JSON lists
-    assert result == json.loads((sweep / "choice.json").read_text(encoding="utf-8"))
+    result = json.loads(json.dumps(lr_sweep.choose(_SWEEP)))  # tuples as JSON lists
+    saved = json.loads((_SWEEP / "choice.json").read_text(encoding="utf-8"))
+    saved.pop("wall_seconds")
+    assert result == saved
     standard = preset_config("standard")
     assert {algo: getattr(standard, f"{algo}_learning_rate") for algo in lr_sweep.GRID} == result["chosen"]

@@ -333,3 +333,26 @@ def test_contrast_table_reports_bad_records_instead_of_raising():
     rows = stats.contrast_table([*ragged, *fine], metrics=(METRIC,), n_boot=200)
     assert [(r["task"], "error" in r) for r in rows] == [("BlocksWorld", True), ("Hanoi", False)]
     assert "differ in length" in rows[0]["error"] and rows[1]["contrasts"][0]["significant"]
+
+
+def _objective_cell(algo: str, seed: int, losses: list[float], objectives: tuple[str, ...]) -> dict:
+    return {"model": "m", "task": "t", "algo": algo, "seed": seed, "objectives": list(objectives),
+            "eval": {"1": {"solution_loss": float(np.mean(losses)), "per_problem": {"solution_loss": losses}}}}
+
+
+def test_objective_table_counts_a_falling_loss_as_improvement_and_a_rising_one_as_none():
+    from srl_gym.stats import objective_table
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(1.0, 2.0, size=60).tolist()
+    cells = []
+    for seed in range(3):
+        cells.append(_objective_cell("base", seed, base, ()))
+        cells.append(_objective_cell("sft", seed, [x - 0.3 for x in base], ("solution_loss",)))  # lower: better
+        cells.append(_objective_cell("worse", seed, [x + 0.3 for x in base], ("solution_loss",)))
+    rows = {r["algo"]: r for r in objective_table(cells, 1)}
+    assert rows["sft"]["diff"] == pytest.approx(-0.3) and rows["sft"]["high"] < 0
+    assert rows["sft"]["improved"] and rows["sft"]["lower_is_better"]
+    assert rows["worse"]["diff"] == pytest.approx(0.3) and rows["worse"]["low"] > 0
+    assert not rows["worse"]["improved"]
+    assert rows["sft"]["method"] == "bootstrap seeds x problems"
