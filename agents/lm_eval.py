@@ -229,8 +229,8 @@ def _greedy_metrics(
 
     problems = solution_examples(task, seeds, split=env_split, difficulty=difficulty)
     solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
-    steps = [step_target(s) for e in problems for s in e.steps]
-    step_tokens = token_budget(tokenizer, steps, config.max_new_tokens_cap)
+    step_texts = [step_target(s) for e in problems for s in e.steps]  # not `steps`: that flag is the argument
+    step_tokens = token_budget(tokenizer, step_texts, config.max_new_tokens_cap)
     batch, limit = config.eval_batch_size, config.max_length
     whole = LMAgent(model, tokenizer, max_new_tokens=solution_tokens, batch_size=batch, max_length=limit)
     solved, formatted = solve_problems(whole, problems)
