@@ -319,23 +319,25 @@ def _derivations(statement: Statement, known: frozenset[Statement], n: int) -> t
     return tuple(ways)
 
 
-def _consequences(s: Statement, by_subject, by_predicate) -> list[tuple[Statement, tuple[Statement, ...]]]:
-    """What ``s`` derives together with the statements already indexed (each rule instance once)."""
+def _consequences(s: Statement, at: int, by_subject, by_predicate) -> list[tuple[Statement, tuple[int, ...]]]:
+    """What ``s`` (at position ``at``) derives together with the statements already indexed (each rule
+    instance once), with the positions of the premises (minor first). The indexes map (form, subject)
+    to [(predicate, position)] and (form, predicate) to [(subject, position)]."""
     form, x, y = s
-    out: list[tuple[Statement, tuple[Statement, ...]]] = []
+    out: list[tuple[Statement, tuple[int, ...]]] = []
     if form == ALL:
-        out += [((ALL, x, z), (s, (ALL, y, z))) for z in by_subject[ALL, y]]  # Barbara, s minor
-        out += [((ALL, w, y), ((ALL, w, x), s)) for w in by_predicate[ALL, x]]  # Barbara, s major
-        out += [((NO, x, z), (s, (NO, y, z))) for z in by_subject[NO, y]]  # Celarent, s minor
-        out += [((SOME, w, y), ((SOME, w, x), s)) for w in by_predicate[SOME, x]]  # Darii, s major
+        out += [((ALL, x, z), (at, q)) for z, q in by_subject[ALL, y]]  # Barbara, s minor
+        out += [((ALL, w, y), (q, at)) for w, q in by_predicate[ALL, x]]  # Barbara, s major
+        out += [((NO, x, z), (at, q)) for z, q in by_subject[NO, y]]  # Celarent, s minor
+        out += [((SOME, w, y), (q, at)) for w, q in by_predicate[SOME, x]]  # Darii, s major
     elif form == NO:
-        out.append(((NO, y, x), (s,)))
-        out += [((NO, w, y), ((ALL, w, x), s)) for w in by_predicate[ALL, x]]  # Celarent, s major
-        out += [((SOME_NOT, w, y), ((SOME, w, x), s)) for w in by_predicate[SOME, x]]  # Ferio, s major
+        out.append(((NO, y, x), (at,)))
+        out += [((NO, w, y), (q, at)) for w, q in by_predicate[ALL, x]]  # Celarent, s major
+        out += [((SOME_NOT, w, y), (q, at)) for w, q in by_predicate[SOME, x]]  # Ferio, s major
     elif form == SOME:
-        out.append(((SOME, y, x), (s,)))
-        out += [((SOME, x, z), (s, (ALL, y, z))) for z in by_subject[ALL, y]]  # Darii, s minor
-        out += [((SOME_NOT, x, z), (s, (NO, y, z))) for z in by_subject[NO, y]]  # Ferio, s minor
+        out.append(((SOME, y, x), (at,)))
+        out += [((SOME, x, z), (at, q)) for z, q in by_subject[ALL, y]]  # Darii, s minor
+        out += [((SOME_NOT, x, z), (at, q)) for z, q in by_subject[NO, y]]  # Ferio, s minor
     return [(c, parents) for c, parents in out if c[1] != c[2]]
 
 
@@ -355,22 +357,29 @@ class _Analysis:
 @lru_cache(maxsize=4096)
 def _analyse(theory: SyllogismTheory) -> _Analysis:
     """The closure of the premises under the rules, with every derivation of each statement."""
-    found: dict[Statement, list[tuple[Statement, ...]]] = {s: [] for s in theory.premises}
-    by_subject: dict[tuple[int, int], list[int]] = defaultdict(list)
-    by_predicate: dict[tuple[int, int], list[int]] = defaultdict(list)
+    order: dict[Statement, int] = {}  # statement -> its position, in the order found
+    found: list[list[tuple[int, ...]]] = []  # position -> its derivations (premise positions)
+    for s in theory.premises:
+        if s not in order:
+            order[s] = len(found)
+            found.append([])
+    by_subject: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    by_predicate: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     queue = list(theory.premises)
     for s in queue:  # the queue grows while it is read
-        for conclusion, parents in _consequences(s, by_subject, by_predicate):
-            if conclusion not in found:
-                found[conclusion] = []
+        at = order[s]
+        for conclusion, parents in _consequences(s, at, by_subject, by_predicate):
+            i = order.get(conclusion)
+            if i is None:
+                i = order[conclusion] = len(found)
+                found.append([])
                 queue.append(conclusion)
-            found[conclusion].append(parents)
-        by_subject[s[0], s[1]].append(s[2])
-        by_predicate[s[0], s[2]].append(s[1])
-    statements = tuple(found)
-    order = {s: i for i, s in enumerate(statements)}
-    ways = tuple(tuple(tuple(order[p] for p in parents) for parents in found[s]) for s in statements)
-    follows = theory.question in found
+            found[i].append(parents)
+        by_subject[s[0], s[1]].append((s[2], at))
+        by_predicate[s[0], s[2]].append((s[1], at))
+    statements = tuple(order)
+    ways = tuple(map(tuple, found))
+    follows = theory.question in order
     if follows:
         goals = [order[theory.question]]
     else:
