@@ -7,7 +7,6 @@ Minigrid pattern). Every registered id (``srl/Hanoi-v0``, ...) is this class wit
 from __future__ import annotations
 
 import importlib
-import random
 import re
 import string
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from srl_gym.rewards import MAX_STEP_CHARS, SIMILARITY_METHODS, split_think, step_similarity
+from srl_gym.rng import FastRandom
 from srl_gym.task import InvalidStep, Problem, Task, check_fraction
 
 INTERFACES = ("text", "discrete")
@@ -293,7 +293,7 @@ class ReasoningEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
         problem_seed = int(self.np_random.integers(2**62))
-        self._rng = random.Random(problem_seed)
+        self._rng = FastRandom(problem_seed)  # random.Random's draws, faster (srl_gym.rng)
         self.problem = self.task.generate_split(self._rng, self.split)
         self._problem_text = sanitize(self.problem.text)
         self.state = self.problem.initial_state
@@ -310,7 +310,7 @@ class ReasoningEnv(gym.Env):
         self.steps_taken = 0
         self.max_steps = self.max_steps_option or 2 * len(self.expert_steps) + 4  # by the clean expert
         if self.expert_noise:  # 0 draws nothing: the clean trajectory above stands, bit for bit
-            noise_rng = random.Random(f"{EXPERT_NOISE_SALT}:{problem_seed}")
+            noise_rng = FastRandom(f"{EXPERT_NOISE_SALT}:{problem_seed}")
             self.expert_steps = self.task.noisy_expert_trajectory(
                 self.state, self.expert_noise, noise_rng, noise_steps=self.max_steps
             )

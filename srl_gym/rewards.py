@@ -63,7 +63,7 @@ def step_similarity(a: str, b: str, method: SimilarityMethod = "difflib") -> flo
     if method == "difflib":
         if len(a) + len(b) <= _MEMO_CHARS:  # short steps recur (a task's moves, its candidates)
             return _difflib_ratio(a, b)
-        return difflib.SequenceMatcher(None, a, b).ratio()
+        return difflib_ratio(a, b)
     if method == "lcs":
         return Indel.normalized_similarity(a, b)
     if method == "exact":
@@ -78,7 +78,49 @@ _MEMO_CHARS = 256
 
 @functools.lru_cache(maxsize=1 << 14)
 def _difflib_ratio(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a, b).ratio()
+    return difflib_ratio(a, b)
+
+
+#: ``difflib.SequenceMatcher`` treats the characters of a second string this long or longer that
+#: make up over 1% of it as junk (its autojunk heuristic); `difflib_ratio` leaves those to difflib.
+_AUTOJUNK_CHARS = 200
+
+
+def difflib_ratio(a: str, b: str) -> float:
+    """``difflib.SequenceMatcher(None, a, b).ratio()``, the same float, 2-3x faster on steps.
+
+    With no junk (``isjunk=None`` and ``b`` shorter than autojunk's 200 characters) difflib's
+    matching blocks are found by recursion: the longest common substring of the two ranges (the
+    earliest in ``a`` on ties, then the earliest in ``b``), then the same on its left and on its
+    right. Its ``find_longest_match`` walks a dict of every position of each character of ``b``;
+    here each range's longest common substring is grown with C-level ``str.find`` instead, one
+    candidate start in ``a`` at a time. The total size of the blocks, hence the ratio 2M/T, is
+    difflib's (``tests/test_rewards.py`` checks them against each other). Longer ``b``: difflib.
+    """
+    la, lb = len(a), len(b)
+    if lb >= _AUTOJUNK_CHARS:
+        return difflib.SequenceMatcher(None, a, b).ratio()
+    matches = 0
+    ranges = [(0, la, 0, lb)]
+    find = b.find
+    while ranges:
+        alo, ahi, blo, bhi = ranges.pop()
+        size, best = 0, alo
+        for i in range(alo, ahi):
+            if ahi - i <= size:  # no longer match starts here or later
+                break
+            while i + size < ahi and find(a[i : i + size + 1], blo, bhi) != -1:
+                size += 1  # a[i:i+size] occurs in b[blo:bhi]: the first start in a of a match this long
+                best = i
+        if size:
+            matches += size
+            j = find(a[best : best + size], blo, bhi)
+            if alo < best and blo < j:
+                ranges.append((alo, best, blo, j))
+            if best + size < ahi and j + size < bhi:
+                ranges.append((best + size, ahi, j + size, bhi))
+    total = la + lb
+    return 2.0 * matches / total if total else 1.0
 
 
 def srl_reward(

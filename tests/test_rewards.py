@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from srl_gym.rewards import (
     FORMAT_PENALTY,
     MAX_STEP_CHARS,
+    difflib_ratio,
     outcome_reward,
     split_think,
     srl_reward,
@@ -43,6 +44,17 @@ def test_lcs_is_normalised_lcs_and_bounds_difflib(a, b):
     assert step_similarity(a, b, "lcs") == pytest.approx(expected)
     assert step_similarity(a, b, "difflib") <= step_similarity(a, b, "lcs") + 1e-12
     assert 0.0 <= step_similarity(a, b, "exact") <= 1.0
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="ab c=1", max_size=60) | st.text(max_size=300),
+    st.text(alphabet="ab c=1", max_size=60) | st.text(max_size=300),
+)
+def test_difflib_ratio_is_difflibs_exactly(a, b):
+    # Small alphabets make many ties between longest matches; b of 200+ characters takes difflib's autojunk path.
+    assert difflib_ratio(a, b) == difflib.SequenceMatcher(None, a, b).ratio()
+    assert step_similarity(a, b) == difflib.SequenceMatcher(None, a[:MAX_STEP_CHARS], b[:MAX_STEP_CHARS]).ratio()
 
 
 def test_exact_and_bad_method():

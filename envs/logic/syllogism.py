@@ -319,24 +319,45 @@ def _derivations(statement: Statement, known: frozenset[Statement], n: int) -> t
     return tuple(ways)
 
 
-def _consequences(s: Statement, by_subject, by_predicate) -> list[tuple[Statement, tuple[Statement, ...]]]:
-    """What ``s`` derives together with the statements already indexed (each rule instance once)."""
+def _consequences(s: Statement, at: int, by_subject, by_predicate) -> list[tuple[Statement, tuple[int, ...]]]:
+    """What ``s`` (at position ``at``) derives together with the statements already indexed (each rule
+    instance once), with the positions of the premises (minor first). The indexes map (form, subject)
+    to [(predicate, position)] and (form, predicate) to [(subject, position)]."""
     form, x, y = s
-    out: list[tuple[Statement, tuple[Statement, ...]]] = []
+    out: list[tuple[Statement, tuple[int, ...]]] = []
+    add = out.append
     if form == ALL:
-        out += [((ALL, x, z), (s, (ALL, y, z))) for z in by_subject[ALL, y]]  # Barbara, s minor
-        out += [((ALL, w, y), ((ALL, w, x), s)) for w in by_predicate[ALL, x]]  # Barbara, s major
-        out += [((NO, x, z), (s, (NO, y, z))) for z in by_subject[NO, y]]  # Celarent, s minor
-        out += [((SOME, w, y), ((SOME, w, x), s)) for w in by_predicate[SOME, x]]  # Darii, s major
+        for z, q in by_subject.get((ALL, y), ()):  # Barbara, s minor
+            if x != z:
+                add(((ALL, x, z), (at, q)))
+        for w, q in by_predicate.get((ALL, x), ()):  # Barbara, s major
+            if w != y:
+                add(((ALL, w, y), (q, at)))
+        for z, q in by_subject.get((NO, y), ()):  # Celarent, s minor
+            if x != z:
+                add(((NO, x, z), (at, q)))
+        for w, q in by_predicate.get((SOME, x), ()):  # Darii, s major
+            if w != y:
+                add(((SOME, w, y), (q, at)))
     elif form == NO:
-        out.append(((NO, y, x), (s,)))
-        out += [((NO, w, y), ((ALL, w, x), s)) for w in by_predicate[ALL, x]]  # Celarent, s major
-        out += [((SOME_NOT, w, y), ((SOME, w, x), s)) for w in by_predicate[SOME, x]]  # Ferio, s major
+        if y != x:
+            add(((NO, y, x), (at,)))
+        for w, q in by_predicate.get((ALL, x), ()):  # Celarent, s major
+            if w != y:
+                add(((NO, w, y), (q, at)))
+        for w, q in by_predicate.get((SOME, x), ()):  # Ferio, s major
+            if w != y:
+                add(((SOME_NOT, w, y), (q, at)))
     elif form == SOME:
-        out.append(((SOME, y, x), (s,)))
-        out += [((SOME, x, z), (s, (ALL, y, z))) for z in by_subject[ALL, y]]  # Darii, s minor
-        out += [((SOME_NOT, x, z), (s, (NO, y, z))) for z in by_subject[NO, y]]  # Ferio, s minor
-    return [(c, parents) for c, parents in out if c[1] != c[2]]
+        if y != x:
+            add(((SOME, y, x), (at,)))
+        for z, q in by_subject.get((ALL, y), ()):  # Darii, s minor
+            if x != z:
+                add(((SOME, x, z), (at, q)))
+        for z, q in by_subject.get((NO, y), ()):  # Ferio, s minor
+            if x != z:
+                add(((SOME_NOT, x, z), (at, q)))
+    return out  # no statement relates a category to itself
 
 
 @dataclass(frozen=True)
@@ -355,22 +376,29 @@ class _Analysis:
 @lru_cache(maxsize=4096)
 def _analyse(theory: SyllogismTheory) -> _Analysis:
     """The closure of the premises under the rules, with every derivation of each statement."""
-    found: dict[Statement, list[tuple[Statement, ...]]] = {s: [] for s in theory.premises}
-    by_subject: dict[tuple[int, int], list[int]] = defaultdict(list)
-    by_predicate: dict[tuple[int, int], list[int]] = defaultdict(list)
+    order: dict[Statement, int] = {}  # statement -> its position, in the order found
+    found: list[list[tuple[int, ...]]] = []  # position -> its derivations (premise positions)
+    for s in theory.premises:
+        if s not in order:
+            order[s] = len(found)
+            found.append([])
+    by_subject: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    by_predicate: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     queue = list(theory.premises)
     for s in queue:  # the queue grows while it is read
-        for conclusion, parents in _consequences(s, by_subject, by_predicate):
-            if conclusion not in found:
-                found[conclusion] = []
+        at = order[s]
+        for conclusion, parents in _consequences(s, at, by_subject, by_predicate):
+            i = order.get(conclusion)
+            if i is None:
+                i = order[conclusion] = len(found)
+                found.append([])
                 queue.append(conclusion)
-            found[conclusion].append(parents)
-        by_subject[s[0], s[1]].append(s[2])
-        by_predicate[s[0], s[2]].append(s[1])
-    statements = tuple(found)
-    order = {s: i for i, s in enumerate(statements)}
-    ways = tuple(tuple(tuple(order[p] for p in parents) for parents in found[s]) for s in statements)
-    follows = theory.question in found
+            found[i].append(parents)
+        by_subject[s[0], s[1]].append((s[2], at))
+        by_predicate[s[0], s[2]].append((s[1], at))
+    statements = tuple(order)
+    ways = tuple(map(tuple, found))
+    follows = theory.question in order
     if follows:
         goals = [order[theory.question]]
     else:
@@ -384,29 +412,33 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
                 if p not in relevant:
                     relevant.add(p)
                     stack.append(p)
-    relevant_ways = [(i, way) for i in sorted(relevant) for way in ways[i]]
+    derivations: list[tuple[int, int, int]] = []  # (conclusion, premise, premise or -1), relevant only
+    sizes: list[int] = []
     used_by: dict[int, list[int]] = defaultdict(list)  # only relevant statements are used
-    for d, (_, way) in enumerate(relevant_ways):
-        for p in way:
-            used_by[p].append(d)
+    for i in sorted(relevant):
+        for way in ways[i]:
+            for p in way:
+                used_by[p].append(len(derivations))
+            derivations.append((i, way[0], way[1] if len(way) > 1 else -1))
+            sizes.append(len(way))
     users: list[tuple[int, ...]] = [()] * len(statements)
     for p, uses in used_by.items():
         users[p] = tuple(uses)
-    info = _Analysis(
-        index={name: i for i, name in enumerate(theory.names)},
-        statements=statements,
-        order=order,
-        ways=ways,
-        derivations=tuple((i, way[0], way[1] if len(way) > 1 else -1) for i, way in relevant_ways),
-        sizes=tuple(len(way) for _, way in relevant_ways),
-        users=tuple(users),
-        follows=follows,
-        targets=(),
-    )
+    fields = {
+        "index": {name: i for i, name in enumerate(theory.names)},
+        "statements": statements,
+        "order": order,
+        "ways": ways,
+        "derivations": tuple(derivations),
+        "sizes": tuple(sizes),
+        "users": tuple(users),
+        "follows": follows,
+    }
+    info = _Analysis(**fields, targets=())
     if follows:
         return info
     start = _costs(info, frozenset(theory.premises))
-    return replace(info, targets=tuple(sorted(goals, key=lambda i: (start[i], statements[i]))))
+    return _Analysis(**fields, targets=tuple(sorted(goals, key=lambda i: (start[i], statements[i]))))
 
 
 def _truth(theory: SyllogismTheory) -> str:
@@ -474,30 +506,38 @@ def _satisfiable(statements, n: int) -> bool:
     sides of a "No" or (for "Some A are not B") holds B. Elements do not interact, so the set is
     satisfiable iff every such element is possible.
     """
-    above: list[list[int]] = [[] for _ in range(n)]
+    above: dict[int, list[int]] = {}
+    disjoint: dict[int, set[int]] = {}  # category -> the categories a "No" statement separates it from
     for form, x, y in statements:
         if form == ALL:
-            above[x].append(y)
-    up = []
-    for x in range(n):
-        reach, stack = {x}, [x]
-        while stack:
-            for y in above[stack.pop()]:
-                if y not in reach:
-                    reach.add(y)
-                    stack.append(y)
-        up.append(reach)
-    disjoint = {(x, y) for form, x, y in statements if form == NO} | {(y, x) for f, x, y in statements if f == NO}
+            above.setdefault(x, []).append(y)
+        elif form == NO:
+            disjoint.setdefault(x, set()).add(y)
+            disjoint.setdefault(y, set()).add(x)
+    ups: dict[int, set[int]] = {}
+
+    def up(x: int) -> set[int]:  # the categories every member of x is in
+        reach = ups.get(x)
+        if reach is None:
+            reach, stack = {x}, [x]
+            while stack:
+                for y in above.get(stack.pop(), ()):
+                    if y not in reach:
+                        reach.add(y)
+                        stack.append(y)
+            ups[x] = reach
+        return reach
+
     for form, x, y in statements:
         if form == SOME:
-            element = up[x] | up[y]
+            element = up(x) | up(y)
         elif form == SOME_NOT:
-            element = up[x]
+            element = up(x)
             if y in element:
                 return False
         else:
             continue
-        if any((a, b) in disjoint for a in element for b in element):
+        if any(a in disjoint and not disjoint[a].isdisjoint(element) for a in element):
             return False
     return True
 

@@ -1,0 +1,101 @@
+"""`FastRandom`: ``random.Random`` with its hot methods inlined, the same numbers draw for draw.
+
+The env draws every problem (and the discrete candidates) from a ``random.Random`` seeded per
+episode, and the generators call ``randint``, ``choice``, ``shuffle`` and ``sample`` many times per
+problem: in CPython each goes through ``randrange`` and ``_randbelow``, two or three Python frames
+per number. `FastRandom` overrides them with the same arithmetic in one frame (the rejection loop
+of ``_randbelow_with_getrandbits`` on ``getrandbits``, CPython's own algorithm), so from the same
+seed it returns the same values and leaves the generator in the same state as ``random.Random``:
+a problem, a candidate set or anything drawn after them cannot change. Any call outside the fast
+paths (other argument types, ``counts=``, a large ``sample``, errors) is the base class's.
+``tests/test_rng.py`` checks long mixed call sequences against ``random.Random``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from math import ceil, log
+from typing import Any
+
+
+class FastRandom(random.Random):
+    """``random.Random`` whose ``randrange``, ``randint``, ``choice``, ``shuffle`` and ``sample`` are inlined.
+
+    Same seed, same draws, same results (see the module docstring); it pickles, copies and
+    compares as a ``random.Random`` does.
+    """
+
+    def randrange(self, start: Any, stop: Any = None, step: Any = 1) -> int:
+        if type(start) is int and step == 1 and type(step) is int:
+            if stop is None:
+                n, start = start, 0
+            elif type(stop) is int:
+                n = stop - start
+            else:
+                return super().randrange(start, stop, step)
+            if n > 0:
+                getrandbits = self.getrandbits
+                bits = n.bit_length()
+                r = getrandbits(bits)
+                while r >= n:
+                    r = getrandbits(bits)
+                return start + r
+        return super().randrange(start, stop, step)
+
+    def randint(self, a: Any, b: Any) -> int:
+        if type(a) is int and type(b) is int and b >= a:
+            n = b - a + 1
+            getrandbits = self.getrandbits
+            bits = n.bit_length()
+            r = getrandbits(bits)
+            while r >= n:
+                r = getrandbits(bits)
+            return a + r
+        return super().randint(a, b)
+
+    def choice(self, seq: Any) -> Any:
+        n = len(seq)
+        if not n:
+            return super().choice(seq)  # the base class's error
+        getrandbits = self.getrandbits
+        bits = n.bit_length()
+        r = getrandbits(bits)
+        while r >= n:
+            r = getrandbits(bits)
+        return seq[r]
+
+    def shuffle(self, x: Any, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:  # Python 3.10's deprecated ``random`` argument
+            return super().shuffle(x, *args, **kwargs)
+        getrandbits = self.getrandbits
+        for i in reversed(range(1, len(x))):
+            n = i + 1
+            bits = n.bit_length()
+            j = getrandbits(bits)
+            while j >= n:
+                j = getrandbits(bits)
+            x[i], x[j] = x[j], x[i]
+        return None
+
+    def sample(self, population: Any, k: int, *, counts: Any = None) -> list:
+        if counts is not None or not isinstance(population, Sequence) or type(k) is not int:
+            return super().sample(population, k, counts=counts)
+        n = len(population)
+        setsize = 21  # the base class's choice between its two algorithms, verbatim
+        if k > 5:
+            setsize += 4 ** ceil(log(k * 3, 4))
+        if not 0 <= k <= n or n > setsize:
+            return super().sample(population, k)
+        getrandbits = self.getrandbits
+        pool = list(population)
+        result = [None] * k
+        for i in range(k):
+            m = n - i
+            bits = m.bit_length()
+            j = getrandbits(bits)
+            while j >= m:
+                j = getrandbits(bits)
+            result[i] = pool[j]
+            pool[j] = pool[m - 1]  # move the non-selected item into the vacancy
+        return result
