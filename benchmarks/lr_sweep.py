@@ -3,7 +3,7 @@
 The comparison's learning rates for a model trained from scratch (`srl_gym.compare.LEARNING_RATES`:
 SFT 5e-4, SRL and RLVR 1e-4) were set by hand. This sweep chooses them for the ``standard`` preset
 at its real budget (shipped base ``tiny-longmul``, LongMultiplication level 1, 1,000 training
-problems, 20 updates) from five values each, spanning 16-100x: one comparison per column of
+problems, 20 updates) from five to six values each, spanning 32-300x: one comparison per column of
 `GRID`, with ``base, sft, srl, rlvr`` and seed 0, each a folder ``OUT/lr-I`` made by
 ``srl-gym compare`` (so a rerun finishes only what is missing).
 
@@ -28,7 +28,8 @@ idle CPU cores)::
 
     python benchmarks/lr_sweep.py --out docs/results/lr-sweep-1000
 
-It writes ``OUT/choice.json`` and ``OUT/choice.md`` (every validation score and the choice).
+It writes ``OUT/choice.json`` and ``OUT/choice.md`` (every validation score and the choice);
+``wall_seconds`` lists the wall time of each invocation (a rerun after widening the grid adds one).
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ from pathlib import Path
 from srl_gym.compare import LEARNING_RATES, SELECTION_METRICS, selection_score
 from srl_gym.runs import write_json_atomic
 
-#: The values tried, column by column: comparison I runs every algorithm with its I-th value.
+#: The values tried, column by column: comparison I runs every algorithm with its I-th value (``None``: not
+#: in that comparison). Columns 6 on widened the grid downwards, one value at a time, while the choice lay at
+#: its lower edge (the edge flag's purpose); each runs one algorithm, so two run side by side.
 GRID = {
-    "sft": (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3),
-    "srl": (1e-5, 3e-5, 1e-4, 3e-4, 1e-3),
-    "rlvr": (1e-5, 3e-5, 1e-4, 3e-4, 1e-3),
+    "sft": (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 1.25e-4, None, 6.25e-5),
+    "srl": (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, None, 3e-6, None),
+    "rlvr": (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, None, None, None),
 }
 #: The hand-set values a tie keeps: the comparison's own for a model trained from scratch.
 DEFAULTS = {algo: LEARNING_RATES["from_scratch"][algo] for algo in GRID}
@@ -60,8 +63,9 @@ SETTINGS = ("eval_problems=10", "eval_samples=0", "curve_points=2")
 
 def command(out: Path, column: int) -> list[str]:
     """The ``srl-gym compare`` command of column ``column`` of `GRID`."""
-    settings = [f"{algo}_learning_rate={values[column]:g}" for algo, values in GRID.items()] + list(SETTINGS)
-    return [sys.executable, "-m", "srl_gym", "compare", "--preset", "standard", "--algos", "base,sft,srl,rlvr",
+    algos = [algo for algo, values in GRID.items() if values[column] is not None]
+    settings = [f"{algo}_learning_rate={GRID[algo][column]:g}" for algo in algos] + list(SETTINGS)
+    return [sys.executable, "-m", "srl_gym", "compare", "--preset", "standard", "--algos", ",".join(["base", *algos]),
             "--seeds", "1", "--workers", "1", "--force-underpowered",
             *(x for s in settings for x in ("--set", s)), "--out", str(out / f"lr-{column}"),
             "--no-progress"]  # fmt: skip
@@ -83,7 +87,7 @@ def choose(out: Path) -> dict:
     for column in COLUMNS:
         results = json.loads((out / f"lr-{column}" / "results.json").read_text(encoding="utf-8"))
         for cell in results["cells"]:
-            if cell["algo"] in GRID:
+            if cell["algo"] in GRID and GRID[cell["algo"]][column] is not None:
                 value = f"{GRID[cell['algo']][column]:g}"
                 scores[cell["algo"]][value] = selection_score(final_point(cell))
                 curves[cell["algo"]][value] = [
@@ -96,7 +100,8 @@ def choose(out: Path) -> dict:
         best = max(round(s, 9) for s in by_value.values())  # (0.00 + 0.06) / 2 and (0.01 + 0.05) / 2 tie
         winners = [v for v, s in by_value.items() if round(s, 9) == best]
         chosen[algo] = DEFAULTS[algo] if f"{DEFAULTS[algo]:g}" in winners else min(float(w) for w in winners)
-        at_edge[algo] = chosen[algo] in (min(GRID[algo]), max(GRID[algo]))
+        tried = [v for v in GRID[algo] if v is not None]
+        at_edge[algo] = chosen[algo] in (min(tried), max(tried))
     return {"grid": GRID, "defaults": DEFAULTS, "base": base, "validation_scores": scores, "curves": curves,
             "chosen": chosen, "at_edge": at_edge}  # fmt: skip
 
@@ -104,6 +109,7 @@ def choose(out: Path) -> dict:
 def report(result: dict, command_line: str) -> str:
     """choice.md: every score, the choice and its flags."""
     base = result["base"] or {}
+    width = max(len(by_value) for by_value in result["validation_scores"].values())
     lines = ["# Learning rates of the standard preset, chosen on validation", "",
              "Validation score of each run's final checkpoint (the mean of greedy and agent success on the "
              "standard preset's 100 validation problems), seed 0, tiny-longmul, LongMultiplication level 1, "
@@ -111,20 +117,28 @@ def report(result: dict, command_line: str) -> str:
              f"(not used). The base scores {base.get('score', float('nan')):.3f} (greedy "
              f"{base.get('greedy_success', float('nan')):.2f}, agent {base.get('agent_success', float('nan')):.2f}). "
              f"Command: `{command_line}`.", "",
-             "| algorithm | " + " | ".join(f"value {c + 1}" for c in COLUMNS) + " | chosen |",
-             "|---|" + "---|" * (len(COLUMNS) + 1)]  # fmt: skip
+             "| algorithm | " + " | ".join(f"value {c + 1}" for c in range(width)) + " | chosen |",
+             "|---|" + "---|" * (width + 1)]  # fmt: skip
     for algo, by_value in result["validation_scores"].items():
         cells = []
-        for value, score in by_value.items():
+        for value, score in sorted(by_value.items(), key=lambda item: float(item[0])):
             middle = [p for p in result["curves"][algo][value] if 0 < p["budget"]][:-1]
             mid = f" ({selection_score(middle[0]):.3f})" if middle else ""
             cells.append(f"{value}: **{score:.3f}**{mid}")
         flag = " (at the grid's edge)" if result["at_edge"][algo] else ""
+        cells += [""] * (width - len(cells))
         lines.append(f"| {algo} | " + " | ".join(cells) + f" | {result['chosen'][algo]:g}{flag} |")
     edges = [a for a, e in result["at_edge"].items() if e]
     if edges:
         lines += ["", f"Flagged: the choice of {', '.join(edges)} lies at the end of its grid; a wider grid may "
                   "hold a better value."]  # fmt: skip
+    for algo in edges:  # the one case where widening cannot help: the best is not to move the model
+        score = result["validation_scores"][algo][f"{result['chosen'][algo]:g}"]
+        smallest = min(float(v) for v in result["validation_scores"][algo])
+        if result["chosen"][algo] == smallest and round(score, 9) <= round(base.get("score", -1.0), 9):
+            lines += ["", f"{algo}: its choice scores no better than the base ({score:.3f} against "
+                      f"{base['score']:.3f}) and every larger value lower: no value tried improves on not "
+                      "training, and a smaller one can only move the model less."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -151,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     if failed:  # every one waited for
         print(f"{failed} comparison(s) of the sweep failed; rerun to finish them", file=sys.stderr)
         return 1
-    result = choose(out) | {"wall_seconds": round(time.perf_counter() - tick, 1)}
+    earlier = json.loads((out / "choice.json").read_text(encoding="utf-8")).get("wall_seconds", []) if (
+        out / "choice.json").exists() else []  # fmt: skip
+    earlier = earlier if isinstance(earlier, list) else [earlier]  # a rerun that widened the grid adds its own
+    result = choose(out) | {"wall_seconds": [*earlier, round(time.perf_counter() - tick, 1)]}
     write_json_atomic(out / "choice.json", result)
     text = report(result, f"python benchmarks/lr_sweep.py --out {args.out}")
     (out / "choice.md").write_text(text, encoding="utf-8")

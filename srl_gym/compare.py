@@ -353,8 +353,8 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "standard": (
         "CPU: quick's task and base with every LM algorithm and both controls, 5 seeds, 20 updates, 200 test "
         "problems at the training level with avg@2, each run at its final (annealed) checkpoint (no harder level: "
-        "nothing solves level 2, docs/results/onpolicy-cpu); learning rates from the sweep on validation of the "
-        "64-problem protocol (benchmarks/lr_sweep.py), not yet redone at 1,000 problems",
+        "nothing solves level 2, docs/results/onpolicy-cpu); learning rates chosen on validation at this budget "
+        "on 1,000 training problems (benchmarks/lr_sweep.py, docs/results/lr-sweep-1000)",
         {
             "seeds": 5,
             "updates": 20,
@@ -362,11 +362,11 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
             "eval_harder_levels": 0,
             "eval_samples": 2,  # avg@2 at temperature 1: RLVR's own objective (success as it samples)
             "validation_problems": 100,
-            # The best of three values each on the 100 validation problems at 20 updates on 64 training problems
-            # (docs/results/lr-sweep): the smallest tried for all three, at the grid's edge.
-            "sft_learning_rate": 1e-4,
-            "srl_learning_rate": 3e-5,
-            "rlvr_learning_rate": 3e-5,
+            # The best final-checkpoint validation score of 5-7 values each (docs/results/lr-sweep-1000/choice.md).
+            # SRL's lies at the grid's lower edge: it ties the base (0.175) and every larger value scores lower.
+            "sft_learning_rate": 1.25e-4,
+            "srl_learning_rate": 3e-6,
+            "rlvr_learning_rate": 1e-4,
         },
     ),
     "discrete": (

@@ -23,10 +23,12 @@ def _write_sweep(out: Path, final: dict[str, list[float]], middle: dict[str, lis
                  test_scores: list[float] | None = None) -> None:  # fmt: skip
     """One results.json per column: the real cells with these validation scores at the final checkpoint (greedy
     and agent success both set to it), at the middle one if given, and every test success of column I set to
-    ``test_scores[I]`` if given."""
-    results = json.loads(_REAL.read_text(encoding="utf-8"))
-    assert {c["algo"] for c in results["cells"]} == {"base", *lr_sweep.GRID}
+    ``test_scores[I]`` if given. A column holds only the algorithms `GRID` gives a value in it (as the sweep's)."""
+    template = json.loads(_REAL.read_text(encoding="utf-8"))
+    assert {c["algo"] for c in template["cells"]} == {"base", *lr_sweep.GRID}
     for column in lr_sweep.COLUMNS:
+        results = json.loads(json.dumps(template))
+        results["cells"] = [c for c in results["cells"] if c["algo"] == "base" or lr_sweep.GRID[c["algo"]][column]]
         for cell in results["cells"]:
             if cell["algo"] in final:
                 points = sorted(cell["curve"], key=lambda p: p["budget"])
@@ -42,33 +44,36 @@ def _write_sweep(out: Path, final: dict[str, list[float]], middle: dict[str, lis
 
 
 def test_the_best_final_validation_score_wins_and_ties_keep_the_default_or_the_smaller_value(tmp_path):
-    # sft: a clear winner (the fourth value); srl: the default ties the best; rlvr: two non-defaults tie.
-    # (0.00 + 0.06) / 2 and (0.01 + 0.05) / 2 differ in the last float bit: still a tie.
-    final = {"sft": [0.10, 0.15, 0.20, 0.25, 0.05], "srl": [0.0, 0.20, 0.20, 0.10, 0.0],
-             "rlvr": [0.0, 0.03, 0.0, (0.01 + 0.05) / 2, (0.0 + 0.06) / 2]}  # fmt: skip
+    # sft: a clear winner (the fourth value); srl: the default ties the best; rlvr: three non-defaults tie.
+    # (0.00 + 0.06) / 2 and (0.01 + 0.05) / 2 differ in the last float bit: still a tie. (None: not run.)
+    final = {"sft": [0.10, 0.15, 0.20, 0.25, 0.05, 0.05, None, 0.0], "srl": [0.0, 0.20, 0.20, 0.10, 0.0, None, 0.0, None],
+             "rlvr": [0.0, 0.03, 0.0, (0.01 + 0.05) / 2, (0.0 + 0.06) / 2, None, None, None]}  # fmt: skip
     _write_sweep(tmp_path, final)
     result = lr_sweep.choose(tmp_path)
     assert result["chosen"] == {"sft": lr_sweep.GRID["sft"][3], "srl": lr_sweep.DEFAULTS["srl"],
                                 "rlvr": lr_sweep.GRID["rlvr"][1]}  # fmt: skip
     assert result["at_edge"] == {"sft": False, "srl": False, "rlvr": False}
     assert result["validation_scores"]["sft"] == pytest.approx(
-        {f"{v:g}": s for v, s in zip(lr_sweep.GRID["sft"], final["sft"], strict=True)}
+        {f"{v:g}": s for v, s in zip(lr_sweep.GRID["sft"], final["sft"], strict=True) if v is not None}
     )
     assert "base" not in result["validation_scores"]
     assert lr_sweep.DEFAULTS == {"sft": 5e-4, "srl": 1e-4, "rlvr": 1e-4}  # the hand-set values a tie keeps
     for algo, values in lr_sweep.GRID.items():  # every default inside the grid, not at its edge
-        assert min(values) < lr_sweep.DEFAULTS[algo] < max(values)
+        tried = [v for v in values if v is not None]
+        assert min(tried) < lr_sweep.DEFAULTS[algo] < max(tried)
 
 
 def test_the_middle_checkpoint_takes_no_part_and_a_choice_at_the_edge_is_flagged(tmp_path):
-    final = {"sft": [0.1, 0.1, 0.1, 0.1, 0.3], "srl": [0.3, 0.1, 0.1, 0.1, 0.1], "rlvr": [0.1, 0.2, 0.1, 0.1, 0.1]}
+    final = {"sft": [0.1, 0.1, 0.1, 0.1, 0.3, 0.1, None, 0.1], "srl": [0.1, 0.1, 0.1, 0.1, 0.1, None, 0.3, None],
+             "rlvr": [0.1, 0.2, 0.1, 0.1, 0.1, None, None, None]}  # fmt: skip
     middle = {algo: [0.9 if i == 2 else 0.0 for i in lr_sweep.COLUMNS] for algo in lr_sweep.GRID}
     _write_sweep(tmp_path, final, middle)
     result = lr_sweep.choose(tmp_path)
-    assert result["chosen"] == {"sft": 4e-3, "srl": 1e-5, "rlvr": 3e-5}
+    assert result["chosen"] == {"sft": 4e-3, "srl": 3e-6, "rlvr": 3e-5}  # 3e-6: the lowest, of the widened grid
     assert result["at_edge"] == {"sft": True, "srl": True, "rlvr": False}
     text = lr_sweep.report(result, "python benchmarks/lr_sweep.py")
     assert "at the grid's edge" in text and "sft, srl" in text
+    assert "no value tried improves on not training" not in text  # both edge choices beat the base (0.175)
 
 
 def test_the_sweep_runs_standard_on_validation_and_never_reads_test_scores(tmp_path):
@@ -76,11 +81,15 @@ def test_the_sweep_runs_standard_on_validation_and_never_reads_test_scores(tmp_p
         command = lr_sweep.command(tmp_path, column)
         assert command[command.index("--preset") + 1] == "standard"
         assert "curve_points=2" in command  # the final checkpoint is scored on validation
+        algos = command[command.index("--algos") + 1].split(",")
         for algo, values in lr_sweep.GRID.items():
-            assert f"{algo}_learning_rate={values[column]:g}" in command
-    scores = {algo: [0.1, 0.2, 0.3, 0.2, 0.1] for algo in lr_sweep.GRID}
+            if values[column] is None:
+                assert algo not in algos and not any(x.startswith(f"{algo}_learning_rate") for x in command)
+            else:
+                assert algo in algos and f"{algo}_learning_rate={values[column]:g}" in command
+    scores = {algo: [0.1, 0.2, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1] for algo in lr_sweep.GRID}
     _write_sweep(tmp_path / "a", scores)
-    _write_sweep(tmp_path / "b", scores, test_scores=[1.0, 0.0, 0.0, 0.0, 0.0])  # the test split would pick column 0
+    _write_sweep(tmp_path / "b", scores, test_scores=[1.0] + [0.0] * 7)  # the test split would pick column 0
     assert lr_sweep.choose(tmp_path / "a")["chosen"] == {algo: values[2] for algo, values in lr_sweep.GRID.items()}
     assert lr_sweep.choose(tmp_path / "a") == lr_sweep.choose(tmp_path / "b")
 
