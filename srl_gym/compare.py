@@ -48,8 +48,8 @@ from srl_gym.metrics import AGENT_SUCCESS, CURVE_METRICS, GREEDY_SUCCESS, summar
 from srl_gym.problem_space import MIN_DISTINCT_SHARE, distinct_problems, problem_set
 from srl_gym.registration import TASKS, task_entry
 from srl_gym.report import slug
-from srl_gym.runs import write_json_atomic
-from srl_gym.stats import objective_table
+from srl_gym.runs import read_json_lines, write_json_atomic
+from srl_gym.stats import objective_table, training_table
 
 #: The validation measures that pick a run's checkpoint (`selection_score`).
 SELECTION_METRICS = (GREEDY_SUCCESS, AGENT_SUCCESS)
@@ -623,6 +623,7 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
         evals[str(difficulty)] = evaluate(selected.path, cell.task, difficulty, config, cell.seed, split="test")
     final = trained.final
     keep = config.keep_models and Path(selected.path).exists() and selected.path != base_dir
+    training = training_log(runs)  # read before `_prune` deletes the runs
     model_path = _prune(runs, keep=selected.path if keep else None)
     budget = final.budget | {"train_seconds": train_seconds}
     return {
@@ -640,7 +641,34 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
         "selected": {"checkpoint": best, "of": len(scores), "budget": selected.step, "validation_score": scores[best]},
         "budget": budget | {"eval_seconds": time.perf_counter() - tick},
         "model_path": os.path.relpath(model_path, out) if model_path else None,
+        "training": training,
     }
+
+
+#: What `training_log` keeps of a trainer's ``metrics.jsonl`` rows: the training signal and its health.
+TRAINING_KEYS = ("train/loss", "train/grad_norm", "train/entropy", "rollout/reward", "rollout/reward_std",
+                 "rollout/frac_reward_zero_std", "rollout/dynamic_sampling/kept_fraction")  # fmt: skip
+
+
+def training_log(runs: Path) -> list[dict[str, Any]]:
+    """The training logs of a cell's runs (`srl_gym.agents.trl_common`'s ``metrics.jsonl``), oldest run first.
+
+    One entry per run (``{"run": its folder under runs, "rows": [...]}``), each row the update (``step``) with
+    the `TRAINING_KEYS` it logged and every reward function's mean (``rollout/rewards/NAME/mean``): what the
+    algorithm optimised as it trained, so the report can show it moving (`srl_gym.stats.training_table`).
+    Held-out evaluations (``eval/``) are left out: the cell's own evaluation is the held-out measure.
+    """
+    logs = []
+    for path in sorted(runs.rglob("metrics.jsonl"), key=lambda p: (p.stat().st_mtime, str(p))):
+        rows = []
+        for row in read_json_lines(path):
+            kept = {k: v for k, v in row.items() if k in TRAINING_KEYS
+                    or (k.startswith("rollout/rewards/") and k.endswith("/mean"))}  # fmt: skip
+            if kept:
+                rows.append({"step": row.get("step")} | kept)
+        if rows:
+            logs.append({"run": path.parent.relative_to(runs).as_posix(), "rows": rows})
+    return logs
 
 
 def selection_score(point: dict[str, Any]) -> float:
@@ -915,6 +943,7 @@ def _write_outputs(out, config, finished, environment, started, *, plots: bool) 
         "summary": summarize(cells),
         "contrasts": report.contrast_table(cells),
         "objectives": objective_table(cells, config.train_difficulty),
+        "training": training_table(cells),
     }
     results["figures"] = report.write_plots(results, out) if plots and cells else []
     write_json_atomic(out / "results.json", results)

@@ -26,7 +26,7 @@ from typing import Any
 
 from srl_gym import metrics as M
 from srl_gym.runs import atomic_write_text
-from srl_gym.stats import PRIMARY_CONTRASTS, contrast_table, objective_table
+from srl_gym.stats import PRIMARY_CONTRASTS, contrast_table, objective_table, training_table
 
 #: (key in a curve point, axis label) of the learning-curve panels.
 CURVES = ((M.GREEDY_SUCCESS, "greedy success"), (M.AGENT_SUCCESS, "agent success"), (M.FORMAT_RATE, "format"))
@@ -148,6 +148,7 @@ def table_markdown(results: dict[str, Any]) -> str:
     lines += control_markdown([row for row in contrasts if row.get("family") == "controls"], kinds,
                               str(config["train_difficulty"]))
     lines += objective_markdown(objective_table(results.get("cells") or [], config["train_difficulty"]))
+    lines += training_markdown(training_table(results.get("cells") or []))
     if results.get("figures"):
         lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in results["figures"])]
     return "\n".join(lines) + "\n"
@@ -320,6 +321,33 @@ def objective_markdown(rows: list[dict[str, Any]]) -> list[str]:
         title = M.METRICS.get(r["metric"], r["metric"]).format(k="k")
         cells = [_short(r["task"]), r["model"], r["algo"], title, f"d{r['difficulty']}", str(r["seeds"]),
                  f"{r['mean']:.3f}", f"{r['base']:.3f}", interval, "yes" if r["improved"] else "no"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def training_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The "training signal" section: does each algorithm move what it optimises, as it trains?"""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Does each algorithm move its training signal as it trains?",
+        "",
+        "What each trained row optimised, logged by its trainer on its own training batches (GRPO: the batch mean "
+        "of each reward function over the groups it sampled, dynamic sampling's refills included; SFT: the "
+        "training loss, lower is better): the mean over its first and over its last 3 logged updates, and the "
+        "per-seed change with a Student t 95% interval over the seeds. improved: the interval lies above zero "
+        "(below zero for the loss). These are training problems, not held out: the table above is the held-out "
+        "side.",
+        "",
+        "| task | model | algorithm | signal | seeds | updates | first 3 | last 3 | change (95% CI) | improved |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        interval = f"{r['diff']:+.3f}" + ("" if r["low"] is None else f" [{r['low']:+.3f}, {r['high']:+.3f}]")
+        signal = r["signal"].removeprefix("rollout/rewards/").removesuffix("/mean")
+        cells = [_short(r["task"]), r["model"], r["algo"], signal, str(r["seeds"]), f"{r['updates']:.0f}",
+                 f"{r['first']:.3f}", f"{r['last']:.3f}", interval, "yes" if r["improved"] else "no"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

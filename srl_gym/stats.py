@@ -475,6 +475,62 @@ def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -
     return rows
 
 
+def training_signals(cell: Mapping[str, Any]) -> dict[str, list[float]]:
+    """A cell's training signal per update, from its ``training`` log (`srl_gym.compare.training_log`).
+
+    Every reward function's batch mean (``rollout/rewards/NAME/mean``, GRPO: what it maximises) where the
+    runs logged one, else the training loss (``train/loss``, SFT: what it minimises); runs in order, so the
+    rounds of on-policy SRL follow each other.
+    """
+    series: dict[str, list[float]] = {}
+    for run in cell.get("training") or []:
+        for row in run["rows"]:
+            for key, value in row.items():
+                if value is not None and (key == "train/loss" or key.startswith("rollout/rewards/")):
+                    series.setdefault(key, []).append(float(value))
+    rewards = {k: v for k, v in series.items() if k.startswith("rollout/rewards/")}
+    return rewards or {k: v for k, v in series.items() if k == "train/loss"}
+
+
+def training_table(cells: Sequence[Mapping[str, Any]], window: int = 3) -> list[dict[str, Any]]:
+    """Does each algorithm move its own training signal as it trains? (on its training problems, not held out)
+
+    For every (model, task, algo) whose cells logged a training signal (`training_signals`): the mean over
+    seeds of the signal over the first ``window`` logged updates and over the last ``window`` (fewer when a
+    run logged under ``2 * window``), and the per-seed change ``last - first`` with a Student t 95% interval
+    over the seeds. ``improved``: that interval lies above zero (below zero for ``train/loss``). A GRPO
+    reward is measured on the batches it samples as it trains, so it shows the policy learning on training
+    problems; the held-out side is `objective_table`.
+    """
+    from srl_gym.metrics import mean_ci
+
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for cell in cells:
+        groups.setdefault((cell["model"], cell["task"], cell["algo"]), []).append(cell)
+    rows = []
+    for (model, task, algo), members in groups.items():
+        per_signal: dict[str, list[tuple[float, float, int]]] = {}
+        for cell in sorted(members, key=lambda c: c["seed"]):
+            for name, values in training_signals(cell).items():
+                width = min(window, len(values) // 2)
+                if width >= 1:
+                    first, last = float(np.mean(values[:width])), float(np.mean(values[-width:]))
+                    per_signal.setdefault(name, []).append((first, last, len(values)))
+        for name, triples in per_signal.items():
+            stat = mean_ci([last - first for first, last, _ in triples])
+            half = stat["ci95"]
+            lower = name == "train/loss"
+            row = {"model": model, "task": task, "algo": algo, "signal": name, "seeds": len(triples),
+                   "updates": float(np.mean([n for _, _, n in triples])),
+                   "first": float(np.mean([f for f, _, _ in triples])),
+                   "last": float(np.mean([la for _, la, _ in triples])), "diff": stat["mean"],
+                   "low": None if half is None else stat["mean"] - half,
+                   "high": None if half is None else stat["mean"] + half, "lower_is_better": lower}  # fmt: skip
+            row["improved"] = row["low"] is not None and (row["high"] < 0 if lower else row["low"] > 0)
+            rows.append(row)
+    return rows
+
+
 def contrast_table(
     cells: Sequence[Mapping[str, Any]],
     metrics: Sequence[str] = CONTRAST_METRICS,
@@ -540,6 +596,8 @@ __all__ = [
     "hierarchical_bootstrap",
     "holm",
     "objective_table",
+    "training_signals",
+    "training_table",
     "paired_difference",
     "per_problem_scores",
     "primary_contrasts",

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srl_gym import algorithms, cli, compare, metrics, report
+from srl_gym import algorithms, cli, compare, metrics, report, stats
 from srl_gym.algorithms import Checkpoint, TrainResult
 
 FAST = {  # a real comparison, shrunk to seconds (so underpowered on purpose)
@@ -549,6 +549,16 @@ def test_real_lm_grid_runs_every_algorithm(tmp_path):
             assert cell["selected"]["of"] == FAST["curve_points"]
             assert cell["budget"]["updates"] == FAST["updates"]
             assert cell["model_path"] and (out / cell["model_path"] / "config.json").is_file()
+    # every trained cell keeps its trainer's log: what it optimised, update by update (the runs are pruned)
+    signals = {c["algo"]: set(stats.training_signals(c)) for c in results["cells"]}
+    assert signals["base"] == set() and signals["sft"] == signals["control-sft"] == {"train/loss"}
+    assert signals["srl"] == {"rollout/rewards/srl_reward/mean"}
+    assert signals["rlvr"] == signals["control-rlvr"] == {"rollout/rewards/outcome_reward_func/mean"}
+    assert signals["srl-rlvr"] == signals["srl"] | signals["rlvr"]  # both stages, each its own signal
+    sft = next(c for c in results["cells"] if c["algo"] == "sft")
+    assert [r["step"] for r in sft["training"][0]["rows"]] == list(range(1, FAST["updates"] + 1))
+    # a row per signal with two logged updates or more (srl-rlvr's stages have one update each here)
+    assert {r["algo"] for r in results["training"]} == {a for a in signals if signals[a]} - {"srl-rlvr"}
     budgets = {c["algo"]: c["budget"] for c in results["cells"]}
     assert budgets["sft"]["trained_tokens"] > 0 and budgets["sft"]["generated_tokens"] == 0
     assert budgets["srl"]["generated_tokens"] > 0 and budgets["rlvr"]["generated_tokens"] > 0

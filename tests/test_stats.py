@@ -356,3 +356,32 @@ def test_objective_table_counts_a_falling_loss_as_improvement_and_a_rising_one_a
     assert rows["worse"]["diff"] == pytest.approx(0.3) and rows["worse"]["low"] > 0
     assert not rows["worse"]["improved"]
     assert rows["sft"]["method"] == "bootstrap seeds x problems"
+
+
+def _trained_cell(algo: str, seed: int, key: str, values: list[float]) -> dict:
+    return {"model": "m", "task": "t", "algo": algo, "seed": seed,
+            "training": [{"run": algo, "rows": [{"step": i + 1, key: v} for i, v in enumerate(values)]}]}  # fmt: skip
+
+
+def test_training_table_shows_each_signal_moving_the_right_way_with_an_interval_over_seeds():
+    from srl_gym.stats import training_signals, training_table
+
+    reward = "rollout/rewards/srl_reward/mean"
+    cells = [{"model": "m", "task": "t", "algo": "base", "seed": 0}]  # untrained: no log, no row
+    for seed in range(4):
+        rise = [0.5 + 0.01 * seed + 0.02 * i for i in range(10)]
+        cells.append(_trained_cell("srl", seed, reward, rise))
+        cells.append(_trained_cell("sft", seed, "train/loss", [2.0 - 0.1 * i + 0.01 * seed for i in range(10)]))
+        cells.append(_trained_cell("flat", seed, reward, [0.9, 0.8] * 5 if seed % 2 else [0.8, 0.9] * 5))
+    rows = {r["algo"]: r for r in training_table(cells)}
+    assert set(rows) == {"srl", "sft", "flat"}
+    srl = rows["srl"]
+    assert srl["first"] == pytest.approx(np.mean([0.5 + 0.015 + 0.02 * i for i in range(3)]))
+    assert srl["diff"] == pytest.approx(0.02 * 7) and srl["low"] > 0 and srl["improved"]
+    assert rows["sft"]["diff"] == pytest.approx(-0.7) and rows["sft"]["lower_is_better"] and rows["sft"]["improved"]
+    assert not rows["flat"]["improved"] and rows["flat"]["low"] < 0 < rows["flat"]["high"]
+    # GRPO's reward is its signal even where the run also logged a loss; one update gives no change to report
+    both = _trained_cell("g", 0, reward, [0.1, 0.2])
+    both["training"][0]["rows"][0]["train/loss"] = 1.0
+    assert set(training_signals(both)) == {reward}
+    assert training_table([_trained_cell("one", 0, reward, [0.3])]) == []
