@@ -294,6 +294,20 @@ def control_markdown(rows: list[dict[str, Any]], kinds: dict[str, str], difficul
     return lines
 
 
+def _signed(value: float) -> str:
+    """A signed difference to 3 decimals, or in scientific notation where those would show a non-zero as 0
+    (float noise below 1e-12 is 0)."""
+    value = 0.0 if abs(value) < 1e-12 else value
+    return f"{value:+.1e}" if value != 0 and abs(value) < 5e-4 else f"{value:+.3f}"
+
+
+def _change(row: dict[str, Any]) -> str:
+    """``diff [low, high]`` (``diff`` alone without an interval), each by `_signed`."""
+    if row["low"] is None:
+        return _signed(row["diff"])
+    return f"{_signed(row['diff'])} [{_signed(row['low'])}, {_signed(row['high'])}]"
+
+
 def objective_markdown(rows: list[dict[str, Any]]) -> list[str]:
     """The "Own objectives" section: does each algorithm improve what it optimises, on held-out problems?"""
     if not rows:
@@ -317,7 +331,7 @@ def objective_markdown(rows: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        interval = f"{r['diff']:+.3f}" + ("" if r["low"] is None else f" [{r['low']:+.3f}, {r['high']:+.3f}]")
+        interval = _change(r)
         title = M.METRICS.get(r["metric"], r["metric"]).format(k="k")
         cells = [_short(r["task"]), r["model"], r["algo"], title, f"d{r['difficulty']}", str(r["seeds"]),
                  f"{r['mean']:.3f}", f"{r['base']:.3f}", interval, "yes" if r["improved"] else "no"]  # fmt: skip
@@ -344,7 +358,7 @@ def training_markdown(rows: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        interval = f"{r['diff']:+.3f}" + ("" if r["low"] is None else f" [{r['low']:+.3f}, {r['high']:+.3f}]")
+        interval = _change(r)
         signal = r["signal"].removeprefix("rollout/rewards/").removesuffix("/mean")
         cells = [_short(r["task"]), r["model"], r["algo"], signal, str(r["seeds"]), f"{r['updates']:.0f}",
                  f"{r['first']:.3f}", f"{r['last']:.3f}", interval, "yes" if r["improved"] else "no"]  # fmt: skip
