@@ -46,7 +46,8 @@ def _write_sweep(out: Path, final: dict[str, list[float]], middle: dict[str, lis
 def test_the_best_final_validation_score_wins_and_ties_keep_the_default_or_the_smaller_value(tmp_path):
     # sft: a clear winner (the fourth value); srl: the default ties the best; rlvr: three non-defaults tie.
     # (0.00 + 0.06) / 2 and (0.01 + 0.05) / 2 differ in the last float bit: still a tie. (None: not run.)
-    final = {"sft": [0.10, 0.15, 0.20, 0.25, 0.05, 0.05, None, 0.0], "srl": [0.0, 0.20, 0.20, 0.10, 0.0, None, 0.0, None],
+    final = {"sft": [0.10, 0.15, 0.20, 0.25, 0.05, 0.05, None, 0.0],
+             "srl": [0.0, 0.20, 0.20, 0.10, 0.0, None, 0.0, None],
              "rlvr": [0.0, 0.03, 0.0, (0.01 + 0.05) / 2, (0.0 + 0.06) / 2, None, None, None]}  # fmt: skip
     _write_sweep(tmp_path, final)
     result = lr_sweep.choose(tmp_path)
