@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 from srl_gym.compare import LEARNING_RATES, SELECTION_METRICS, selection_score
-from srl_gym.runs import write_json_atomic
+from srl_gym.runs import atomic_write_text, write_json_atomic
 
 #: The values tried, column by column: comparison I runs every algorithm with its I-th value (``None``: not
 #: in that comparison). Columns 6 on widened the grid downwards, one value at a time, while the choice lay at
@@ -165,13 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     if failed:  # every one waited for
         print(f"{failed} comparison(s) of the sweep failed; rerun to finish them", file=sys.stderr)
         return 1
-    earlier = json.loads((out / "choice.json").read_text(encoding="utf-8")).get("wall_seconds", []) if (
-        out / "choice.json").exists() else []  # fmt: skip
+    saved = out / "choice.json"
+    earlier = json.loads(saved.read_text(encoding="utf-8")).get("wall_seconds", []) if saved.exists() else []
     earlier = earlier if isinstance(earlier, list) else [earlier]  # a rerun that widened the grid adds its own
     result = choose(out) | {"wall_seconds": [*earlier, round(time.perf_counter() - tick, 1)]}
     write_json_atomic(out / "choice.json", result)
     text = report(result, f"python benchmarks/lr_sweep.py --out {args.out}")
-    (out / "choice.md").write_text(text, encoding="utf-8")
+    atomic_write_text(out / "choice.md", text)
     print(text)
     return 0
 

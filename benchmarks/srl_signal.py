@@ -119,11 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     result |= {"problems": args.problems, "instances": len(result["rows"]), "group": args.group,
                "seconds": round(time.perf_counter() - tick, 1)}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    from srl_gym.runs import write_json_atomic
+    from srl_gym.runs import atomic_write_text, write_json_atomic
 
     write_json_atomic(out / "signal.json", result)
     text = report(result, f"python benchmarks/srl_signal.py --out {args.out}")
-    (out / "signal.md").write_text(text, encoding="utf-8")
+    atomic_write_text(out / "signal.md", text)
     print(text)
     return 0
 

@@ -49,7 +49,7 @@ from srl_gym.problem_space import MIN_DISTINCT_SHARE, distinct_problems, problem
 from srl_gym.registration import TASKS, task_entry
 from srl_gym.report import slug
 from srl_gym.runs import read_json_lines, write_json_atomic
-from srl_gym.stats import objective_table, training_table
+from srl_gym.stats import REWARD_SIGNAL_PREFIX, objective_table, training_table
 
 #: The validation measures that pick a run's checkpoint (`selection_score`).
 SELECTION_METRICS = (GREEDY_SUCCESS, AGENT_SUCCESS)
@@ -663,7 +663,7 @@ def training_log(runs: Path) -> list[dict[str, Any]]:
         rows = []
         for row in read_json_lines(path):
             kept = {k: v for k, v in row.items() if k in TRAINING_KEYS
-                    or (k.startswith("rollout/rewards/") and k.endswith("/mean"))}  # fmt: skip
+                    or (k.startswith(REWARD_SIGNAL_PREFIX) and k.endswith("/mean"))}  # fmt: skip
             if kept:
                 rows.append({"step": row.get("step")} | kept)
         if rows:

@@ -26,7 +26,7 @@ from typing import Any
 
 from srl_gym import metrics as M
 from srl_gym.runs import atomic_write_text
-from srl_gym.stats import PRIMARY_CONTRASTS, contrast_table, objective_table, training_table
+from srl_gym.stats import PRIMARY_CONTRASTS, REWARD_SIGNAL_PREFIX, contrast_table, objective_table, training_table
 
 #: (key in a curve point, axis label) of the learning-curve panels.
 CURVES = ((M.GREEDY_SUCCESS, "greedy success"), (M.AGENT_SUCCESS, "agent success"), (M.FORMAT_RATE, "format"))
@@ -359,7 +359,7 @@ def training_markdown(rows: list[dict[str, Any]]) -> list[str]:
     ]
     for r in rows:
         interval = _change(r)
-        signal = r["signal"].removeprefix("rollout/rewards/").removesuffix("/mean")
+        signal = r["signal"].removeprefix(REWARD_SIGNAL_PREFIX).removesuffix("/mean")
         cells = [_short(r["task"]), r["model"], r["algo"], signal, str(r["seeds"]), f"{r['updates']:.0f}",
                  f"{r['first']:.3f}", f"{r['last']:.3f}", interval, "yes" if r["improved"] else "no"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")

@@ -420,6 +420,24 @@ def control_contrasts(cells: Sequence[Mapping[str, Any]]) -> list[tuple[str, str
     return [(label, "base") for label in dict.fromkeys(c["algo"] for c in cells if c.get("control"))]
 
 
+def _t_difference(differences: Sequence[float]) -> dict[str, float | None]:
+    """``diff``, ``low``, ``high``: the mean of per-seed ``differences`` and its Student t 95% interval
+    (``low``/``high`` None for one seed)."""
+    from srl_gym.metrics import mean_ci
+
+    stat = mean_ci(list(differences))
+    half = stat["ci95"]
+    return {"diff": stat["mean"], "low": None if half is None else stat["mean"] - half,
+            "high": None if half is None else stat["mean"] + half}  # fmt: skip
+
+
+def _judged(row: dict[str, Any], *, lower: bool) -> dict[str, Any]:
+    """``row`` with ``lower_is_better`` and ``improved``: its interval lies above zero (below it when ``lower``)."""
+    row["lower_is_better"] = lower
+    row["improved"] = row["low"] is not None and (row["high"] < 0 if lower else row["low"] > 0)
+    return row
+
+
 def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -> list[dict[str, Any]]:
     """Does each algorithm learn its own objective? Each trained row's ``objectives`` against the base.
 
@@ -432,7 +450,7 @@ def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -
     that seed; the same held-out problems for both). ``improved``: the interval lies above zero (below zero
     for a metric in `srl_gym.metrics.LOWER_IS_BETTER`, a loss; ``lower_is_better`` says which).
     """
-    from srl_gym.metrics import BOOTSTRAP_SEEDS_PROBLEMS, LOWER_IS_BETTER, T_OVER_SEEDS, mean_ci
+    from srl_gym.metrics import BOOTSTRAP_SEEDS_PROBLEMS, LOWER_IS_BETTER, T_OVER_SEEDS
 
     key = str(difficulty)
     groups: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = {}
@@ -464,15 +482,13 @@ def objective_table(cells: Sequence[Mapping[str, Any]], difficulty: int | str) -
                     row |= {"diff": test["diff"], "low": test["low"], "high": test["high"],
                             "method": BOOTSTRAP_SEEDS_PROBLEMS}  # fmt: skip
                 except ValueError:  # no per-problem scores (or of other lengths): t over the seeds' differences
-                    stat = mean_ci([v - r for v, r in pairs])
-                    half = stat["ci95"]
-                    row |= {"diff": stat["mean"], "low": None if half is None else stat["mean"] - half,
-                            "high": None if half is None else stat["mean"] + half, "method": T_OVER_SEEDS}  # fmt: skip
-                lower = metric in LOWER_IS_BETTER  # a loss improves when it falls
-                row["lower_is_better"] = lower
-                row["improved"] = row["low"] is not None and (row["high"] < 0 if lower else row["low"] > 0)
-                rows.append(row)
+                    row |= _t_difference([v - r for v, r in pairs]) | {"method": T_OVER_SEEDS}
+                rows.append(_judged(row, lower=metric in LOWER_IS_BETTER))  # a loss improves when it falls
     return rows
+
+
+#: The prefix of a GRPO reward function's logged batch values (``rollout/rewards/NAME/mean``, TRL's names).
+REWARD_SIGNAL_PREFIX = "rollout/rewards/"
 
 
 def training_signals(cell: Mapping[str, Any]) -> dict[str, list[float]]:
@@ -486,9 +502,9 @@ def training_signals(cell: Mapping[str, Any]) -> dict[str, list[float]]:
     for run in cell.get("training") or []:
         for row in run["rows"]:
             for key, value in row.items():
-                if value is not None and (key == "train/loss" or key.startswith("rollout/rewards/")):
+                if value is not None and (key == "train/loss" or key.startswith(REWARD_SIGNAL_PREFIX)):
                     series.setdefault(key, []).append(float(value))
-    rewards = {k: v for k, v in series.items() if k.startswith("rollout/rewards/")}
+    rewards = {k: v for k, v in series.items() if k.startswith(REWARD_SIGNAL_PREFIX)}
     return rewards or {k: v for k, v in series.items() if k == "train/loss"}
 
 
@@ -502,8 +518,6 @@ def training_table(cells: Sequence[Mapping[str, Any]], window: int = 3) -> list[
     reward is measured on the batches it samples as it trains, so it shows the policy learning on training
     problems; the held-out side is `objective_table`.
     """
-    from srl_gym.metrics import mean_ci
-
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
     for cell in cells:
         groups.setdefault((cell["model"], cell["task"], cell["algo"]), []).append(cell)
@@ -517,17 +531,12 @@ def training_table(cells: Sequence[Mapping[str, Any]], window: int = 3) -> list[
                     first, last = float(np.mean(values[:width])), float(np.mean(values[-width:]))
                     per_signal.setdefault(name, []).append((first, last, len(values)))
         for name, triples in per_signal.items():
-            stat = mean_ci([last - first for first, last, _ in triples])
-            half = stat["ci95"]
-            lower = name == "train/loss"
             row = {"model": model, "task": task, "algo": algo, "signal": name, "seeds": len(triples),
                    "updates": float(np.mean([n for _, _, n in triples])),
                    "first": float(np.mean([f for f, _, _ in triples])),
-                   "last": float(np.mean([la for _, la, _ in triples])), "diff": stat["mean"],
-                   "low": None if half is None else stat["mean"] - half,
-                   "high": None if half is None else stat["mean"] + half, "lower_is_better": lower}  # fmt: skip
-            row["improved"] = row["low"] is not None and (row["high"] < 0 if lower else row["low"] > 0)
-            rows.append(row)
+                   "last": float(np.mean([la for _, la, _ in triples]))}  # fmt: skip
+            row |= _t_difference([last - first for first, last, _ in triples])
+            rows.append(_judged(row, lower=name == "train/loss"))
     return rows
 
 
@@ -596,6 +605,7 @@ __all__ = [
     "hierarchical_bootstrap",
     "holm",
     "objective_table",
+    "REWARD_SIGNAL_PREFIX",
     "training_signals",
     "training_table",
     "paired_difference",
