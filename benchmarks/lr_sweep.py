@@ -23,8 +23,9 @@ The rule, fixed before the sweep ran:
 The sweep's runs are also scored on 10 test problems (``--force-underpowered``: the comparison
 insists on a test evaluation); those numbers play no part in the choice.
 
-Run (``--jobs`` comparisons at once, one process and one torch thread each; about 30 minutes on 2
-idle CPU cores)::
+Run (``--jobs`` comparisons at once, one process and one torch thread each; measured on 2 CPU cores:
+the first five columns took 20 minutes with ``--jobs 5``, before validation stopped scoring single
+steps, and columns 6-7 2.5 minutes with ``--jobs 2``; ``wall_seconds`` in choice.json)::
 
     python benchmarks/lr_sweep.py --out docs/results/lr-sweep-1000
 
