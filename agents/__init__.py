@@ -28,6 +28,9 @@ register_algorithm("srl-rlvr", kind="lm", entry_point="srl_gym.agents.srl_rlvr",
 register_algorithm("srl-onpolicy", kind="lm", entry_point="srl_gym.agents.srl_onpolicy", expert_data=True,
                    objectives=(M.AGENT_STEP_SIMILARITY, M.STEP_REWARD),
                    help="SRL on the model's own states too: rounds of play (the oracle labels each state), then GRPO")
+register_algorithm("rlvr-curriculum", kind="lm", entry_point="srl_gym.agents.rlvr_curriculum", objectives=(M.AVG_AT_K,),
+                   help="RLVR with a curriculum: from level 0 up to the training level, moving up when the sampled "
+                        "success of the last 2 updates is >= 0.5 (RLVR's budget and settings)")
 # ---- controls: rows that validate the comparison on itself (the report says whether each came out as it must)
 register_algorithm("control-sft", kind="lm", entry_point="srl_gym.agents.sft", options={"control": True},
                    control="positive", objectives=(M.SOLUTION_LOSS, M.GREEDY_SUCCESS),

@@ -123,6 +123,7 @@ def train_grpo(
     train_dataset: Callable[[Any], Any],
     reward_funcs: Sequence[Callable[..., list[float]]],
     evaluate_modes: Sequence[str],
+    callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Run GRPO in ``args.run_dir``; return its checkpoints (with budgets) and final metrics.
 
@@ -133,6 +134,7 @@ def train_grpo(
             the columns the reward functions read.
         reward_funcs: TRL reward functions ``(completions, **columns) -> list[float]``.
         evaluate_modes: the held-out evaluation (`srl_gym.agents.lm_common.evaluate_lm_run`).
+        callbacks: more ``transformers.TrainerCallback``s (the curriculum's `LevelUp` ends a stage early).
     """
     args.validate()
     require_trl()
@@ -182,6 +184,8 @@ def train_grpo(
         model=model, reward_funcs=list(reward_funcs), args=config, train_dataset=data, processing_class=tokenizer
     )
     quiet_trainer(trainer, args)
+    for callback in callbacks:
+        trainer.add_callback(callback)
 
     def budget(state: Any) -> dict[str, float]:
         return {

@@ -59,13 +59,16 @@ def protected_levels(model: str) -> tuple[int, ...] | None:
     protected levels, and every level of its task that the warm-up never drew from."""
     from srl_gym.registration import task_entry
 
-    from .warmup import BASES
+    from .warmup import BASES, chain
 
     if model not in BASES:
         return None
-    spec = BASES[model]
-    unseen = [level for level in range(len(task_entry(spec.task).load().levels)) if level not in spec.levels]
-    return tuple(sorted({*spec.protected_levels, *unseen}))
+    levels = range(len(task_entry(BASES[model].task).load().levels))
+    # a level is protected when every warm-up of the chain (the base, its start, ...) left its problems out or
+    # never drew from it
+    protected = [level for level in levels
+                 if all(level in spec.protected_levels or level not in spec.levels for spec in chain(model))]  # fmt: skip
+    return tuple(sorted(protected))
 
 
 def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[str, Any]:
@@ -81,7 +84,10 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
     record_path = directory / "base.json"
     if record_path.is_file():  # a warm-up's model path is stored relative to ``directory``, so the folder can move
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        return record | {"model_dir": str(directory / record["model_dir"])}  # (an absolute path stays as it is)
+        record |= {"model_dir": str(directory / record["model_dir"])}  # (an absolute path stays as it is)
+        if config.regime_samples and record.get("regime", {}).get("samples") != config.regime_samples:
+            return _finish_base(record, task, config, directory)  # measured with other settings, or not at all
+        return record
     tick = time.perf_counter()
     if config.warmup_updates == 0:  # the start model is the base (a shipped base is already warmed up)
         from .models import load_model, model_directory
@@ -134,8 +140,10 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
 
 def _finish_base(record: dict[str, Any], task: str, config: Any, directory: Path) -> dict[str, Any]:
     """Add the curves' first point (the base on validation, greedy: the same for every seed; none when there are
-    no curves, ``curve_points=1``); write base.json."""
-    if config.curve_points > 1:
+    no curves, ``curve_points=1``) and, with ``regime_samples``, the base's `regime`; write base.json."""
+    if config.regime_samples:
+        record["regime"] = regime(record["model_dir"], task, config)
+    if config.curve_points > 1 and "curve_point" not in record:
         record["curve_point"] = evaluate(record["model_dir"], task, config.train_difficulty, config, seed=0,
                                          split="validation", full=False)  # fmt: skip
         record["curve_point"].pop("per_problem", None)
@@ -157,9 +165,6 @@ def evaluate(
     ``seed`` seeds the sampling; the greedy measures do not depend on it, so they are computed once
     per model directory and reused (the base is scored once, not once per seed).
     """
-    import torch
-
-    from .lm_agent import LMAgent
     from .models import load_model
 
     env_split, seeds = problem_seeds(config, split, task)
@@ -170,24 +175,66 @@ def evaluate(
                                              steps=split == "test")  # fmt: skip
     out = json.loads(json.dumps(_GREEDY_CACHE[key]))  # a copy: callers may change it
     if full and split == "test" and config.eval_samples > 0:
-        model, tokenizer = load_model(model_dir, config.device)
-        problems = solution_examples(task, seeds, split=env_split, difficulty=difficulty)
-        k = config.eval_samples
-        solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
-        sampler = LMAgent(
-            model, tokenizer, temperature=config.eval_temperature, max_new_tokens=solution_tokens,
-            batch_size=config.eval_batch_size, max_length=config.max_length,
-        )  # fmt: skip
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derived_seed(seed, difficulty, 0xE7A1))
-            completions = sampler.complete([e.observation for e in problems for _ in range(k)], mode="solution")
-        repeated = [e for e in problems for _ in range(k)]
-        solved = np.array(
-            [verify_solution(e.task, e.problem, c) for e, c in zip(repeated, completions, strict=True)]
-        ).reshape(len(problems), k)
+        solved = sample_solved(model_dir, task, difficulty, env_split, seeds, config, config.eval_samples,
+                               derived_seed(seed, difficulty, 0xE7A1))  # fmt: skip
         out[M.AVG_AT_K] = float(solved.mean())
         out[M.PASS_AT_K] = float(solved.any(axis=1).mean())
     return out
+
+
+def sample_solved(
+    model_dir: str, task: str, difficulty: int, env_split: str, seeds: Sequence[int], config: Any, n: int, seed: int
+) -> np.ndarray:
+    """``[problems, n]``: whether each of ``n`` whole solutions sampled at ``eval_temperature`` solves each problem."""
+    import torch
+
+    from .lm_agent import LMAgent
+    from .models import load_model
+
+    model, tokenizer = load_model(model_dir, config.device)
+    problems = solution_examples(task, seeds, split=env_split, difficulty=difficulty)
+    solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
+    sampler = LMAgent(
+        model, tokenizer, temperature=config.eval_temperature, max_new_tokens=solution_tokens,
+        batch_size=config.eval_batch_size, max_length=config.max_length,
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        completions = sampler.complete([e.observation for e in problems for _ in range(n)], mode="solution")
+    repeated = [e for e in problems for _ in range(n)]
+    return np.array(
+        [verify_solution(e.task, e.problem, c) for e, c in zip(repeated, completions, strict=True)]
+    ).reshape(len(problems), n)
+
+
+#: The k of the regime axis: pass@1 and pass@8 of each start model (`regime`).
+REGIME_K = (1, 8)
+
+
+def regime(model_dir: str, task: str, config: Any) -> dict[str, Any]:
+    """A start model's competence at the training level: pass@1 and pass@8 (unbiased, from ``regime_samples``
+    samples per problem at ``eval_temperature``) on the validation problems, the x axis of the regimes figure."""
+    seeds = config.validation_seeds(task)
+    if not seeds:
+        raise ValueError(f"no validation problem of {task} at level {config.train_difficulty}: the start model's pass "
+                         "rate cannot be measured")  # fmt: skip
+    n = config.regime_samples
+    solved = sample_solved(model_dir, task, config.train_difficulty, "train", seeds, config, n,
+                           derived_seed(config.base_seed, config.train_difficulty, 0x8E61))  # fmt: skip
+    counts = [int(c) for c in solved.sum(axis=1)]
+    return {"samples": n, "problems": len(seeds), "split": "validation", "solved": counts,
+            **{f"pass@{k}": float(np.mean(M.pass_at_k(n, counts, k))) for k in REGIME_K if k <= n}}  # fmt: skip
+
+
+def boundary(model_dir: str, task: str, difficulty: int, config: Any, seed: int) -> dict[str, Any]:
+    """The reasoning boundary of a model: pass@k for k = 1 .. ``boundary_samples`` (unbiased) on the first
+    ``boundary_problems`` test problems, with the per-problem counts of right samples (for intervals)."""
+    n = config.boundary_samples
+    seeds = range(min(config.boundary_problems, config.eval_problems))
+    solved = sample_solved(model_dir, task, difficulty, "test", seeds, config, n, derived_seed(seed, difficulty, 0xB0DA))
+    counts = [int(c) for c in solved.sum(axis=1)]
+    return {"samples": n, "problems": len(counts), "solved": counts,
+            "pass_at_k": {str(k): float(np.mean(M.pass_at_k(n, counts, k))) for k in range(1, n + 1)}}  # fmt: skip
 
 
 def problem_seeds(config: Any, split: str, task: str | None = None) -> tuple[str, Sequence[int]]:

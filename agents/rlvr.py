@@ -37,14 +37,17 @@ class Args(GRPOArgs):
     max_new_tokens: int = field(default=256, metadata={"help": "longest completion (monologue and whole solution)"})
 
 
-def train(args: Args) -> TrainResult:
-    """Run RLVR; return its checkpoints and final metrics (``eval/greedy_success``, ...)."""
+def train(args: Args, callbacks: Sequence[Any] = ()) -> TrainResult:
+    """Run RLVR; return its checkpoints and final metrics (``eval/greedy_success``, ...).
+
+    ``callbacks``: more ``transformers.TrainerCallback``s (`srl_gym.agents.rlvr_curriculum` ends a level with one).
+    """
     args.validate()
 
     def dataset(tokenizer: Any) -> Any:
         return task_rows(args, tokenizer, "solution").remove_columns("completion")
 
-    return train_grpo(args, "rlvr", dataset, [outcome_reward_func], evaluate_modes=("solution",))
+    return train_grpo(args, "rlvr", dataset, [outcome_reward_func], evaluate_modes=("solution",), callbacks=callbacks)
 
 
 def train_cell(cell: Cell, control: bool = False) -> TrainResult:

@@ -98,16 +98,38 @@ class BaseSpec:
     sizes: dict[str, int] = field(default_factory=dict)  # overrides of models.TINY_SIZES
     seed: int = 0
     max_length: int = 1024
+    #: A shipped base to continue warming up (its tokenizer and weights) instead of a new tokenizer and model;
+    #: ``levels`` are then this build's own warm-up levels, and the base has seen its start's too (`seen_levels`).
+    start: str | None = None
+    #: The SFT's prompt formats (`srl_gym.agents.sft.Args.mode`): both (whole solutions and single steps) or one.
+    mode: str = "both"
 
 
-#: The shipped bases. tiny-longmul: the ``quick`` and ``standard`` presets' start model.
+#: The shipped bases. tiny-longmul: the ``quick`` and ``standard`` presets' start model. tiny-longmul-900 and
+#: tiny-longmul-plus are the same design stopped earlier and warmed up longer on level 1: with tiny-longmul, the
+#: ``regimes`` preset's start models of graded competence at level 1 (pass@8 measured on validation by
+#: `srl_gym.agents.lm_eval.regime`).
 BASES: dict[str, BaseSpec] = {
     "tiny-longmul": BaseSpec(task="srl/LongMultiplication-v0", levels=(0, 1), protected_levels=(1,), updates=2500),
+    "tiny-longmul-900": BaseSpec(task="srl/LongMultiplication-v0", levels=(0, 1), protected_levels=(1,), updates=900),
+    # tiny-longmul, then the positive control's training (240 SFT updates of whole solutions at 2e-3, which took it
+    # to 0.39-0.80 greedy success on validation in ../shared/PILOT-2026-12.md) on 4,000 warm-up problems of level 1
+    # instead of the training problems. 120 updates of both formats left it at 0.00 (40 validation problems).
+    "tiny-longmul-plus": BaseSpec(task="srl/LongMultiplication-v0", levels=(1,), protected_levels=(1,), updates=240,
+                                  start="tiny-longmul", mode="solution"),
     # Hanoi's levels 0 and 1 hold 81 and 243 problems (3 and 4 disks), fewer than a comparison reserves, so no
     # level is protected: a base for tests and for on-policy SRL, where a legal move that is not the expert's
     # leads to a state off the expert's path (a comparison on it needs --force-underpowered).
     "tiny-hanoi": BaseSpec(task="srl/Hanoi-v0", levels=(0, 1), updates=1500, vocab_size=512),
 }
+
+
+def chain(name: str) -> list[BaseSpec]:
+    """The specs of base ``name`` and of the bases it continues (`BaseSpec.start`), itself first."""
+    specs = [BASES[name]]
+    while specs[-1].start:
+        specs.append(BASES[specs[-1].start])
+    return specs
 
 
 def shipped_base(name: str) -> Path | None:
@@ -178,9 +200,11 @@ def warmup_seeds(
 
 
 def warmup_rows(
-    task: str, levels: Sequence[int], problems: int, tokenizer: Any = None, protected: Sequence[int] = ()
+    task: str, levels: Sequence[int], problems: int, tokenizer: Any = None, protected: Sequence[int] = (),
+    mode: str = "both",
 ) -> Any:
-    """SFT rows (``prompt``, ``completion``) of both formats for `warmup_seeds` at every level (shuffled later)."""
+    """SFT rows (``prompt``, ``completion``) for `warmup_seeds` at every level (shuffled later), in the formats of
+    ``mode``: ``"both"`` (whole solutions and single steps), ``"solution"`` or ``"step"``."""
     from datasets import concatenate_datasets
 
     from srl_gym.datasets import solution_dataset, step_dataset
@@ -191,7 +215,8 @@ def warmup_rows(
         if not keep:
             raise ValueError(f"level {level} of {task} has no train-split problem outside a comparison's seeds")
         first, last = min(keep), max(keep)
-        for build in (solution_dataset, step_dataset):
+        for build in {"both": (solution_dataset, step_dataset), "solution": (solution_dataset,),
+                      "step": (step_dataset,)}[mode]:  # fmt: skip
             rows = build(task, last - first + 1, difficulty=level, start_seed=first, tokenizer=tokenizer)
             rows = rows.filter(keep.__contains__, input_columns="seed")
             parts.append(rows.select_columns(["prompt", "completion"]))
@@ -212,20 +237,27 @@ def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
     if name not in BASES:
         raise ValueError(f"unknown base {name!r}; valid: {', '.join(BASES)}")
     spec = replace(BASES[name], **changes)
+    start = shipped_base(spec.start) if spec.start else None
+    if spec.start and start is None:
+        raise ValueError(f"{name} continues the shipped base {spec.start!r}, which is not built: build it first")
     out = Path(out) if out is not None else BASES_DIR / name
     tick = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
         work = Path(work)
         # plain text (no chat template, so the same rows serve the tokenizer and the SFT)
-        rows = warmup_rows(spec.task, spec.levels, spec.problems_per_level, protected=spec.protected_levels)
-        tokenizer = train_tokenizer([r["prompt"] + r["completion"] for r in rows], spec.vocab_size)
-        init = build_tiny_model(work / "init", seed=spec.seed, tokenizer=tokenizer, **spec.sizes)
+        rows = warmup_rows(spec.task, spec.levels, spec.problems_per_level, protected=spec.protected_levels,
+                           mode=spec.mode)  # fmt: skip
+        if start is None:
+            tokenizer = train_tokenizer([r["prompt"] + r["completion"] for r in rows], spec.vocab_size)
+            init = build_tiny_model(work / "init", seed=spec.seed, tokenizer=tokenizer, **spec.sizes)
+        else:  # the start's own tokenizer and weights
+            init = start
         args = sft.Args(
             run_dir=str(work / "run"),
             model=str(init),
             env_id=spec.task,
             difficulty=max(spec.levels),
-            mode="both",
+            mode=spec.mode,
             epochs=10**6,  # bounded by max_updates
             max_updates=spec.updates,
             batch_size=spec.batch_size,
@@ -252,6 +284,7 @@ def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
             "spec": asdict(spec),
             "parameters": count_parameters(model),
             "vocab_size": len(tokenizer),
+            "start": spec.start,
             "warmup_examples": len(rows),
             "warmup_updates": final.budget["updates"],
             "warmup_trained_tokens": final.budget["trained_tokens"],

@@ -49,7 +49,7 @@ from srl_gym.problem_space import MIN_DISTINCT_SHARE, distinct_problems, problem
 from srl_gym.registration import TASKS, task_entry
 from srl_gym.report import slug
 from srl_gym.runs import read_json_lines, write_json_atomic
-from srl_gym.stats import REWARD_SIGNAL_PREFIX, objective_table, training_table
+from srl_gym.stats import REWARD_SIGNAL_PREFIX, boundary_table, objective_table, regime_table, training_table
 
 #: The validation measures that pick a run's checkpoint (`selection_score`).
 SELECTION_METRICS = (GREEDY_SUCCESS, AGENT_SUCCESS)
@@ -153,7 +153,23 @@ class CompareConfig:
         default=100, metadata={"help": "most (problem, step) instances per difficulty for step similarity"}
     )
     eval_samples: int = field(default=4, metadata={"help": "k of avg@k: samples per problem (0: no avg@k, pass@k)"})
-    eval_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of avg@k"})
+    eval_temperature: float = field(
+        default=1.0, metadata={"help": "sampling temperature of avg@k, the regimes' pass@k and the boundary's"}
+    )
+    # ---- the regime axis and the reasoning boundary (the `regimes` preset)
+    regime_samples: int = field(
+        default=0,
+        metadata={"help": "samples per validation problem that measure each start model's pass@1 and pass@8 at the "
+                  "training level (the regime; 0: not measured)"},
+    )  # fmt: skip
+    boundary_samples: int = field(
+        default=0, metadata={"help": "n of the reasoning boundary: pass@k for k = 1..n on test problems (0: none)"}
+    )
+    boundary_problems: int = field(default=50, metadata={"help": "test problems of the reasoning boundary"})
+    boundary_seeds: int = field(default=1, metadata={"help": "seeds 0..N-1 of each algorithm that get the boundary"})
+    boundary_models: tuple[str, ...] = field(
+        default=(), metadata={"help": "start models whose cells get the boundary (empty: every model)"}
+    )
     eval_batch_size: int = field(default=96, metadata={"help": "prompts per generate call at evaluation"})
     curve_points: int = field(
         default=1,
@@ -197,6 +213,7 @@ class CompareConfig:
         positive += ("prompts_per_update", "max_sampling_rounds", "micro_batch_size", "max_new_tokens_cap")
         positive += ("max_length", "bc_expert_episodes", "ppo_timesteps", "eval_problems", "validation_problems")
         positive += ("eval_batch_size", "curve_points", "eval_step_instances", "onpolicy_rounds", "onpolicy_problems")
+        positive += ("boundary_problems", "boundary_seeds")
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -226,7 +243,13 @@ class CompareConfig:
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
                                          or self.workers < 1):  # fmt: skip
             raise ValueError(f"workers must be an integer >= 1 (or None: one per CPU core), got {self.workers!r}")
-        for name in ("eval_samples", "warmup_updates", "validation_start", "eval_harder_levels"):
+        self.boundary_models = tuple(self.boundary_models)
+        unknown = [m for m in self.boundary_models if m not in self.models]
+        if unknown or len(set(self.boundary_models)) != len(self.boundary_models):
+            raise ValueError(f"boundary_models must be distinct start models of this comparison {self.models}, got "
+                             f"{self.boundary_models}")  # fmt: skip
+        for name in ("eval_samples", "warmup_updates", "validation_start", "eval_harder_levels", "regime_samples",
+                     "boundary_samples"):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
@@ -243,9 +266,16 @@ class CompareConfig:
             for name in ("warmup_difficulty", "train_difficulty"):
                 if not 0 <= getattr(self, name) < levels:
                     raise ValueError(f"{name}={getattr(self, name)} is not a level of {task} (0..{levels - 1})")
+            if "rlvr-curriculum" in self.algos and self.train_difficulty < 1:
+                raise ValueError(f"rlvr-curriculum climbs from level 0 to train_difficulty={self.train_difficulty}, "
+                                 f"and {task} has no level below it: drop it or train higher")  # fmt: skip
             if "control-rlvr" in self.algos and self.train_difficulty + 1 >= levels:
                 raise ValueError(f"control-rlvr trains on the level above train_difficulty={self.train_difficulty}, "
                                  f"and {task} has none (levels 0..{levels - 1}): drop it or train lower")  # fmt: skip
+        for task in self.tasks if self.regime_samples and self.lm_algos else ():
+            if not self.validation_seeds(task):  # whatever the power: the regime axis would have no x
+                raise ValueError(f"regime_samples: {task} has no validation problem at level {self.train_difficulty} "
+                                 "outside the training problems, so no start model's pass rate can be measured")
         if self.validation_start < self.train_problems:  # a protocol error whatever the power
             raise ValueError(
                 f"validation seeds {self.validation_start}..{self.validation_start + self.validation_problems - 1} "
@@ -318,6 +348,11 @@ class CompareConfig:
     def lm_algos(self) -> tuple[str, ...]:
         return tuple(a for a in self.algos if get_algorithm(a).kind == "lm")
 
+    def wants_boundary(self, model: str, seed: int) -> bool:
+        """Whether the cells of ``model`` and ``seed`` get the reasoning boundary (pass@k for k = 1..n)."""
+        return bool(self.boundary_samples) and seed < self.boundary_seeds and (
+            not self.boundary_models or model in self.boundary_models)
+
     def eval_difficulties(self, task: str) -> list[int]:
         """The training difficulty and ``eval_harder_levels`` levels above it (those the task has)."""
         levels = len(task_entry(task).load().levels)
@@ -367,6 +402,32 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
             "sft_learning_rate": 1.25e-4,
             "srl_learning_rate": 3e-6,
             "rlvr_learning_rate": 1e-4,
+        },
+    ),
+    "regimes": (
+        "CPU, the paper's claim as a curve: standard's protocol (20 updates, its learning rates) from three "
+        "shipped start models of one design and graded competence at LongMultiplication level 1 (tiny-longmul-900, "
+        "tiny-longmul, tiny-longmul-plus: each one's pass@1 and pass@8 measured on validation, 16 samples a problem), "
+        "every LM algorithm and the curriculum baseline (rlvr-curriculum), 3 seeds, 100 test problems; the "
+        "reasoning boundary (pass@k, k = 1..64, 50 test problems) of seed 0 from tiny-longmul",
+        {
+            "models": ("tiny-longmul-900", "tiny-longmul", "tiny-longmul-plus"),
+            "algos": ("base", "sft", "rlvr", "rlvr-curriculum", "srl", "srl-rlvr", "srl-onpolicy"),
+            "seeds": 3,
+            "updates": 20,
+            "eval_problems": 100,
+            "eval_harder_levels": 0,
+            "eval_samples": 0,  # no avg@k (its minutes go to the boundary's pass@k; the training table has RLVR's reward)
+            "validation_problems": 50,
+            # standard's rates, chosen on validation from tiny-longmul (docs/results/lr-sweep-1000): the same for
+            # every start model (one sweep per start model would triple the CPU cost)
+            "sft_learning_rate": 1.25e-4,
+            "srl_learning_rate": 3e-6,
+            "rlvr_learning_rate": 1e-4,
+            "regime_samples": 16,
+            "boundary_samples": 64,
+            "boundary_problems": 50,
+            "boundary_models": ("tiny-longmul",),
         },
     ),
     "discrete": (
@@ -621,6 +682,10 @@ def run_cell(cell: Cell, config: CompareConfig, out: Path, base: dict[str, Any] 
     evals = {}
     for difficulty in config.eval_difficulties(cell.task):
         evals[str(difficulty)] = evaluate(selected.path, cell.task, difficulty, config, cell.seed, split="test")
+    boundary = getattr(get_kind(algorithm.kind).load(), "boundary", None)
+    if boundary is not None and config.wants_boundary(cell.model, cell.seed):  # pass@k, k = 1..n, training level
+        evals[str(config.train_difficulty)]["boundary"] = boundary(selected.path, cell.task, config.train_difficulty,
+                                                                   config, cell.seed)  # fmt: skip
     final = trained.final
     keep = config.keep_models and Path(selected.path).exists() and selected.path != base_dir
     training = training_log(runs)  # read before `_prune` deletes the runs
@@ -653,7 +718,8 @@ TRAINING_KEYS = ("train/loss", "train/grad_norm", "train/entropy", "rollout/rewa
 def training_log(runs: Path) -> list[dict[str, Any]]:
     """The training logs of a cell's runs (`srl_gym.agents.trl_common`'s ``metrics.jsonl``), oldest run first.
 
-    One entry per run (``{"run": its folder under runs, "rows": [...]}``), each row the update (``step``) with
+    One entry per run (``{"run": its folder under runs, "difficulty": its level, "rows": [...]}``), each row the
+    update (``step``) with
     the `TRAINING_KEYS` it logged and every reward function's mean (``rollout/rewards/NAME/mean``): what the
     algorithm optimised as it trained, so the report can show it moving (`srl_gym.stats.training_table`).
     Held-out evaluations (``eval/``) are left out: the cell's own evaluation is the held-out measure.
@@ -667,8 +733,17 @@ def training_log(runs: Path) -> list[dict[str, Any]]:
             if kept:
                 rows.append({"step": row.get("step")} | kept)
         if rows:
-            logs.append({"run": path.parent.relative_to(runs).as_posix(), "rows": rows})
+            logs.append({"run": path.parent.relative_to(runs).as_posix(), "rows": rows} | _run_difficulty(path.parent))
     return logs
+
+
+def _run_difficulty(run_dir: Path) -> dict[str, int]:
+    """``{"difficulty": D}``: the level a run trained on, from its ``config.json`` (none when it has no such field)."""
+    try:
+        level = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["config"]["difficulty"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"difficulty": int(level)} if isinstance(level, int) else {}
 
 
 def selection_score(point: dict[str, Any]) -> float:
@@ -714,7 +789,7 @@ def compare(
     """Run (or finish) a comparison and return its results (what ``OUT/results.json`` holds).
 
     Args:
-        preset: ``"quick"``, ``"standard"``, ``"discrete"`` or ``"gpu"`` (see `PRESETS`).
+        preset: ``"quick"``, ``"standard"``, ``"regimes"``, ``"discrete"`` or ``"gpu"`` (see `PRESETS`).
         out: the output folder (default ``results/<preset>``).
         tasks, algos, seeds, models: change the preset's grid.
         force: delete what ``out`` holds first. resume: finish the comparison saved in ``out``.
@@ -944,16 +1019,34 @@ def _write_outputs(out, config, finished, environment, started, *, plots: bool) 
         "contrasts": report.contrast_table(cells),
         "objectives": objective_table(cells, config.train_difficulty),
         "training": training_table(cells),
+        "bases": _base_records(out, config),
     }
+    results["regimes"] = regime_table(cells, results["bases"], config.train_difficulty)
+    results["boundary"] = boundary_table(cells, config.train_difficulty)
     results["figures"] = report.write_plots(results, out) if plots and cells else []
     write_json_atomic(out / "results.json", results)
     report.write_table(results, out / "table.md")
     return results
 
 
+def _base_records(out: Path, config: CompareConfig) -> list[dict[str, Any]]:
+    """The start models' records (``OUT/base/MODEL/TASK/base.json``: warm-up, regime) of the LM models."""
+    records = []
+    for model in config.models:
+        for task in config.tasks:
+            path = out / "base" / slug(model) / slug(task) / "base.json"
+            if path.is_file():
+                record = json.loads(path.read_text(encoding="utf-8"))
+                records.append({k: v for k, v in record.items() if k != "model_dir"} | {"model": model, "task": task})
+    return records
+
+
 def _command_args(config: CompareConfig) -> list[str]:
     """The command-line arguments that reproduce ``config`` from its preset."""
-    base = dataclasses.asdict(preset_config(config.preset))
+    try:
+        base = dataclasses.asdict(preset_config(config.preset))
+    except (ValueError, FileNotFoundError):  # the preset's own defaults cannot run here (a start model not built): compare unvalidated
+        base = dataclasses.asdict(CompareConfig(**{"preset": config.preset, **PRESETS[config.preset][1]}))
     args = ["--preset", config.preset]
     for key, value in dataclasses.asdict(config).items():
         if key in ("preset", *RUNTIME_FIELDS) or json.dumps(value) == json.dumps(base[key]):

@@ -100,6 +100,29 @@ def mean_ci(values: Sequence[float]) -> dict[str, Any]:
     return {"mean": mean, "ci95": t * sd / math.sqrt(n), "n": n}
 
 
+def pass_at_k(n: int, solved: Sequence[int], k: int) -> list[float]:
+    """The unbiased estimate of pass@k of each problem from ``solved[i]`` right answers among ``n`` samples.
+
+    ``1 - C(n - c, k) / C(n, k)`` (Chen et al., 2021, "Evaluating Large Language Models Trained on
+    Code", arXiv:2107.03374): the chance that ``k`` of the ``n`` samples, drawn without replacement,
+    hold a right one. Needs ``1 <= k <= n``; computed as a product, so large ``n`` does not overflow.
+    """
+    if not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 1 <= k <= n samples, got k={k}, n={n}")
+    out = []
+    for c in solved:
+        if not 0 <= c <= n:
+            raise ValueError(f"a problem cannot be solved {c} times in {n} samples")
+        if n - c < k:
+            out.append(1.0)
+            continue
+        miss = 1.0
+        for i in range(n - c + 1, n + 1):
+            miss *= 1.0 - k / i
+        out.append(1.0 - miss)
+    return out
+
+
 #: What the learning curves follow (at the training difficulty, on the validation problems).
 CURVE_METRICS = (GREEDY_SUCCESS, AGENT_SUCCESS, FORMAT_RATE)
 

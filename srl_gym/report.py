@@ -26,7 +26,15 @@ from typing import Any
 
 from srl_gym import metrics as M
 from srl_gym.runs import atomic_write_text
-from srl_gym.stats import PRIMARY_CONTRASTS, REWARD_SIGNAL_PREFIX, contrast_table, objective_table, training_table
+from srl_gym.stats import (
+    PRIMARY_CONTRASTS,
+    REWARD_SIGNAL_PREFIX,
+    boundary_table,
+    contrast_table,
+    objective_table,
+    regime_table,
+    training_table,
+)
 
 #: (key in a curve point, axis label) of the learning-curve panels.
 CURVES = ((M.GREEDY_SUCCESS, "greedy success"), (M.AGENT_SUCCESS, "agent success"), (M.FORMAT_RATE, "format"))
@@ -149,6 +157,8 @@ def table_markdown(results: dict[str, Any]) -> str:
                               str(config["train_difficulty"]))
     lines += objective_markdown(objective_table(results.get("cells") or [], config["train_difficulty"]))
     lines += training_markdown(training_table(results.get("cells") or []))
+    lines += regime_markdown(_regimes(results))
+    lines += boundary_markdown(_boundary(results))
     if results.get("figures"):
         lines += ["", "Figures: " + ", ".join(f"[{f}]({f})" for f in results["figures"])]
     return "\n".join(lines) + "\n"
@@ -359,10 +369,95 @@ def training_markdown(rows: list[dict[str, Any]]) -> list[str]:
     ]
     for r in rows:
         interval = _change(r)
-        signal = r["signal"].removeprefix(REWARD_SIGNAL_PREFIX).removesuffix("/mean")
+        name, _, level = r["signal"].partition(" ")  # "NAME dLEVEL": a curriculum's level
+        signal = " ".join(filter(None, (name.removeprefix(REWARD_SIGNAL_PREFIX).removesuffix("/mean"), level)))
         cells = [_short(r["task"]), r["model"], r["algo"], signal, str(r["seeds"]), f"{r['updates']:.0f}",
                  f"{r['first']:.3f}", f"{r['last']:.3f}", interval, "yes" if r["improved"] else "no"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _regimes(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """``results["regimes"]``, or computed from the cells and bases of a results.json saved before it was stored."""
+    if "regimes" in results:
+        return results["regimes"]
+    return regime_table(results.get("cells") or [], results.get("bases") or [], results["config"]["train_difficulty"])
+
+
+def _boundary(results: dict[str, Any]) -> list[dict[str, Any]]:
+    if "boundary" in results:
+        return results["boundary"]
+    return boundary_table(results.get("cells") or [], results["config"]["train_difficulty"])
+
+
+def _gain(row: dict[str, Any]) -> str:
+    mark = " *" if row.get("significant") else ""
+    return f"{_signed(row['gain'])} [{_signed(row['low'])}, {_signed(row['high'])}]{mark}"
+
+
+def regime_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The regime table: each algorithm's gain over its start model, a column per start model by its pass@8."""
+    if not any(row.get("pass@8") is not None for row in rows):
+        return []
+    lines = ["", "## Gain against the start model's competence (the regime axis)", "",
+             "Each start model's competence is its pass@1 and pass@8 at the training level (unbiased estimate from "
+             "sampled whole solutions at the sampling temperature, on the validation problems). A cell is the gain "
+             "of the algorithm's test score over that start model's, mean over seeds, with its 95% paired bootstrap "
+             "interval (seeds and test problems); `*`: significant after Holm's correction over the algorithms of "
+             "that start model and metric."]  # fmt: skip
+    for metric in dict.fromkeys(row["metric"] for row in rows):
+        chosen = [row for row in rows if row["metric"] == metric]
+        models = sorted(dict.fromkeys((r["model"], r["task"]) for r in chosen),
+                        key=lambda mt: next(r["pass@8"] or 0.0 for r in chosen if (r["model"], r["task"]) == mt))
+        header = ["algorithm"] + [
+            f"{model} (pass@1 {_p2(r['pass@1'])}, pass@8 {_p2(r['pass@8'])}; base {r['base']:.2f})"
+            for model, task in models
+            for r in [next(r for r in chosen if (r["model"], r["task"]) == (model, task))]
+        ]
+        lines += ["", f"{M.METRICS.get(metric, metric)} (test, d{chosen[0]['difficulty']}), gain over the start model:",
+                  "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
+        for algo in dict.fromkeys(r["algo"] for r in chosen):
+            cells = [algo]
+            for model, task in models:
+                found = [r for r in chosen if (r["model"], r["task"], r["algo"]) == (model, task, algo)]
+                cells.append(_gain(found[0]) if found else "n/a")
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _p2(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def boundary_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The reasoning boundary: pass@k at a few k for every row, and the k = 1 and k = n tests against the base."""
+    if not rows:
+        return []
+    n = max(row["samples"] for row in rows)
+    ks = [k for k in (1, 2, 4, 8, 16, 32, 64, n) if k <= n]
+    ks = list(dict.fromkeys(ks))
+    lines = ["", "## The reasoning boundary: pass@k", "",
+             f"pass@k (unbiased, from {n} sampled whole solutions per test problem at the sampling temperature), mean "
+             "and 95% bootstrap interval over seeds and problems; the last two columns: the difference to the base "
+             f"at k = 1 and k = {n}, paired by problem, `*`: significant after Holm's correction over the algorithms. "
+             "Does training only sharpen what the start model could already sample (pass@1 up, pass@n unchanged or "
+             "lower) or widen it (pass@n up)?"]  # fmt: skip
+    for model, task in dict.fromkeys((r["model"], r["task"]) for r in rows):
+        chosen = [r for r in rows if (r["model"], r["task"]) == (model, task)]
+        header = ["algorithm", "seeds", "problems", *[f"pass@{k}" for k in ks], "- base @1", f"- base @{n}"]
+        lines += ["", f"{_short(task)}, start model {model}:", "", "| " + " | ".join(header) + " |",
+                  "|" + "---|" * len(header)]  # fmt: skip
+        for row in chosen:
+            points = {p["k"]: p for p in row["curve"]}
+            cells = [row["algo"], str(len(row["seeds"])), str(row["problems"])]
+            cells += [f"{points[k]['mean']:.2f} [{points[k]['low']:.2f}, {points[k]['high']:.2f}]" if k in points
+                      else "n/a" for k in ks]  # fmt: skip
+            for k in ("1", str(row["samples"])):
+                test = row["vs_base"].get(k)
+                cells.append("" if test is None else _gain({"gain": test["diff"], "low": test["low"],
+                                                            "high": test["high"],
+                                                            "significant": test.get("significant")}))  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -492,7 +587,67 @@ def write_plots(results: dict[str, Any], out: str | os.PathLike) -> list[str]:
         fig.tight_layout()
         written.append(_save(fig, out / f"bars-{name}.png"))
         plt.close(fig)
+    regimes = [row for row in _regimes(results) if row.get("pass@8") is not None]
+    if len({(r["model"], r["task"]) for r in regimes}) > 1:  # a curve needs two start models or more
+        written.append(_regime_figure(plt, regimes, out / "regimes.png"))
+    boundary = _boundary(results)
+    for model, task in dict.fromkeys((r["model"], r["task"]) for r in boundary):
+        rows = [r for r in boundary if (r["model"], r["task"]) == (model, task)]
+        title = f"{_short(task)}, start model {model}: pass@k, mean and 95% CI"
+        written.append(_boundary_figure(plt, rows, title, out / f"pass-at-k-{slug(model)}-{slug(task)}.png"))
     return [p.name for p in written]
+
+
+def _regime_figure(plt: Any, rows: list[dict[str, Any]], path: Path) -> Path:
+    """Gain over the start model against the start model's pass@8, one line per algorithm, a panel per metric."""
+    metrics = list(dict.fromkeys(row["metric"] for row in rows))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.0), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        chosen = [r for r in rows if r["metric"] == metric and r.get("pass@8") is not None]
+        for algo in dict.fromkeys(r["algo"] for r in chosen):
+            points = sorted((r["pass@8"], r["gain"], r["low"], r["high"], r.get("significant")) for r in chosen
+                            if r["algo"] == algo)  # fmt: skip
+            xs = [p[0] for p in points]
+            ys = [p[1] for p in points]
+            errors = [[p[1] - p[2] for p in points], [p[3] - p[1] for p in points]]
+            line = ax.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=algo)
+            color = line[0].get_color()
+            starred = [(x, y) for x, y, _, _, sig in points if sig]
+            if starred:
+                ax.scatter(*zip(*starred, strict=True), s=90, facecolors="none", edgecolors=color)
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        difficulty = chosen[0]["difficulty"] if chosen else "?"
+        ax.set_xlabel(f"start model's pass@8 (validation, d{difficulty})")
+        ax.set_ylabel(f"gain in {M.METRICS.get(metric, metric)} (test, d{difficulty})")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Gain over the start model against its competence; mean and 95% CI; circled: significant (Holm)",
+                 fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    saved = _save(fig, path)
+    plt.close(fig)
+    return saved
+
+
+def _boundary_figure(plt: Any, rows: list[dict[str, Any]], title: str, path: Path) -> Path:
+    """pass@k against k (log scale), one line and 95% band per algorithm."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    for row in rows:
+        ks = [p["k"] for p in row["curve"]]
+        (line,) = ax.plot(ks, [p["mean"] for p in row["curve"]], label=row["algo"])
+        ax.fill_between(ks, [p["low"] for p in row["curve"]], [p["high"] for p in row["curve"]],
+                        color=line.get_color(), alpha=0.12)  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k (samples per problem)")
+    ax.set_ylabel("pass@k (test)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    saved = _save(fig, path)
+    plt.close(fig)
+    return saved
 
 
 def _mean(point: dict[str, Any], key: str) -> float | None:

@@ -58,6 +58,7 @@ from numpy.typing import ArrayLike, NDArray
 #: The contrasts the comparison is about, as (a, b): the report tests a - b.
 PRIMARY_CONTRASTS: tuple[tuple[str, str], ...] = (
     ("srl", "rlvr"), ("srl", "sft"), ("srl", "base"), ("srl-rlvr", "srl"), ("srl-onpolicy", "srl"),
+    ("srl", "rlvr-curriculum"),
 )
 
 _CHUNK_ELEMENTS = 1 << 20  # floats per chunk of draws x problems (8 MiB): bounds memory for huge test sets
@@ -496,14 +497,18 @@ def training_signals(cell: Mapping[str, Any]) -> dict[str, list[float]]:
 
     Every reward function's batch mean (``rollout/rewards/NAME/mean``, GRPO: what it maximises) where the
     runs logged one, else the training loss (``train/loss``, SFT: what it minimises); runs in order, so the
-    rounds of on-policy SRL follow each other.
+    rounds of on-policy SRL follow each other. Runs on different levels (the curriculum's) are different
+    series: each signal's name then ends with `` dLEVEL``.
     """
+    runs = cell.get("training") or []
+    levels = {run.get("difficulty") for run in runs}
     series: dict[str, list[float]] = {}
-    for run in cell.get("training") or []:
+    for run in runs:
+        suffix = f" d{run.get('difficulty')}" if len(levels) > 1 else ""
         for row in run["rows"]:
             for key, value in row.items():
                 if value is not None and (key == "train/loss" or key.startswith(REWARD_SIGNAL_PREFIX)):
-                    series.setdefault(key, []).append(float(value))
+                    series.setdefault(key + suffix, []).append(float(value))
     rewards = {k: v for k, v in series.items() if k.startswith(REWARD_SIGNAL_PREFIX)}
     return rewards or {k: v for k, v in series.items() if k == "train/loss"}
 
@@ -591,6 +596,121 @@ def contrast_table(
     return rows
 
 
+#: The outcomes whose gain over the start model the regimes figure shows.
+REGIME_METRICS: tuple[str, ...] = ("greedy_success", "agent_success")
+
+
+def regime_table(
+    cells: Sequence[Mapping[str, Any]], bases: Sequence[Mapping[str, Any]], difficulty: int | str,
+    metrics: Sequence[str] = REGIME_METRICS, *, n_boot: int = 2000, alpha: float = 0.05,
+) -> list[dict[str, Any]]:
+    """Each algorithm's gain over its start model at each start model (regime), for the regimes figure.
+
+    For every (model, task) whose ``base`` cells and start-model record (``bases``: compare's ``OUT/base``
+    records, with ``regime``: the start model's validation pass@1 and pass@8) are present, every other
+    non-control LM row and each of ``metrics`` at ``difficulty``: `paired_difference` of the row against
+    ``base`` (paired by test problem), Holm-corrected over the rows of one (model, task, metric).
+
+    Returns:
+        One dict per (model, task, metric, algo): ``model``, ``task``, ``metric``, ``difficulty``, ``algo``,
+        ``pass@1``, ``pass@8`` (None when the record lacks a regime), ``mean`` (the row's), ``base``, ``gain``,
+        ``low``, ``high``, ``p_value``, ``p_adjusted``, ``significant``, ``seeds``.
+    """
+    key = str(difficulty)
+    regimes = {(b["model"], b["task"]): b.get("regime") or {} for b in bases}
+    groups: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = {}
+    for cell in cells:
+        if cell.get("kind", "lm") == "lm" and not cell.get("control"):
+            groups.setdefault((cell["model"], cell["task"]), {}).setdefault(cell["algo"], []).append(cell)
+    rows: list[dict[str, Any]] = []
+    for (model, task), by_algo in groups.items():
+        regime = regimes.get((model, task), {})
+        for metric in metrics:
+            try:
+                _, base = per_problem_scores(by_algo.get("base", []), metric, key)
+            except ValueError:
+                continue
+            family = []
+            for algo, members in by_algo.items():
+                if algo == "base":
+                    continue
+                try:
+                    seeds, scores = per_problem_scores(members, metric, key)
+                except ValueError:
+                    continue
+                if scores.shape[1] != base.shape[1]:
+                    continue
+                test = paired_difference(scores, base, n_boot=n_boot)
+                family.append({"model": model, "task": task, "metric": metric, "difficulty": key, "algo": algo,
+                               "pass@1": regime.get("pass@1"), "pass@8": regime.get("pass@8"),
+                               "mean": test["mean_a"], "base": test["mean_b"], "gain": test["diff"],
+                               "low": test["low"], "high": test["high"], "p_value": test["p_value"],
+                               "seeds": seeds})  # fmt: skip
+            corrected = holm({row["algo"]: row["p_value"] for row in family}, alpha=alpha) if family else {}
+            for row in family:
+                row["p_adjusted"] = corrected[row["algo"]]["p_adjusted"]
+                row["significant"] = corrected[row["algo"]]["significant"]
+            rows += family
+    return rows
+
+
+def boundary_table(
+    cells: Sequence[Mapping[str, Any]], difficulty: int | str, *, n_boot: int = 1000, alpha: float = 0.05
+) -> list[dict[str, Any]]:
+    """The reasoning boundary: pass@k for k = 1..n of each (model, task, algo) whose cells hold one.
+
+    From each cell's ``eval[difficulty]["boundary"]`` (n samples per test problem, the count of right
+    ones per problem: `srl_gym.agents.lm_eval.boundary`): the unbiased pass@k of every problem, its
+    mean over seeds and problems and a `hierarchical_bootstrap` interval, for every k; and, against
+    ``base`` at k = 1 and k = n, `paired_difference` (paired by problem), Holm-corrected over the rows of
+    one (model, task) and k: does training raise pass@1 only (sharpening) or pass@n too (a wider boundary)?
+
+    Returns:
+        One dict per (model, task, algo): ``model``, ``task``, ``algo``, ``samples`` (n), ``problems``,
+        ``seeds``, ``curve`` (``[{"k", "mean", "low", "high"}]``) and ``vs_base`` (``{"1": test, "n": test}``,
+        each `paired_difference`'s fields with ``p_adjusted`` and ``significant``; empty for the base).
+    """
+    from srl_gym.metrics import pass_at_k
+
+    key = str(difficulty)
+    groups: dict[tuple[str, str, str], dict[int, Mapping[str, Any]]] = {}
+    for cell in cells:
+        found = ((cell.get("eval") or {}).get(key) or {}).get("boundary")
+        if found:
+            groups.setdefault((cell["model"], cell["task"], cell["algo"]), {})[cell["seed"]] = found
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    matrices: dict[tuple[str, str, str], dict[int, NDArray[np.float64]]] = {}
+    for (model, task, algo), by_seed in groups.items():
+        shapes = {(b["samples"], len(b["solved"])) for b in by_seed.values()}
+        if len(shapes) != 1:
+            continue  # seeds sampled differently: nothing to pool
+        ((n, problems),) = shapes
+        seeds = sorted(by_seed)
+        per_k = {k: np.array([pass_at_k(n, by_seed[s]["solved"], k) for s in seeds]) for k in range(1, n + 1)}
+        curve = []
+        for k, scores in per_k.items():
+            stat = hierarchical_bootstrap(scores, n_boot=n_boot)
+            curve.append({"k": k, "mean": stat["mean"], "low": stat["low"], "high": stat["high"]})
+        rows[(model, task, algo)] = {"model": model, "task": task, "algo": algo, "samples": n, "problems": problems,
+                                     "seeds": seeds, "curve": curve, "vs_base": {}}  # fmt: skip
+        matrices[(model, task, algo)] = {1: per_k[1], n: per_k[n]}
+    for (model, task, algo), row in rows.items():
+        base = matrices.get((model, task, "base"))
+        if algo == "base" or base is None or set(base) != set(matrices[(model, task, algo)]):
+            continue
+        for k, scores in matrices[(model, task, algo)].items():
+            if scores.shape[1] == base[k].shape[1]:
+                row["vs_base"][str(k)] = paired_difference(scores, base[k], n_boot=n_boot)
+    for model, task in {(m, t) for m, t, _ in rows}:
+        for k in {k for (m, t, _), r in rows.items() if (m, t) == (model, task) for k in r["vs_base"]}:
+            family = {a: r["vs_base"][k]["p_value"] for (m, t, a), r in rows.items()
+                      if (m, t) == (model, task) and k in r["vs_base"]}  # fmt: skip
+            for algo, verdict in holm(family, alpha=alpha).items():
+                test = rows[(model, task, algo)]["vs_base"][k]
+                test["p_adjusted"], test["significant"] = verdict["p_adjusted"], verdict["significant"]
+    return list(rows.values())
+
+
 def binomial_se(p: float, n: int) -> float:
     """Standard error ``sqrt(p (1 - p) / n)`` of a mean of ``n`` independent Bernoulli(``p``) scores."""
     return math.sqrt(p * (1.0 - p) / n)
@@ -600,6 +720,7 @@ __all__ = [
     "CONTRAST_METRICS",
     "PRIMARY_CONTRASTS",
     "binomial_se",
+    "boundary_table",
     "contrast_table",
     "control_contrasts",
     "hierarchical_bootstrap",
@@ -611,5 +732,6 @@ __all__ = [
     "paired_difference",
     "per_problem_scores",
     "primary_contrasts",
+    "regime_table",
     "summarize_algorithm",
 ]

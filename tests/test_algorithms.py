@@ -29,7 +29,7 @@ TINY_LM = {  # a comparison shrunk to seconds (the discrete settings are the pre
 def test_the_registry_holds_the_baselines_with_their_kinds():
     kinds = {name: spec.kind for name, spec in algorithms.algorithms().items()}
     assert {n for n, k in kinds.items() if k == "lm"} == {"base", "sft", "srl", "rlvr", "srl-rlvr", "srl-onpolicy",
-                                                          "control-sft", "control-rlvr"}
+                                                          "rlvr-curriculum", "control-sft", "control-rlvr"}
     controls = {n: s.control for n, s in algorithms.algorithms().items() if s.control}
     assert controls == {"control-sft": "positive", "control-rlvr": "negative"}
     assert {n for n, k in kinds.items() if k == "discrete"} == {"random", "bc", "ppo", "ppo-srl", "ppo-outcome"}
@@ -99,7 +99,8 @@ def test_every_algorithm_trains_a_cell_and_returns_its_checkpoints(name, tmp_pat
         base = str(build_tiny_model(tmp_path / "base"))
     runs = tmp_path / "runs"
     runs.mkdir()
-    cell = Cell("tiny" if spec.kind == "lm" else "mlp", task, 0, dataclasses.replace(config, train_difficulty=0),
+    level = 1 if name == "rlvr-curriculum" else 0  # a curriculum needs a level below the training one
+    cell = Cell("tiny" if spec.kind == "lm" else "mlp", task, 0, dataclasses.replace(config, train_difficulty=level),
                 runs, base)  # fmt: skip
     result = spec.train_cell(cell)
     assert isinstance(result, TrainResult) and result.checkpoints

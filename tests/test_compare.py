@@ -212,7 +212,7 @@ def test_missing_model_directory_is_refused_before_anything_runs(tmp_path):
 
 
 def test_unknown_preset_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown preset 'huge'; valid: quick, standard, discrete, gpu"):
+    with pytest.raises(ValueError, match="unknown preset 'huge'; valid: quick, standard, regimes, discrete, gpu"):
         compare.preset_config("huge")
 
 

@@ -1,0 +1,206 @@
+"""The regime axis (graded start models), the reasoning boundary (pass@k) and the curriculum baseline."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from srl_gym import report, stats
+from srl_gym.algorithms import get_algorithm
+from srl_gym.compare import preset_config
+from srl_gym.metrics import pass_at_k
+
+GREEDY, AGENT = "greedy_success", "agent_success"
+
+
+# ---------------------------------------------------------------------- pass@k
+@given(st.integers(1, 70).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))))
+def test_pass_at_k_is_the_unbiased_estimator(case):
+    n, c, k = case
+    expected = 1.0 - math.comb(n - c, k) / math.comb(n, k)
+    assert pass_at_k(n, [c], k)[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_pass_at_k_endpoints_and_bad_input():
+    assert pass_at_k(8, [0, 3, 8], 1) == pytest.approx([0.0, 3 / 8, 1.0])
+    assert pass_at_k(8, [1], 8) == [1.0]  # one right sample among all n: k = n always holds it
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        pass_at_k(4, [1], 5)
+    with pytest.raises(ValueError, match="cannot be solved"):
+        pass_at_k(4, [5], 1)
+
+
+# ---------------------------------------------------------------------- the regime table and the boundary table
+def cell(model, algo, seed, greedy, agent=None, boundary=None):
+    per_problem = {GREEDY: [float(x) for x in greedy], AGENT: [float(x) for x in (agent if agent is not None else greedy)]}
+    evaluation = {GREEDY: float(np.mean(greedy)), "per_problem": per_problem}
+    if boundary is not None:
+        evaluation["boundary"] = boundary
+    return {"model": model, "task": "srl/LongMultiplication-v0", "algo": algo, "seed": seed, "kind": "lm",
+            "control": None, "eval": {"1": evaluation}}  # fmt: skip
+
+
+def regime_cells(rng, gains):
+    """Three start models of rising competence; algorithm "up" gains ``gains[model]``, "flat" nothing."""
+    cells, bases = [], []
+    for model, (rate, gain) in gains.items():
+        bases.append({"model": model, "task": "srl/LongMultiplication-v0",
+                      "regime": {"pass@1": rate, "pass@8": 1 - (1 - rate) ** 8}})  # fmt: skip
+        difficulty = rng.random(200)
+        base = (difficulty < rate).astype(float)
+        for seed in range(3):
+            cells.append(cell(model, "base", seed, base))
+            cells.append(cell(model, "flat", seed, base))
+            cells.append(cell(model, "up", seed, (difficulty < rate + gain).astype(float)))
+    return cells, bases
+
+
+def test_regime_table_gives_each_algorithms_gain_over_its_own_start_model():
+    cells, bases = regime_cells(np.random.default_rng(0), {"never": (0.0, 0.0), "rarely": (0.1, 0.3),
+                                                            "often": (0.5, 0.2)})  # fmt: skip
+    rows = stats.regime_table(cells, bases, 1)
+    found = {(r["model"], r["algo"], r["metric"]): r for r in rows}
+    assert len(rows) == 3 * 2 * 2  # models x trained algorithms x metrics (greedy, agent)
+    assert found[("never", "up", GREEDY)]["gain"] == 0.0 and not found[("never", "up", GREEDY)]["significant"]
+    rarely = found[("rarely", "up", GREEDY)]
+    assert rarely["gain"] == pytest.approx(rarely["mean"] - rarely["base"]) and rarely["gain"] > 0.2
+    assert rarely["significant"] and rarely["low"] > 0 and rarely["p_adjusted"] >= rarely["p_value"]
+    assert found[("often", "flat", AGENT)]["gain"] == 0.0
+    assert found[("often", "up", GREEDY)]["pass@8"] == pytest.approx(1 - 0.5**8)
+
+
+def test_regime_table_skips_models_without_a_base_row_and_controls():
+    cells, bases = regime_cells(np.random.default_rng(1), {"a": (0.2, 0.1)})
+    cells.append(cell("a", "control-sft", 0, np.ones(200)) | {"control": "positive"})
+    cells += [cell("b", "up", 0, np.ones(200))]  # model b has no base cells
+    rows = stats.regime_table(cells, bases, 1)
+    assert {r["model"] for r in rows} == {"a"} and "control-sft" not in {r["algo"] for r in rows}
+
+
+def boundary(counts, n):
+    return {"samples": n, "problems": len(counts), "solved": list(counts)}
+
+
+def test_boundary_table_tells_sharpening_from_a_wider_boundary():
+    """"sharp" makes the problems the base sometimes solves always right (pass@1 up, pass@n the same); "wide"
+    also solves problems the base never samples (pass@n up)."""
+    n = 16
+    base = [0] * 20 + [2] * 20
+    sharp = [0] * 20 + [n] * 20
+    wide = [4] * 20 + [n] * 20
+    cells = []
+    for algo, counts in (("base", base), ("sharp", sharp), ("wide", wide)):
+        cells.append(cell("m", algo, 0, np.zeros(40), boundary=boundary(counts, n)))
+    rows = {r["algo"]: r for r in stats.boundary_table(cells, 1, n_boot=300)}
+    assert [p["k"] for p in rows["base"]["curve"]] == list(range(1, n + 1))
+    assert rows["base"]["curve"][0]["mean"] == pytest.approx(np.mean(base) / n)
+    assert rows["base"]["curve"][-1]["mean"] == pytest.approx(0.5)  # every problem the base ever solves
+    assert rows["base"]["vs_base"] == {}
+    assert rows["sharp"]["vs_base"]["1"]["diff"] > 0.3 and rows["sharp"]["vs_base"]["1"]["significant"]
+    assert rows["sharp"]["vs_base"][str(n)]["diff"] == 0.0 and not rows["sharp"]["vs_base"][str(n)]["significant"]
+    assert rows["wide"]["vs_base"][str(n)]["diff"] == pytest.approx(0.5) and rows["wide"]["vs_base"][str(n)][
+        "significant"]
+    curve = [p["mean"] for p in rows["wide"]["curve"]]
+    assert curve == sorted(curve)  # pass@k never falls with k
+
+
+def test_report_shows_the_regime_and_boundary_sections_and_draws_both_figures(tmp_path):
+    pytest.importorskip("matplotlib")
+    cells, bases = regime_cells(np.random.default_rng(2), {"never": (0.0, 0.0), "often": (0.4, 0.2)})
+    for c in cells:
+        if c["model"] == "often" and c["seed"] == 0:
+            c["eval"]["1"]["boundary"] = boundary([1, 0, 8, 3], 8)
+    results = {"config": {"train_difficulty": 1, "algos": ["base", "flat", "up"], "eval_samples": 0, "seeds": 3,
+                          "preset": "regimes", "curve_points": 1},
+               "summary": [], "cells": cells, "bases": bases}  # fmt: skip
+    text = "\n".join(report.regime_markdown(report._regimes(results)))
+    assert "pass@8 0.00" in text and "often (pass@1 0.40" in text and "| up |" in text
+    assert "\n".join(report.boundary_markdown(report._boundary(results))).count("| ") >= 3
+    figures = report.write_plots(results, tmp_path)
+    assert "regimes.png" in figures and "pass-at-k-often-LongMultiplication-v0.png" in figures
+    assert (tmp_path / "regimes.png").stat().st_size > 0
+
+
+# ---------------------------------------------------------------------- config: bad input before any training
+def test_the_regimes_preset_grades_its_start_models_and_samples_the_boundary():
+    config = preset_config("regimes")
+    assert config.models == ("tiny-longmul-900", "tiny-longmul", "tiny-longmul-plus")
+    assert "rlvr-curriculum" in config.algos and config.regime_samples >= 8
+    assert config.boundary_samples == 64 and config.boundary_models == ("tiny-longmul",)
+    assert config.wants_boundary("tiny-longmul", 0) and not config.wants_boundary("tiny-longmul", 1)
+    assert not config.wants_boundary("tiny-longmul-900", 0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"models": ("tiny-longmul", "tiny-longmul")}, "models lists a name twice"),
+        ({"boundary_models": ("tiny",)}, "boundary_models must be distinct start models"),
+        ({"train_difficulty": 0, "force_underpowered": True}, "rlvr-curriculum climbs from level 0"),
+        ({"regime_samples": -1}, "regime_samples must be an integer >= 0"),
+    ],
+)
+def test_bad_regime_settings_are_refused_before_any_training(changes, message):
+    with pytest.raises(ValueError, match=message):
+        preset_config("regimes", **changes)
+
+
+def test_a_start_model_whose_pass_rate_cannot_be_measured_is_refused():
+    """Training problems that exhaust the level leave no validation problem: no x for the regime axis."""
+    with pytest.raises(ValueError, match="no validation problem"):
+        preset_config("regimes", tasks=("srl/Hanoi-v0",), models=("tiny-hanoi",), algos=("base", "rlvr"),
+                      train_difficulty=0, force_underpowered=True, boundary_models=())  # fmt: skip
+
+
+# ---------------------------------------------------------------------- the graded bases
+def test_graded_bases_share_the_design_and_keep_the_comparison_problems_out():
+    from srl_gym.agents import warmup
+    from srl_gym.agents.lm_eval import protected_levels
+
+    assert [s.updates for s in warmup.chain("tiny-longmul-plus")] == [240, 2500]
+    assert warmup.BASES["tiny-longmul-900"].updates < warmup.BASES["tiny-longmul"].updates
+    for name in ("tiny-longmul-900", "tiny-longmul", "tiny-longmul-plus"):
+        assert 1 in protected_levels(name) and 0 not in protected_levels(name)
+        assert warmup.shipped_base(name) is not None, f"{name} is not built: python -m srl_gym.agents.warmup build"
+
+
+# ---------------------------------------------------------------------- the curriculum
+def test_curriculum_is_a_registered_algorithm_with_rlvrs_objective():
+    spec = get_algorithm("rlvr-curriculum")
+    assert spec.kind == "lm" and spec.trainable and not spec.expert_data and spec.objectives == ("avg_at_k",)
+    assert spec.load().Args().threshold == 0.5
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"difficulty": 0}, "needs a level below the training one"),
+        ({"difficulty": 1, "start_difficulty": 1}, "start_difficulty must be a level below"),
+        ({"difficulty": 1, "threshold": 0.0}, "threshold"),
+        ({"difficulty": 1, "window": 0}, "window"),
+    ],
+)
+def test_curriculum_refuses_a_schedule_without_levels_below(changes, message):
+    from srl_gym.agents import rlvr_curriculum
+
+    args = rlvr_curriculum.Args(model="tiny", env_id="srl/LongMultiplication-v0", **changes)
+    with pytest.raises(ValueError, match=message):
+        args.validate()
+
+
+def test_level_up_ends_a_level_once_the_windowed_sampled_success_passes_the_threshold():
+    from srl_gym.agents.rlvr_curriculum import level_up
+
+    watcher = level_up(0.5, 2)
+    control = SimpleNamespace(should_training_stop=False, should_save=False)
+    for reward in (0.9, 0.0, 0.6):  # windows: (0.9), (0.9, 0.0) = 0.45, (0.0, 0.6) = 0.3
+        watcher.on_log(None, None, control, logs={"reward": reward, "loss": 0.1})
+        assert not control.should_training_stop
+    watcher.on_log(None, None, control, logs={"loss": 0.1})  # a row without a reward changes nothing
+    watcher.on_log(None, None, control, logs={"reward": 0.45})  # (0.6, 0.45) = 0.525
+    assert control.should_training_stop and control.should_save and watcher.passed
