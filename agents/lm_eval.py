@@ -67,7 +67,7 @@ def protected_levels(model: str) -> tuple[int, ...] | None:
     # a level is protected when every warm-up of the chain (the base, its start, ...) left its problems out or
     # never drew from it
     protected = [level for level in levels
-                 if all(level in spec.protected_levels or level not in spec.levels for spec in chain(model))]  # fmt: skip
+                 if all(level in s.protected_levels or level not in s.levels for s in chain(model))]  # fmt: skip
     return tuple(sorted(protected))
 
 
@@ -231,7 +231,8 @@ def boundary(model_dir: str, task: str, difficulty: int, config: Any, seed: int)
     ``boundary_problems`` test problems, with the per-problem counts of right samples (for intervals)."""
     n = config.boundary_samples
     seeds = range(min(config.boundary_problems, config.eval_problems))
-    solved = sample_solved(model_dir, task, difficulty, "test", seeds, config, n, derived_seed(seed, difficulty, 0xB0DA))
+    solved = sample_solved(model_dir, task, difficulty, "test", seeds, config, n,
+                           derived_seed(seed, difficulty, 0xB0DA))  # fmt: skip
     counts = [int(c) for c in solved.sum(axis=1)]
     return {"samples": n, "problems": len(counts), "solved": counts,
             "pass_at_k": {str(k): float(np.mean(M.pass_at_k(n, counts, k))) for k in range(1, n + 1)}}  # fmt: skip

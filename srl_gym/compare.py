@@ -417,7 +417,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
             "updates": 20,
             "eval_problems": 100,
             "eval_harder_levels": 0,
-            "eval_samples": 0,  # no avg@k (its minutes go to the boundary's pass@k; the training table has RLVR's reward)
+            "eval_samples": 0,  # no avg@k: its minutes go to the boundary (the training table has RLVR's reward)
             "validation_problems": 50,
             # standard's rates, chosen on validation from tiny-longmul (docs/results/lr-sweep-1000): the same for
             # every start model (one sweep per start model would triple the CPU cost)
@@ -1045,7 +1045,7 @@ def _command_args(config: CompareConfig) -> list[str]:
     """The command-line arguments that reproduce ``config`` from its preset."""
     try:
         base = dataclasses.asdict(preset_config(config.preset))
-    except (ValueError, FileNotFoundError):  # the preset's own defaults cannot run here (a start model not built): compare unvalidated
+    except (ValueError, FileNotFoundError):  # the preset's defaults cannot run here (a start model not built)
         base = dataclasses.asdict(CompareConfig(**{"preset": config.preset, **PRESETS[config.preset][1]}))
     args = ["--preset", config.preset]
     for key, value in dataclasses.asdict(config).items():

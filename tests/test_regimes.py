@@ -37,7 +37,8 @@ def test_pass_at_k_endpoints_and_bad_input():
 
 # ---------------------------------------------------------------------- the regime table and the boundary table
 def cell(model, algo, seed, greedy, agent=None, boundary=None):
-    per_problem = {GREEDY: [float(x) for x in greedy], AGENT: [float(x) for x in (agent if agent is not None else greedy)]}
+    agent = greedy if agent is None else agent
+    per_problem = {GREEDY: [float(x) for x in greedy], AGENT: [float(x) for x in agent]}
     evaluation = {GREEDY: float(np.mean(greedy)), "per_problem": per_problem}
     if boundary is not None:
         evaluation["boundary"] = boundary
