@@ -31,6 +31,13 @@ LongMultiplication cannot show: on-policy states off the expert's path, and a fl
 (``expert_noise``). Its levels hold only 81 and 243 problems, so nothing could be kept out of
 its warm-up: a comparison on it sees warm-up problems again and needs ``--force-underpowered``.
 
+Two more shipped bases of tiny-longmul's design grade its competence at level 1 for the
+``regimes`` preset (the x axis of "gain against the start model's competence", measured there
+as pass@1 and pass@8 on validation): ``tiny-longmul-900`` is the same warm-up stopped at 900
+updates, and ``tiny-longmul-plus`` continues ``tiny-longmul`` (`BaseSpec.start`: its tokenizer and
+weights) with 240 SFT updates of whole solutions (``mode="solution"``) on its own 4,000 level-1
+warm-up problems, the positive control's recipe on problems that are none of a comparison's.
+
 What a build does (`build`, settings in `BaseSpec`, the shipped ones in `BASES`):
 
 1. **Tokenizer** (`train_tokenizer`): byte-level BPE from the ``tokenizers`` library, trained on
