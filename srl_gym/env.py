@@ -46,6 +46,10 @@ TEXT_CHARSET = frozenset(
 ORACLE_INFO_KEYS = frozenset({"expert_step", "expert_action"})
 
 
+#: No state at all (what `ReasoningEnv._current` starts an episode from: no state is this object).
+_NO_STATE = object()
+
+
 def agent_info(info: dict[str, Any]) -> dict[str, Any]:
     """A copy of a step's ``info`` without `ORACLE_INFO_KEYS`: what an evaluated agent may see."""
     return {k: v for k, v in info.items() if k not in ORACLE_INFO_KEYS}
@@ -286,6 +290,7 @@ class ReasoningEnv(gym.Env):
             self.observation_space = task.discrete_observation_space()
             n = len(self.moves) if self.moves is not None else task.num_candidates
             self.action_space = spaces.Discrete(n)
+            self._num_actions = int(n)  # a plain int: compared on every step
 
         self.problem: Problem | None = None
 
@@ -300,10 +305,11 @@ class ReasoningEnv(gym.Env):
         self.expert_steps = self.task.expert_trajectory(self.state)
         # Per-episode memos of pure functions of the state (cleared here, so nothing outlives the episode;
         # they hold at most the states this episode visits): the oracle's (action, text), seeded with
-        # the clean trajectory just computed, and a move-set task's action mask and discrete observation.
+        # the clean trajectory just computed, and a move-set task's [action mask, discrete observation].
         self._oracle_memo = {state: (action, text) for state, action, text in self.expert_steps}
-        self._mask_memo: dict[Any, np.ndarray] = {}
-        self._obs_memo: dict[Any, np.ndarray] = {}
+        self._state_memo: dict[Any, list[np.ndarray]] = {}
+        self._current_state: Any = _NO_STATE  # the state `_current_entry` belongs to (checked by identity)
+        self._current_entry: list[np.ndarray] | None = None
         self._similarity_memo: dict[tuple[str, str], float] = {}  # (discrete step's text, expert's text) -> score
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
         self._history_lines: list[str] = []  # the text observation's line of each step of history, once built
@@ -371,8 +377,11 @@ class ReasoningEnv(gym.Env):
         state = self.state
         if self.interface == "discrete":
             index = self._discrete_index(action)
+            legal = True
             if self.moves is not None:
-                chosen, text = self.moves[index], self.task.format_step(state, self.moves[index])
+                chosen = self.moves[index]
+                text = self.task.format_step(state, chosen)
+                legal = self._current()[0][index]  # the mask is apply's verdict (Task.legal_mask's contract)
             elif index < len(self._candidates):  # a candidate: its text is already in the observation
                 chosen, text = self._candidates[index], self._candidate_texts[index]
             else:  # a masked slot: no step at all
@@ -381,6 +390,8 @@ class ReasoningEnv(gym.Env):
             similarity = self._similarity_memo.get(key)
             if similarity is None:
                 similarity = self._similarity_memo[key] = step_similarity(text, self._expert_text, self.similarity)
+            if not legal:  # what apply would raise InvalidStep for, without the exception
+                return StepOutcome(text, False, similarity, state)
             try:
                 return StepOutcome(text, True, similarity, self.task.apply(state, chosen))
             except InvalidStep:
@@ -403,6 +414,9 @@ class ReasoningEnv(gym.Env):
         return StepOutcome(self.task.format_step(state, parsed), True, similarity, next_state)
 
     def _discrete_index(self, action: Any) -> int:
+        kind = type(action)
+        if (kind is int or kind is np.int64) and 0 <= action < self._num_actions:  # what samplers give
+            return int(action)
         if isinstance(action, np.ndarray) and action.shape in ((), (1,)):
             action = action.reshape(()).item()
         if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
@@ -454,10 +468,21 @@ class ReasoningEnv(gym.Env):
             return self._text_observation()
         if self.moves is None:
             return self.task.encode_discrete(self.state, self._candidate_texts)
-        obs = self._obs_memo.get(self.state)
-        if obs is None:
-            obs = self._obs_memo[self.state] = self.task.encode_discrete(self.state, [])
-        return obs.copy()  # the caller may write to it
+        return self._current()[1].copy()  # the caller may write to it
+
+    def _current(self) -> list[np.ndarray]:
+        """[action mask, discrete observation] of the current state (move-set tasks), memoised per episode.
+
+        Both are pure functions of the state; the entry of the state last asked for is kept aside, so
+        the mask and the observation of one step cost one dict lookup between them.
+        """
+        state = self.state
+        if state is not self._current_state:
+            entry = self._state_memo.get(state)
+            if entry is None:
+                entry = self._state_memo[state] = [self._legal_moves(state), self.task.encode_discrete(state, [])]
+            self._current_state, self._current_entry = state, entry
+        return self._current_entry
 
     def _text_observation(self) -> str:
         parts = [self._problem_text, "\n\nSteps so far:"]
@@ -510,10 +535,7 @@ class ReasoningEnv(gym.Env):
             mask = np.zeros(self.task.num_candidates, dtype=np.int8)
             mask[: len(self._candidates)] = 1
             return mask
-        mask = self._mask_memo.get(self.state)
-        if mask is None:
-            mask = self._mask_memo[self.state] = self._legal_moves(self.state)
-        return mask.copy()  # the caller may write to it
+        return self._current()[0].copy()  # the caller may write to it
 
     def _legal_moves(self, state: Any) -> np.ndarray:
         legal = self.task.legal_mask(state)

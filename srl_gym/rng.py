@@ -18,6 +18,10 @@ from collections.abc import Sequence
 from math import ceil, log
 from typing import Any
 
+#: ``m.bit_length()`` for every ``m`` below 1024 (a tuple index is cheaper than the method call): the
+#: lengths the pool loops of `FastRandom.shuffle` and `FastRandom.sample` draw.
+_BITS = tuple(m.bit_length() for m in range(1024))
+
 
 class FastRandom(random.Random):
     """``random.Random`` whose ``randrange``, ``randint``, ``choice``, ``shuffle`` and ``sample`` are inlined.
@@ -69,9 +73,11 @@ class FastRandom(random.Random):
         if args or kwargs:  # Python 3.10's deprecated ``random`` argument
             return super().shuffle(x, *args, **kwargs)
         getrandbits = self.getrandbits
-        for i in reversed(range(1, len(x))):
+        size = len(x)
+        bits_of = _BITS if size < len(_BITS) else tuple(m.bit_length() for m in range(size + 1))
+        for i in range(size - 1, 0, -1):
             n = i + 1
-            bits = n.bit_length()
+            bits = bits_of[n]
             j = getrandbits(bits)
             while j >= n:
                 j = getrandbits(bits)
@@ -88,14 +94,16 @@ class FastRandom(random.Random):
         if not 0 <= k <= n or n > setsize:
             return super().sample(population, k)
         getrandbits = self.getrandbits
+        bits_of = _BITS if n < len(_BITS) else tuple(m.bit_length() for m in range(n + 1))
         pool = list(population)
         result = [None] * k
-        for i in range(k):
-            m = n - i
-            bits = m.bit_length()
+        i = 0
+        for m in range(n, n - k, -1):  # m = n - i
+            bits = bits_of[m]
             j = getrandbits(bits)
             while j >= m:
                 j = getrandbits(bits)
             result[i] = pool[j]
             pool[j] = pool[m - 1]  # move the non-selected item into the vacancy
+            i += 1
         return result
