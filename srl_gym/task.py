@@ -392,5 +392,9 @@ def encode_bytes(text: str, width: int) -> np.ndarray:
 
 def encode_slots(texts: Sequence[str], width: int) -> np.ndarray:
     """`encode_bytes` of each text, end to end: one uint8 vector of ``len(texts) * width`` bytes."""
-    raw = b"".join(text.encode("utf-8")[:width].ljust(width, b"\0") for text in texts)
+    joined = "".join([text[:width].ljust(width, "\0") for text in texts])
+    if joined.isascii():  # one byte per character: cutting and padding characters is cutting and padding bytes
+        raw = joined.encode("ascii")
+    else:
+        raw = b"".join([text.encode("utf-8")[:width].ljust(width, b"\0") for text in texts])
     return np.frombuffer(raw, dtype=np.uint8).copy()  # a writable array, as np.zeros gave

@@ -360,7 +360,7 @@ def _consequences(s: Statement, at: int, by_subject, by_predicate) -> list[tuple
     return out  # no statement relates a category to itself
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # built once per theory, never compared: a plain class's cheaper __init__
 class _Analysis:
     index: dict[str, int]  # category name -> id
     statements: tuple[Statement, ...]  # the closure of the premises, in the order found
