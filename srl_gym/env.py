@@ -50,6 +50,19 @@ ORACLE_INFO_KEYS = frozenset({"expert_step", "expert_action"})
 _NO_STATE = object()
 
 
+def _problem_seed(np_random: np.random.Generator) -> int:
+    """``int(np_random.integers(2**62))``: the seed of an episode's problem, drawn from the env's RNG.
+
+    With Gymnasium's PCG64 that is one raw 64-bit draw shifted right by 2 (numpy's Lemire method for a
+    range of 2^62 never rejects), the same number and the same RNG state without ``integers``'
+    argument handling; ``tests/test_envs_common.py`` checks the two agree.
+    """
+    bit_generator = np_random.bit_generator
+    if type(bit_generator) is np.random.PCG64:
+        return bit_generator.random_raw() >> 2
+    return int(np_random.integers(2**62))
+
+
 def agent_info(info: dict[str, Any]) -> dict[str, Any]:
     """A copy of a step's ``info`` without `ORACLE_INFO_KEYS`: what an evaluated agent may see."""
     return {k: v for k, v in info.items() if k not in ORACLE_INFO_KEYS}
@@ -297,7 +310,7 @@ class ReasoningEnv(gym.Env):
     # ------------------------------------------------------------------ Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
-        problem_seed = int(self.np_random.integers(2**62))
+        problem_seed = _problem_seed(self.np_random)
         self._rng = FastRandom(problem_seed)  # random.Random's draws, faster (srl_gym.rng)
         self.problem = self.task.generate_split(self._rng, self.split)
         self._problem_text = sanitize(self.problem.text)

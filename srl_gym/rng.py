@@ -21,6 +21,8 @@ from typing import Any
 #: ``m.bit_length()`` for every ``m`` below 1024 (a tuple index is cheaper than the method call): the
 #: lengths the pool loops of `FastRandom.shuffle` and `FastRandom.sample` draw.
 _BITS = tuple(m.bit_length() for m in range(1024))
+#: Sequences `FastRandom.sample` takes without asking ``isinstance(population, Sequence)`` (an ABC check).
+_SEQUENCE_TYPES = frozenset({list, tuple, str, range})
 
 
 class FastRandom(random.Random):
@@ -85,7 +87,9 @@ class FastRandom(random.Random):
         return None
 
     def sample(self, population: Any, k: int, *, counts: Any = None) -> list:
-        if counts is not None or not isinstance(population, Sequence) or type(k) is not int:
+        if counts is not None or type(k) is not int or (
+            type(population) not in _SEQUENCE_TYPES and not isinstance(population, Sequence)  # ABC check: slow
+        ):
             return super().sample(population, k, counts=counts)
         n = len(population)
         setsize = 21  # the base class's choice between its two algorithms, verbatim

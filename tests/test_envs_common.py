@@ -309,3 +309,18 @@ def test_verifier_rejects_garbage(entry):
     task, problem = env.unwrapped.task, env.unwrapped.problem
     for garbage in ("", "banana", "\x00\x01", "Answer: -987654321"):
         assert task.verify(problem, garbage) is False
+
+
+def test_problem_seed_is_integers_2_62():
+    """The env's shortcut for ``int(np_random.integers(2**62))`` gives the same numbers and leaves the same state."""
+    from gymnasium.utils import seeding
+
+    from srl_gym.env import _problem_seed
+
+    for seed in range(200):
+        fast, slow = seeding.np_random(seed)[0], seeding.np_random(seed)[0]
+        for _ in range(4):
+            assert _problem_seed(fast) == int(slow.integers(2**62))
+        assert fast.bit_generator.state == slow.bit_generator.state
+    other = np.random.Generator(np.random.MT19937(3))  # any other bit generator: numpy's own call
+    assert _problem_seed(other) == int(np.random.Generator(np.random.MT19937(3)).integers(2**62))

@@ -285,6 +285,12 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
 # ---------------------------------------------------------------------- statements and rules
 def _text(statement: Statement, names: tuple[str, ...]) -> str:
     form, x, y = statement
+    if form == ALL:
+        return f"All {names[x]} are {names[y]}"
+    if form == NO:
+        return f"No {names[x]} are {names[y]}"
+    if form == SOME:
+        return f"Some {names[x]} are {names[y]}"
     return ("All {} are {}", "No {} are {}", "Some {} are {}", "Some {} are not {}")[form].format(names[x], names[y])
 
 
@@ -537,8 +543,11 @@ def _satisfiable(statements, n: int) -> bool:
                 return False
         else:
             continue
-        if any(a in disjoint and not disjoint[a].isdisjoint(element) for a in element):
-            return False
+        if disjoint:  # no "No" statement: nothing to be disjoint from
+            for a in element:
+                apart = disjoint.get(a)
+                if apart is not None and not apart.isdisjoint(element):
+                    return False
     return True
 
 
