@@ -306,6 +306,7 @@ class ReasoningEnv(gym.Env):
             self._num_actions = int(n)  # a plain int: compared on every step
 
         self.problem: Problem | None = None
+        self._slot_masks: dict[int, np.ndarray] = {}  # candidate count -> action mask (at most num_candidates + 1)
 
     # ------------------------------------------------------------------ Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
@@ -544,10 +545,13 @@ class ReasoningEnv(gym.Env):
             raise RuntimeError("call reset() before asking for the action mask")
         if self._done:
             return np.ones(self.action_space.n, dtype=np.int8)
-        if self.moves is None:
-            mask = np.zeros(self.task.num_candidates, dtype=np.int8)
-            mask[: len(self._candidates)] = 1
-            return mask
+        if self.moves is None:  # the first len(candidates) slots: one array per count, copied
+            count = len(self._candidates)
+            mask = self._slot_masks.get(count)
+            if mask is None:
+                mask = self._slot_masks[count] = np.zeros(self.task.num_candidates, dtype=np.int8)
+                mask[:count] = 1
+            return mask.copy()  # the caller may write to it
         return self._current()[0].copy()  # the caller may write to it
 
     def _legal_moves(self, state: Any) -> np.ndarray:
