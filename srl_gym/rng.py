@@ -87,9 +87,9 @@ class FastRandom(random.Random):
         return None
 
     def sample(self, population: Any, k: int, *, counts: Any = None) -> list:
-        if counts is not None or type(k) is not int or (
-            type(population) not in _SEQUENCE_TYPES and not isinstance(population, Sequence)  # ABC check: slow
-        ):
+        if counts is not None or type(k) is not int:
+            return super().sample(population, k, counts=counts)
+        if type(population) not in _SEQUENCE_TYPES and not isinstance(population, Sequence):  # (an ABC check: slow)
             return super().sample(population, k, counts=counts)
         n = len(population)
         setsize = 21  # the base class's choice between its two algorithms, verbatim

@@ -164,6 +164,11 @@ class HornDeduction(Task[HornState, HornAction]):
     config_class = HornDeductionConfig
 
     def generate(self, rng: random.Random) -> Problem:
+        return self._draft(rng)[1]()
+
+    def _draft(self, rng: random.Random):
+        """The problem's text, then the whole problem: the expert's trajectory (its length goes in
+        ``meta``) only for a problem `generate_split` keeps."""
         spec = LEVEL_SPECS[self.difficulty]
         provable = rng.random() >= self.config.no_rate
         while True:
@@ -184,9 +189,13 @@ class HornDeduction(Task[HornState, HornAction]):
             f"When {query} is derived, finish with: Answer: yes. If it cannot be derived, first derive every fact "
             f"that can be derived and that {query} depends on through the rules, then finish with: Answer: no"
         )
-        state = HornState(theory, frozenset(theory.facts))
-        steps = len(self.expert_trajectory(state))
-        return Problem(text=text, initial_state=state, answer="yes" if provable else "no", meta={"steps": steps})
+
+        def finish() -> Problem:
+            state = HornState(theory, frozenset(theory.facts))
+            steps = len(self.expert_trajectory(state))
+            return Problem(text=text, initial_state=state, answer="yes" if provable else "no", meta={"steps": steps})
+
+        return text, finish
 
     # ------------------------------------------------------------------ dynamics
     def is_terminal(self, state: HornState) -> bool:
