@@ -430,21 +430,21 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
     users: list[tuple[int, ...]] = [()] * len(statements)
     for p, uses in used_by.items():
         users[p] = tuple(uses)
-    fields = {
-        "index": {name: i for i, name in enumerate(theory.names)},
-        "statements": statements,
-        "order": order,
-        "ways": ways,
-        "derivations": tuple(derivations),
-        "sizes": tuple(sizes),
-        "users": tuple(users),
-        "follows": follows,
-    }
-    info = _Analysis(**fields, targets=())
-    if follows:
-        return info
-    start = _costs(info, frozenset(theory.premises))
-    return _Analysis(**fields, targets=tuple(sorted(goals, key=lambda i: (start[i], statements[i]))))
+    info = _Analysis(
+        index=dict(zip(theory.names, range(len(theory.names)))),
+        statements=statements,
+        order=order,
+        ways=ways,
+        derivations=tuple(derivations),
+        sizes=tuple(sizes),
+        users=tuple(users),
+        follows=follows,
+        targets=(),
+    )
+    if not follows:  # the targets' order needs the costs, which need the rest (set once, before anyone sees it)
+        start = _costs(info, frozenset(theory.premises))
+        info.targets = tuple(sorted(goals, key=lambda i: (start[i], statements[i])))
+    return info
 
 
 def _truth(theory: SyllogismTheory) -> str:
