@@ -370,7 +370,7 @@ def _analyse(theory: HornTheory) -> _Analysis:
                         frontier.append(p)
     relevant = frozenset(a for a in depends if a in derivable and a not in theory.facts)
     return _Analysis(
-        index=dict(zip(theory.names, range(len(theory.names)))),
+        index=dict(zip(theory.names, range(len(theory.names)), strict=True)),
         derivable=derivable,
         live_rules={head: tuple(rules) for head, rules in live.items()},
         relevant=relevant,

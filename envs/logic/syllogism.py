@@ -431,7 +431,7 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
     for p, uses in used_by.items():
         users[p] = tuple(uses)
     info = _Analysis(
-        index=dict(zip(theory.names, range(len(theory.names)))),
+        index=dict(zip(theory.names, range(len(theory.names)), strict=True)),
         statements=statements,
         order=order,
         ways=ways,
