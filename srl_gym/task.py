@@ -393,6 +393,7 @@ class Task(ABC, Generic[State, Action]):
 
 #: Bytes per text slot in the default discrete observation.
 DEFAULT_OBS_CHARS = 128
+_UINT8 = np.dtype(np.uint8)  # made once: np.uint8 as a dtype argument is converted on every call
 
 
 def encode_bytes(text: str, width: int) -> np.ndarray:
@@ -407,4 +408,4 @@ def encode_slots(texts: Sequence[str], width: int) -> np.ndarray:
         raw = joined.encode("ascii")
     else:
         raw = b"".join([text.encode("utf-8")[:width].ljust(width, b"\0") for text in texts])
-    return np.frombuffer(raw, dtype=np.uint8).copy()  # a writable array, as np.zeros gave
+    return np.frombuffer(raw, _UINT8).copy()  # a writable array, as np.zeros gave
