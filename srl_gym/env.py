@@ -321,9 +321,9 @@ class ReasoningEnv(gym.Env):
         # they hold at most the states this episode visits): the oracle's (action, text), seeded with
         # the clean trajectory just computed, and a move-set task's [action mask, discrete observation].
         self._oracle_memo = {state: (action, text) for state, action, text in self.expert_steps}
-        self._state_memo: dict[Any, list[np.ndarray]] = {}
+        self._state_memo: dict[Any, list[np.ndarray | None]] = {}
         self._current_state: Any = _NO_STATE  # the state `_current_entry` belongs to (checked by identity)
-        self._current_entry: list[np.ndarray] | None = None
+        self._current_entry: list[np.ndarray | None] = [None, None]
         self._similarity_memo: dict[tuple[str, str], float] = {}  # (discrete step's text, expert's text) -> score
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
         self._history_lines: list[str] = []  # the text observation's line of each step of history, once built
@@ -395,7 +395,7 @@ class ReasoningEnv(gym.Env):
             if self.moves is not None:
                 chosen = self.moves[index]
                 text = self.task.format_step(state, chosen)
-                legal = self._current()[0][index]  # the mask is apply's verdict (Task.legal_mask's contract)
+                legal = self._current_mask()[index]  # the mask is apply's verdict (Task.legal_mask's contract)
             elif index < len(self._candidates):  # a candidate: its text is already in the observation
                 chosen, text = self._candidates[index], self._candidate_texts[index]
             else:  # a masked slot: no step at all
@@ -482,21 +482,33 @@ class ReasoningEnv(gym.Env):
             return self._text_observation()
         if self.moves is None:
             return self.task.encode_discrete(self.state, self._candidate_texts)
-        return self._current()[1].copy()  # the caller may write to it
+        entry = self._current()
+        obs = entry[1]
+        if obs is None:
+            obs = entry[1] = self.task.encode_discrete(self.state, [])
+        return obs.copy()  # the caller may write to it
 
-    def _current(self) -> list[np.ndarray]:
+    def _current(self) -> list[np.ndarray | None]:
         """[action mask, discrete observation] of the current state (move-set tasks), memoised per episode.
 
-        Both are pure functions of the state; the entry of the state last asked for is kept aside, so
-        the mask and the observation of one step cost one dict lookup between them.
+        Both are pure functions of the state, each filled in when first asked for (the mask only while
+        the episode runs, as before); the entry of the state last asked for is kept aside, so the mask
+        and the observation of one step cost one dict lookup between them.
         """
         state = self.state
         if state is not self._current_state:
             entry = self._state_memo.get(state)
             if entry is None:
-                entry = self._state_memo[state] = [self._legal_moves(state), self.task.encode_discrete(state, [])]
+                entry = self._state_memo[state] = [None, None]
             self._current_state, self._current_entry = state, entry
         return self._current_entry
+
+    def _current_mask(self) -> np.ndarray:
+        entry = self._current()
+        mask = entry[0]
+        if mask is None:
+            mask = entry[0] = self._legal_moves(self.state)
+        return mask
 
     def _text_observation(self) -> str:
         parts = [self._problem_text, "\n\nSteps so far:"]
@@ -552,7 +564,7 @@ class ReasoningEnv(gym.Env):
                 mask = self._slot_masks[count] = np.zeros(self.task.num_candidates, dtype=np.int8)
                 mask[:count] = 1
             return mask.copy()  # the caller may write to it
-        return self._current()[0].copy()  # the caller may write to it
+        return self._current_mask().copy()  # the caller may write to it
 
     def _legal_moves(self, state: Any) -> np.ndarray:
         legal = self.task.legal_mask(state)
