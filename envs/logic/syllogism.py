@@ -536,7 +536,7 @@ def _satisfiable(statements, n: int) -> bool:
 
     for form, x, y in statements:
         if form == SOME:
-            element = up(x) | up(y)
+            element = up(x) if x == y else up(x) | up(y)  # (read only below: the cached set itself will do)
         elif form == SOME_NOT:
             element = up(x)
             if y in element:
