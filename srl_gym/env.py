@@ -46,6 +46,23 @@ TEXT_CHARSET = frozenset(
 ORACLE_INFO_KEYS = frozenset({"expert_step", "expert_action"})
 
 
+#: No state at all (what `ReasoningEnv._current` starts an episode from: no state is this object).
+_NO_STATE = object()
+
+
+def _problem_seed(np_random: np.random.Generator) -> int:
+    """``int(np_random.integers(2**62))``: the seed of an episode's problem, drawn from the env's RNG.
+
+    With Gymnasium's PCG64 that is one raw 64-bit draw shifted right by 2 (numpy's Lemire method for a
+    range of 2^62 never rejects), the same number and the same RNG state without ``integers``'
+    argument handling; ``tests/test_envs_common.py`` checks the two agree.
+    """
+    bit_generator = np_random.bit_generator
+    if type(bit_generator) is np.random.PCG64:
+        return bit_generator.random_raw() >> 2
+    return int(np_random.integers(2**62))
+
+
 def agent_info(info: dict[str, Any]) -> dict[str, Any]:
     """A copy of a step's ``info`` without `ORACLE_INFO_KEYS`: what an evaluated agent may see."""
     return {k: v for k, v in info.items() if k not in ORACLE_INFO_KEYS}
@@ -61,8 +78,8 @@ _OUTSIDE_CHARSET = re.compile("[^" + "".join(sorted(re.escape(c) for c in TEXT_C
 
 def sanitize(text: str) -> str:
     """``text`` with every character outside `TEXT_CHARSET` replaced by "?"."""
-    if text.isascii() and text.isprintable():
-        return text
+    if text.isascii() and (text.isprintable() or text.replace("\n", "").isprintable()):
+        return text  # printable ASCII and newlines only: all in TEXT_CHARSET (problem texts have lines)
     return _OUTSIDE_CHARSET.sub("?", text)
 
 
@@ -286,13 +303,15 @@ class ReasoningEnv(gym.Env):
             self.observation_space = task.discrete_observation_space()
             n = len(self.moves) if self.moves is not None else task.num_candidates
             self.action_space = spaces.Discrete(n)
+            self._num_actions = int(n)  # a plain int: compared on every step
 
         self.problem: Problem | None = None
+        self._slot_masks: dict[int, np.ndarray] = {}  # candidate count -> action mask (at most num_candidates + 1)
 
     # ------------------------------------------------------------------ Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
-        problem_seed = int(self.np_random.integers(2**62))
+        problem_seed = _problem_seed(self.np_random)
         self._rng = FastRandom(problem_seed)  # random.Random's draws, faster (srl_gym.rng)
         self.problem = self.task.generate_split(self._rng, self.split)
         self._problem_text = sanitize(self.problem.text)
@@ -300,10 +319,11 @@ class ReasoningEnv(gym.Env):
         self.expert_steps = self.task.expert_trajectory(self.state)
         # Per-episode memos of pure functions of the state (cleared here, so nothing outlives the episode;
         # they hold at most the states this episode visits): the oracle's (action, text), seeded with
-        # the clean trajectory just computed, and a move-set task's action mask and discrete observation.
+        # the clean trajectory just computed, and a move-set task's [action mask, discrete observation].
         self._oracle_memo = {state: (action, text) for state, action, text in self.expert_steps}
-        self._mask_memo: dict[Any, np.ndarray] = {}
-        self._obs_memo: dict[Any, np.ndarray] = {}
+        self._state_memo: dict[Any, list[np.ndarray | None]] = {}
+        self._current_state: Any = _NO_STATE  # the state `_current_entry` belongs to (checked by identity)
+        self._current_entry: list[np.ndarray | None] = [None, None]
         self._similarity_memo: dict[tuple[str, str], float] = {}  # (discrete step's text, expert's text) -> score
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
         self._history_lines: list[str] = []  # the text observation's line of each step of history, once built
@@ -371,8 +391,11 @@ class ReasoningEnv(gym.Env):
         state = self.state
         if self.interface == "discrete":
             index = self._discrete_index(action)
+            legal = True
             if self.moves is not None:
-                chosen, text = self.moves[index], self.task.format_step(state, self.moves[index])
+                chosen = self.moves[index]
+                text = self.task.format_step(state, chosen)
+                legal = self._current_mask()[index]  # the mask is apply's verdict (Task.legal_mask's contract)
             elif index < len(self._candidates):  # a candidate: its text is already in the observation
                 chosen, text = self._candidates[index], self._candidate_texts[index]
             else:  # a masked slot: no step at all
@@ -381,6 +404,8 @@ class ReasoningEnv(gym.Env):
             similarity = self._similarity_memo.get(key)
             if similarity is None:
                 similarity = self._similarity_memo[key] = step_similarity(text, self._expert_text, self.similarity)
+            if not legal:  # what apply would raise InvalidStep for, without the exception
+                return StepOutcome(text, False, similarity, state)
             try:
                 return StepOutcome(text, True, similarity, self.task.apply(state, chosen))
             except InvalidStep:
@@ -403,6 +428,9 @@ class ReasoningEnv(gym.Env):
         return StepOutcome(self.task.format_step(state, parsed), True, similarity, next_state)
 
     def _discrete_index(self, action: Any) -> int:
+        kind = type(action)
+        if (kind is int or kind is np.int64) and 0 <= action < self._num_actions:  # what samplers give
+            return int(action)
         if isinstance(action, np.ndarray) and action.shape in ((), (1,)):
             action = action.reshape(()).item()
         if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
@@ -454,10 +482,33 @@ class ReasoningEnv(gym.Env):
             return self._text_observation()
         if self.moves is None:
             return self.task.encode_discrete(self.state, self._candidate_texts)
-        obs = self._obs_memo.get(self.state)
+        entry = self._current()
+        obs = entry[1]
         if obs is None:
-            obs = self._obs_memo[self.state] = self.task.encode_discrete(self.state, [])
+            obs = entry[1] = self.task.encode_discrete(self.state, [])
         return obs.copy()  # the caller may write to it
+
+    def _current(self) -> list[np.ndarray | None]:
+        """[action mask, discrete observation] of the current state (move-set tasks), memoised per episode.
+
+        Both are pure functions of the state, each filled in when first asked for (the mask only while
+        the episode runs, as before); the entry of the state last asked for is kept aside, so the mask
+        and the observation of one step cost one dict lookup between them.
+        """
+        state = self.state
+        if state is not self._current_state:
+            entry = self._state_memo.get(state)
+            if entry is None:
+                entry = self._state_memo[state] = [None, None]
+            self._current_state, self._current_entry = state, entry
+        return self._current_entry
+
+    def _current_mask(self) -> np.ndarray:
+        entry = self._current()
+        mask = entry[0]
+        if mask is None:
+            mask = entry[0] = self._legal_moves(self.state)
+        return mask
 
     def _text_observation(self) -> str:
         parts = [self._problem_text, "\n\nSteps so far:"]
@@ -506,14 +557,14 @@ class ReasoningEnv(gym.Env):
             raise RuntimeError("call reset() before asking for the action mask")
         if self._done:
             return np.ones(self.action_space.n, dtype=np.int8)
-        if self.moves is None:
-            mask = np.zeros(self.task.num_candidates, dtype=np.int8)
-            mask[: len(self._candidates)] = 1
-            return mask
-        mask = self._mask_memo.get(self.state)
-        if mask is None:
-            mask = self._mask_memo[self.state] = self._legal_moves(self.state)
-        return mask.copy()  # the caller may write to it
+        if self.moves is None:  # the first len(candidates) slots: one array per count, copied
+            count = len(self._candidates)
+            mask = self._slot_masks.get(count)
+            if mask is None:
+                mask = self._slot_masks[count] = np.zeros(self.task.num_candidates, dtype=np.int8)
+                mask[:count] = 1
+            return mask.copy()  # the caller may write to it
+        return self._current_mask().copy()  # the caller may write to it
 
     def _legal_moves(self, state: Any) -> np.ndarray:
         legal = self.task.legal_mask(state)

@@ -97,6 +97,8 @@ def difflib_ratio(a: str, b: str) -> float:
     candidate start in ``a`` at a time. The total size of the blocks, hence the ratio 2M/T, is
     difflib's (``tests/test_rewards.py`` checks them against each other). Longer ``b``: difflib.
     """
+    if a == b:  # every character matches: 2M/T = 1 (difflib's float for any equal pair, "" included)
+        return 1.0
     la, lb = len(a), len(b)
     if lb >= _AUTOJUNK_CHARS:
         return difflib.SequenceMatcher(None, a, b).ratio()

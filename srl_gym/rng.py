@@ -18,6 +18,19 @@ from collections.abc import Sequence
 from math import ceil, log
 from typing import Any
 
+#: ``(last + 1).bit_length()`` for every ``last`` below 1024 (a tuple index is cheaper than the method
+#: call): the bits the pool loops of `FastRandom.shuffle` and `FastRandom.sample` draw to pick an index
+#: in ``0..last``.
+_BITS = tuple((last + 1).bit_length() for last in range(1024))
+
+
+def _bits_up_to(last: int) -> tuple[int, ...]:
+    return _BITS if last < len(_BITS) else tuple((i + 1).bit_length() for i in range(last + 1))
+
+
+#: Sequences `FastRandom.sample` takes without asking ``isinstance(population, Sequence)`` (an ABC check).
+_SEQUENCE_TYPES = frozenset({list, tuple, str, range})
+
 
 class FastRandom(random.Random):
     """``random.Random`` whose ``randrange``, ``randint``, ``choice``, ``shuffle`` and ``sample`` are inlined.
@@ -69,17 +82,19 @@ class FastRandom(random.Random):
         if args or kwargs:  # Python 3.10's deprecated ``random`` argument
             return super().shuffle(x, *args, **kwargs)
         getrandbits = self.getrandbits
-        for i in reversed(range(1, len(x))):
-            n = i + 1
-            bits = n.bit_length()
+        bits_of = _bits_up_to(len(x))
+        for i in range(len(x) - 1, 0, -1):  # j in 0..i: the base class's _randbelow(i + 1)
+            bits = bits_of[i]
             j = getrandbits(bits)
-            while j >= n:
+            while j > i:
                 j = getrandbits(bits)
             x[i], x[j] = x[j], x[i]
         return None
 
     def sample(self, population: Any, k: int, *, counts: Any = None) -> list:
-        if counts is not None or not isinstance(population, Sequence) or type(k) is not int:
+        if counts is not None or type(k) is not int:
+            return super().sample(population, k, counts=counts)
+        if type(population) not in _SEQUENCE_TYPES and not isinstance(population, Sequence):  # (an ABC check: slow)
             return super().sample(population, k, counts=counts)
         n = len(population)
         setsize = 21  # the base class's choice between its two algorithms, verbatim
@@ -88,14 +103,15 @@ class FastRandom(random.Random):
         if not 0 <= k <= n or n > setsize:
             return super().sample(population, k)
         getrandbits = self.getrandbits
+        bits_of = _bits_up_to(n)
         pool = list(population)
-        result = [None] * k
-        for i in range(k):
-            m = n - i
-            bits = m.bit_length()
+        result: list = []
+        append = result.append
+        for last in range(n - 1, n - k - 1, -1):  # draw i: j in 0..last, last = n - i - 1 (_randbelow(n - i))
+            bits = bits_of[last]
             j = getrandbits(bits)
-            while j >= m:
+            while j > last:
                 j = getrandbits(bits)
-            result[i] = pool[j]
-            pool[j] = pool[m - 1]  # move the non-selected item into the vacancy
+            append(pool[j])
+            pool[j] = pool[last]  # move the non-selected item into the vacancy
         return result

@@ -25,7 +25,7 @@ import dataclasses
 import hashlib
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -269,13 +269,23 @@ class Task(ABC, Generic[State, Action]):
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         for _ in range(MAX_SPLIT_DRAWS):
-            problem = self.generate(rng)
-            if problem_split(problem.text) == split:
-                return problem
+            text, finish = self._draft(rng)
+            if problem_split(text) == split:
+                return finish()
         raise RuntimeError(
             f"{self.name} level {self.difficulty}: no {split} problem in {MAX_SPLIT_DRAWS} draws; "
             "the level's problem space is too small to split and must be enlarged"
         )
+
+    def _draft(self, rng: random.Random) -> tuple[str, Callable[[], Problem[State]]]:
+        """`generate`, in two parts: the problem's text, then a call that gives the whole problem.
+
+        `generate_split` reads the text to pick the split and finishes only the problems it keeps.
+        The default finishes at once; a task whose problem costs more than its text (an expert
+        trajectory for ``meta``) may defer that part, with ``rng`` drawn from only before the text.
+        """
+        problem = self.generate(rng)
+        return problem.text, lambda: problem
 
     def expert_trajectory(self, state: State, max_steps: int = 10_000) -> list[tuple[State, Action, str]]:
         """The oracle's steps from ``state`` to the end, as ``(state_before, action, text)``.
@@ -383,6 +393,7 @@ class Task(ABC, Generic[State, Action]):
 
 #: Bytes per text slot in the default discrete observation.
 DEFAULT_OBS_CHARS = 128
+_UINT8 = np.dtype(np.uint8)  # made once: np.uint8 as a dtype argument is converted on every call
 
 
 def encode_bytes(text: str, width: int) -> np.ndarray:
@@ -392,5 +403,9 @@ def encode_bytes(text: str, width: int) -> np.ndarray:
 
 def encode_slots(texts: Sequence[str], width: int) -> np.ndarray:
     """`encode_bytes` of each text, end to end: one uint8 vector of ``len(texts) * width`` bytes."""
-    raw = b"".join(text.encode("utf-8")[:width].ljust(width, b"\0") for text in texts)
-    return np.frombuffer(raw, dtype=np.uint8).copy()  # a writable array, as np.zeros gave
+    joined = "".join([text[:width].ljust(width, "\0") for text in texts])
+    if joined.isascii():  # one byte per character: cutting and padding characters is cutting and padding bytes
+        raw = joined.encode("ascii")
+    else:
+        raw = b"".join([text.encode("utf-8")[:width].ljust(width, b"\0") for text in texts])
+    return np.frombuffer(raw, _UINT8).copy()  # a writable array, as np.zeros gave

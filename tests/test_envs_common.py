@@ -309,3 +309,41 @@ def test_verifier_rejects_garbage(entry):
     task, problem = env.unwrapped.task, env.unwrapped.problem
     for garbage in ("", "banana", "\x00\x01", "Answer: -987654321"):
         assert task.verify(problem, garbage) is False
+
+
+def test_problem_seed_is_integers_2_62():
+    """The env's shortcut for ``int(np_random.integers(2**62))`` gives the same numbers and leaves the same state."""
+    from gymnasium.utils import seeding
+
+    from srl_gym.env import _problem_seed
+
+    for seed in range(200):
+        fast, slow = seeding.np_random(seed)[0], seeding.np_random(seed)[0]
+        for _ in range(4):
+            assert _problem_seed(fast) == int(slow.integers(2**62))
+        assert fast.bit_generator.state == slow.bit_generator.state
+    other = np.random.Generator(np.random.MT19937(3))  # any other bit generator: numpy's own call
+    assert _problem_seed(other) == int(np.random.Generator(np.random.MT19937(3)).integers(2**62))
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_generate_split_is_generate_until_the_split_matches(entry):
+    """`Task.generate_split` (which finishes only the problems it keeps, `Task._draft`) gives the problem,
+    ``meta`` included, and leaves the RNG where drawing whole problems with `generate` until one is in
+    the split would."""
+    from srl_gym.rng import FastRandom
+    from srl_gym.task import Task, problem_split
+
+    task = entry.load()()
+    if type(task).generate_split is not Task.generate_split:
+        pytest.skip(f"{entry.name} draws its split its own way")
+    for seed in range(6):
+        for split in ("train", "test"):
+            fast, plain = FastRandom(seed), FastRandom(seed)
+            problem = task.generate_split(fast, split)
+            while True:
+                expected = task.generate(plain)
+                if problem_split(expected.text) == split:
+                    break
+            assert (problem, problem.meta) == (expected, expected.meta)
+            assert fast.getstate() == plain.getstate()

@@ -66,3 +66,14 @@ def test_pickles_and_copies_with_its_state():
     rng.random()
     for other in (pickle.loads(pickle.dumps(rng)), copy.deepcopy(rng)):
         assert type(other) is FastRandom and other.getstate() == rng.getstate()
+
+
+@pytest.mark.parametrize("size", [1022, 1023, 1024, 1025, 3000])
+def test_long_shuffles_and_samples_past_the_bit_length_table(size):
+    fast, base = FastRandom(size), random.Random(size)
+    for rng in (fast, base):
+        items = list(range(size))
+        rng.shuffle(items)
+        rng.items = items
+        rng.picked = rng.sample(range(size), size - 3)
+    assert (fast.items, fast.picked, fast.getstate()) == (base.items, base.picked, base.getstate())

@@ -164,6 +164,11 @@ class HornDeduction(Task[HornState, HornAction]):
     config_class = HornDeductionConfig
 
     def generate(self, rng: random.Random) -> Problem:
+        return self._draft(rng)[1]()
+
+    def _draft(self, rng: random.Random):
+        """The problem's text, then the whole problem: the expert's trajectory (its length goes in
+        ``meta``) only for a problem `generate_split` keeps."""
         spec = LEVEL_SPECS[self.difficulty]
         provable = rng.random() >= self.config.no_rate
         while True:
@@ -184,9 +189,13 @@ class HornDeduction(Task[HornState, HornAction]):
             f"When {query} is derived, finish with: Answer: yes. If it cannot be derived, first derive every fact "
             f"that can be derived and that {query} depends on through the rules, then finish with: Answer: no"
         )
-        state = HornState(theory, frozenset(theory.facts))
-        steps = len(self.expert_trajectory(state))
-        return Problem(text=text, initial_state=state, answer="yes" if provable else "no", meta={"steps": steps})
+
+        def finish() -> Problem:
+            state = HornState(theory, frozenset(theory.facts))
+            steps = len(self.expert_trajectory(state))
+            return Problem(text=text, initial_state=state, answer="yes" if provable else "no", meta={"steps": steps})
+
+        return text, finish
 
     # ------------------------------------------------------------------ dynamics
     def is_terminal(self, state: HornState) -> bool:
@@ -205,7 +214,7 @@ class HornDeduction(Task[HornState, HornAction]):
                 return ("answer", "yes")
             return ("derive", _proof_plan(theory, known)[0])
         for premises, head in theory.rules:
-            if head in info.relevant and head not in known and all(p in known for p in premises):
+            if head in info.relevant and head not in known and known.issuperset(premises):
                 return ("derive", head)
         return ("answer", "no")
 
@@ -266,7 +275,9 @@ class HornDeduction(Task[HornState, HornAction]):
         theory, known = state.theory, state.known
         info = _analyse(theory)
         heads = list(dict.fromkeys(head for _, head in theory.rules))
-        blocked = [h for h in heads if h not in known and _applicable_rule(theory, known, h) is None]
+        # Heads of a rule whose premises are all known (what _applicable_rule finds a rule for), in one pass.
+        applicable = {head for premises, head in theory.rules if known.issuperset(premises)}
+        blocked = [h for h in heads if h not in known and h not in applicable]
         repeated = [h for h in heads if h in known]
         idle = [h for h in heads if h not in known and h not in blocked]
         wrong_answer = ("answer", "no" if info.provable else "yes")
@@ -331,7 +342,7 @@ class HornDeduction(Task[HornState, HornAction]):
 
 
 # ---------------------------------------------------------------------- analysis and the oracle
-@dataclass(frozen=True)
+@dataclass(eq=False)  # built once per theory, never compared: a plain class's cheaper __init__
 class _Analysis:
     index: dict[str, int]  # atom name -> id
     derivable: frozenset[int]  # every atom that follows from the facts
@@ -345,7 +356,7 @@ def _analyse(theory: HornTheory) -> _Analysis:
     derivable = _closure(theory.facts, theory.rules)
     live: dict[int, list[int]] = {}
     for i, (premises, head) in enumerate(theory.rules):
-        if all(p in derivable for p in premises):
+        if derivable.issuperset(premises):
             live.setdefault(head, []).append(i)
     depends = {theory.query}
     frontier = [theory.query]
@@ -359,7 +370,7 @@ def _analyse(theory: HornTheory) -> _Analysis:
                         frontier.append(p)
     relevant = frozenset(a for a in depends if a in derivable and a not in theory.facts)
     return _Analysis(
-        index={name: i for i, name in enumerate(theory.names)},
+        index=dict(zip(theory.names, range(len(theory.names)), strict=True)),
         derivable=derivable,
         live_rules={head: tuple(rules) for head, rules in live.items()},
         relevant=relevant,
@@ -373,7 +384,7 @@ def _closure(facts, rules) -> frozenset[int]:
     while changed:
         changed = False
         for premises, head in rules:
-            if head not in known and all(p in known for p in premises):
+            if head not in known and known.issuperset(premises):
                 known.add(head)
                 changed = True
     return frozenset(known)
@@ -386,7 +397,7 @@ def _truth(theory: HornTheory) -> str:
 def _applicable_rule(theory: HornTheory, known: frozenset[int], atom: int) -> int | None:
     """The first rule deriving ``atom`` whose premises are all known, or None."""
     for i, (premises, head) in enumerate(theory.rules):
-        if head == atom and all(p in known for p in premises):
+        if head == atom and known.issuperset(premises):
             return i
     return None
 

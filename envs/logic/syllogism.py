@@ -285,6 +285,12 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
 # ---------------------------------------------------------------------- statements and rules
 def _text(statement: Statement, names: tuple[str, ...]) -> str:
     form, x, y = statement
+    if form == ALL:
+        return f"All {names[x]} are {names[y]}"
+    if form == NO:
+        return f"No {names[x]} are {names[y]}"
+    if form == SOME:
+        return f"Some {names[x]} are {names[y]}"
     return ("All {} are {}", "No {} are {}", "Some {} are {}", "Some {} are not {}")[form].format(names[x], names[y])
 
 
@@ -360,7 +366,7 @@ def _consequences(s: Statement, at: int, by_subject, by_predicate) -> list[tuple
     return out  # no statement relates a category to itself
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # built once per theory, never compared: a plain class's cheaper __init__
 class _Analysis:
     index: dict[str, int]  # category name -> id
     statements: tuple[Statement, ...]  # the closure of the premises, in the order found
@@ -424,21 +430,21 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
     users: list[tuple[int, ...]] = [()] * len(statements)
     for p, uses in used_by.items():
         users[p] = tuple(uses)
-    fields = {
-        "index": {name: i for i, name in enumerate(theory.names)},
-        "statements": statements,
-        "order": order,
-        "ways": ways,
-        "derivations": tuple(derivations),
-        "sizes": tuple(sizes),
-        "users": tuple(users),
-        "follows": follows,
-    }
-    info = _Analysis(**fields, targets=())
-    if follows:
-        return info
-    start = _costs(info, frozenset(theory.premises))
-    return _Analysis(**fields, targets=tuple(sorted(goals, key=lambda i: (start[i], statements[i]))))
+    info = _Analysis(
+        index=dict(zip(theory.names, range(len(theory.names)), strict=True)),
+        statements=statements,
+        order=order,
+        ways=ways,
+        derivations=tuple(derivations),
+        sizes=tuple(sizes),
+        users=tuple(users),
+        follows=follows,
+        targets=(),
+    )
+    if not follows:  # the targets' order needs the costs, which need the rest (set once, before anyone sees it)
+        start = _costs(info, frozenset(theory.premises))
+        info.targets = tuple(sorted(goals, key=lambda i: (start[i], statements[i])))
+    return info
 
 
 def _truth(theory: SyllogismTheory) -> str:
@@ -530,15 +536,18 @@ def _satisfiable(statements, n: int) -> bool:
 
     for form, x, y in statements:
         if form == SOME:
-            element = up(x) | up(y)
+            element = up(x) if x == y else up(x) | up(y)  # (read only below: the cached set itself will do)
         elif form == SOME_NOT:
             element = up(x)
             if y in element:
                 return False
         else:
             continue
-        if any(a in disjoint and not disjoint[a].isdisjoint(element) for a in element):
-            return False
+        if disjoint:  # no "No" statement: nothing to be disjoint from
+            for a in element:
+                apart = disjoint.get(a)
+                if apart is not None and not apart.isdisjoint(element):
+                    return False
     return True
 
 
