@@ -183,16 +183,18 @@ def evaluate(
 
 
 def sample_solved(
-    model_dir: str, task: str, difficulty: int, env_split: str, seeds: Sequence[int], config: Any, n: int, seed: int
+    model_dir: str, task: str, difficulty: int, env_split: str, seeds: Sequence[int], config: Any, n: int, seed: int,
+    **env_options: Any,
 ) -> np.ndarray:
-    """``[problems, n]``: whether each of ``n`` whole solutions sampled at ``eval_temperature`` solves each problem."""
+    """``[problems, n]``: whether each of ``n`` whole solutions sampled at ``eval_temperature`` solves each problem
+    (``env_options``: more options of the env, e.g. srl/Trajectories-v0's ``path``)."""
     import torch
 
     from .lm_agent import LMAgent
     from .models import load_model
 
     model, tokenizer = load_model(model_dir, config.device)
-    problems = solution_examples(task, seeds, split=env_split, difficulty=difficulty)
+    problems = solution_examples(task, seeds, split=env_split, difficulty=difficulty, **env_options)
     solution_tokens = token_budget(tokenizer, [e.target for e in problems], config.max_new_tokens_cap)
     sampler = LMAgent(
         model, tokenizer, temperature=config.eval_temperature, max_new_tokens=solution_tokens,

@@ -533,7 +533,8 @@ def noisy_label(algo: str, expert_noise: float) -> str:
 
 
 def grid(config: CompareConfig) -> list[Cell]:
-    """Every cell, seed by seed (so an early stop still holds whole seeds of every algorithm).
+    """Every cell, seed by seed (so an early stop still holds whole seeds of every algorithm and start model):
+    task, then seed, then model, then algorithm.
 
     Algorithms that train on expert trajectories get one cell per ``expert_noise`` value; the others one.
     """
@@ -546,7 +547,8 @@ def grid(config: CompareConfig) -> list[Cell]:
                 noises = config.expert_noise if spec.kind == "lm" and spec.expert_data else (0.0,)
                 cells += [Cell(m, task, algo, seed, p) for p in noises for m in models]
     order = {m: i for i, m in enumerate((*config.models, "mlp"))}
-    return sorted(cells, key=lambda c: order[c.model])  # stable: model, then task, seed, algo
+    tasks = {t: i for i, t in enumerate(config.tasks)}
+    return sorted(cells, key=lambda c: (tasks[c.task], c.seed, order[c.model]))  # stable: then algo
 
 
 # ---------------------------------------------------------------------- the output folder

@@ -531,7 +531,8 @@ def test_real_lm_grid_runs_every_algorithm(tmp_path):
     every = tuple(algorithms.algorithms("lm"))  # the contenders and both controls
     results = compare.compare("quick", out, algos=every, seeds=1, progress=False, device="cpu", **FAST)
     assert results["complete"] and {c["algo"] for c in results["cells"]} == {
-        "base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy", "control-sft", "control-rlvr"
+        "base", "sft", "rlvr", "srl", "srl-rlvr", "srl-onpolicy", "rlvr-curriculum", "control-sft",
+        "control-rlvr",
     }
     for cell in results["cells"]:
         assert set(cell["eval"]) == {"1", "2"}
@@ -778,3 +779,14 @@ def test_a_flawed_expert_reaches_the_trainer_and_gets_its_own_rows(tmp_path, mon
     if importlib.util.find_spec("matplotlib"):  # outcome against noise, one figure per (model, task)
         assert results["figures"].count("noise-tiny-longmul-Hanoi-v0.png") == 1
         assert (tmp_path / "out" / "noise-tiny-longmul-Hanoi-v0.png").stat().st_size > 10_000
+
+
+def test_the_grid_runs_seed_by_seed_across_start_models():
+    """An early stop holds whole seeds of every start model (the regime axis), not every seed of the first one."""
+    config = compare.preset_config("regimes")
+    cells = compare.grid(config)
+    seeds = [c.seed for c in cells]
+    assert seeds == sorted(seeds)
+    first = [c for c in cells if c.seed == 0]
+    assert {c.model for c in first} == set(config.models) and len(first) == len(config.models) * len(config.algos)
+    assert [c.algo for c in first[: len(config.algos)]] == list(config.algos)

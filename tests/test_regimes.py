@@ -205,3 +205,64 @@ def test_level_up_ends_a_level_once_the_windowed_sampled_success_passes_the_thre
     watcher.on_log(None, None, control, logs={"loss": 0.1})  # a row without a reward changes nothing
     watcher.on_log(None, None, control, logs={"reward": 0.45})  # (0.6, 0.45) = 0.525
     assert control.should_training_stop and control.should_save and watcher.passed
+
+
+# ---------------------------------------------------------------------- the curriculum learns where plain RLVR cannot
+SOUNDS = {"cow": "moo", "dog": "woof", "cat": "meow", "duck": "quack", "sheep": "baa", "owl": "hoot", "pig": "oink"}
+
+
+def write_levels(path, counts: tuple[int, int, int] = (400, 450, 450)) -> str:
+    """Trajectories of three lengths, so the file's levels (thirds of each split by steps) differ in kind: level 0
+    asks one animal's sound (2 steps), level 1 two (3 steps, the answer names both sounds), level 2 three. Fewer
+    one-animal rows than a third, so that none falls into level 1 (level 0 holds a few two-animal rows)."""
+    import json
+    import random
+
+    rng = random.Random(0)
+    with open(path, "w", encoding="utf-8") as f:
+        for animals, count in zip((1, 2, 3), counts, strict=True):
+            for i in range(count):
+                chosen = [rng.choice(sorted(SOUNDS)) for _ in range(animals)]
+                sounds = [SOUNDS[a] for a in chosen]
+                names = " and the ".join(chosen)
+                steps = [f"The {a} says {s}." for a, s in zip(chosen, sounds, strict=True)]
+                row = {"problem": f"Card {animals}-{i}: what do{'es' if animals == 1 else ''} the {names} say?",
+                       "steps": [*steps, f"Answer: {' '.join(sounds)}"], "answer": " ".join(sounds)}  # fmt: skip
+                f.write(json.dumps(row) + "\n")
+    return str(path)
+
+
+@pytest.mark.slow
+def test_the_curriculum_learns_from_a_base_that_never_solves_the_training_level(tmp_path):
+    """A base warmed up on level 0 only (the recipe of test_lm_agents' RLVR learning test: 100 of 150 SFT updates
+    in both formats) never writes a level-1 answer (two sounds): plain RLVR at level 1 has no reward spread and
+    takes no step. The curriculum starts at level 0, where the base is sometimes right, takes steps there and
+    raises held-out (test-split) success on the level it trains (its rule moves it up once the sampled success
+    of 2 updates averages 0.5)."""
+    from srl_gym.agents import rlvr, rlvr_curriculum, sft
+    from srl_gym.agents.lm_eval import sample_solved
+
+    data = write_levels(tmp_path / "levels.jsonl")
+    common = {"env_id": "srl/Trajectories-v0", "trajectories_path": data, "progress": False, "tensorboard": False}
+    warm = sft.train(sft.Args(run_dir=str(tmp_path / "warm"), difficulty=0, mode="both", max_updates=150,
+                              checkpoint_every=50, keep_checkpoints=5, eval_before=False, eval_after=False,
+                              save_training_state=False, **common))  # fmt: skip
+    base = next(c.path for c in warm.checkpoints if c.step == 100)
+    grpo = {"model": base, "prompts_per_update": 8, "max_new_tokens": 64, "eval_episodes": 300, **common}
+    plain = rlvr.train(rlvr.Args(run_dir=str(tmp_path / "plain"), difficulty=1, total_updates=3, eval_before=True,
+                                 eval_after=False, **grpo))  # fmt: skip
+    assert plain.metrics["eval/greedy_success_before"] == 0.0  # the base never solves level 1 ...
+    assert plain.final.budget["gradient_updates"] == 0  # ... so plain RLVR takes no step
+    result = rlvr_curriculum.train(rlvr_curriculum.Args(run_dir=str(tmp_path / "curriculum"), difficulty=1,
+                                                        total_updates=20, learning_rate=3e-4, **grpo))  # fmt: skip
+    metrics = result.metrics
+    assert result.final.budget["updates"] == 20 and result.final.budget["gradient_updates"] >= 5
+    # Held-out success as RLVR optimises it: 8 whole solutions sampled at temperature 1 per test problem of level 0.
+    config = SimpleNamespace(device="cpu", max_new_tokens_cap=64, eval_temperature=1.0, eval_batch_size=128,
+                             max_length=2048)  # fmt: skip
+    level0 = max((c for c in result.checkpoints if "level-0" in c.path), key=lambda c: c.step).path
+    sampled = {name: sample_solved(path, "srl/Trajectories-v0", 0, "test", range(100), config, 8, 0, path=data).mean()
+               for name, path in (("before", base), ("after", level0))}  # fmt: skip
+    print({k: v for k, v in metrics.items() if "eval" in k or "curriculum" in k}, result.final.budget, sampled)
+    assert sampled["after"] > sampled["before"] + 0.05  # measured: see the closing note of issue 19
+    assert metrics["level-0/eval/greedy_success"] >= metrics["level-0/eval/greedy_success_before"]
