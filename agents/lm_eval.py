@@ -85,6 +85,11 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
     if record_path.is_file():  # a warm-up's model path is stored relative to ``directory``, so the folder can move
         record = json.loads(record_path.read_text(encoding="utf-8"))
         record |= {"model_dir": str(directory / record["model_dir"])}  # (an absolute path stays as it is)
+        if not Path(record["model_dir"]).is_dir() and record.get("warmup_updates") == 0:
+            from .models import model_directory  # a shipped base, resumed from another checkout: this one's copy
+
+            if Path(model_directory(model)).is_dir():
+                record["model_dir"] = str(Path(model_directory(model)).resolve())
         if config.regime_samples and record.get("regime", {}).get("samples") != config.regime_samples:
             return _finish_base(record, task, config, directory)  # measured with other settings, or not at all
         return record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -267,3 +268,21 @@ def test_the_curriculum_learns_from_a_base_that_never_solves_the_training_level(
     # 3 standard errors), greedy 0.284 -> 0.296; 20 of 20 updates took a step; it stayed on level 0
     assert sampled["after"] > sampled["before"] + 0.025
     assert metrics["level-0/eval/greedy_success"] >= metrics["level-0/eval/greedy_success_before"]
+
+
+def test_a_saved_comparison_resumes_from_another_checkout_with_this_ones_shipped_base(tmp_path):
+    """base.json stores a shipped base's absolute path; a comparison folder committed in one checkout and resumed
+    in another (or on another machine) uses the base of the checkout that runs it."""
+    import json
+
+    from srl_gym.agents.lm_eval import prepare_base
+    from srl_gym.agents.models import model_directory
+
+    directory = tmp_path / "base" / "tiny-longmul" / "LongMultiplication-v0"
+    directory.mkdir(parents=True)
+    stale = {"model": "tiny-longmul", "task": "srl/LongMultiplication-v0", "model_dir": "/elsewhere/agents/bases/x",
+             "warmup_updates": 0, "warmup_trained_tokens": 0, "warmup_seconds": 0.0}  # fmt: skip
+    (directory / "base.json").write_text(json.dumps(stale))
+    config = SimpleNamespace(regime_samples=0)
+    record = prepare_base("tiny-longmul", "srl/LongMultiplication-v0", config, directory)
+    assert Path(record["model_dir"]) == Path(model_directory("tiny-longmul")).resolve()
