@@ -604,9 +604,12 @@ def _regime_figure(plt: Any, rows: list[dict[str, Any]], path: Path) -> Path:
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.0), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         chosen = [r for r in rows if r["metric"] == metric and r.get("pass@8") is not None]
-        for algo in dict.fromkeys(r["algo"] for r in chosen):
+        algos = list(dict.fromkeys(r["algo"] for r in chosen))
+        for i, algo in enumerate(algos):
             points = sorted((r["pass@8"], r["gain"], r["low"], r["high"], r.get("significant")) for r in chosen
                             if r["algo"] == algo)  # fmt: skip
+            dodge = (i - (len(algos) - 1) / 2) * 0.01  # side by side at each start model, so the intervals show
+            points = [(x + dodge, *rest) for x, *rest in points]
             xs = [p[0] for p in points]
             ys = [p[1] for p in points]
             errors = [[p[1] - p[2] for p in points], [p[3] - p[1] for p in points]]
@@ -617,7 +620,7 @@ def _regime_figure(plt: Any, rows: list[dict[str, Any]], path: Path) -> Path:
                 ax.scatter(*zip(*starred, strict=True), s=90, facecolors="none", edgecolors=color)
         ax.axhline(0.0, color="black", linewidth=0.8)
         difficulty = chosen[0]["difficulty"] if chosen else "?"
-        ax.set_xlabel(f"start model's pass@8 (validation, d{difficulty})")
+        ax.set_xlabel(f"start model's pass@8 (validation, d{difficulty}); algorithms set side by side")
         ax.set_ylabel(f"gain in {M.METRICS.get(metric, metric)} (test, d{difficulty})")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
