@@ -608,49 +608,34 @@ def regime_table(
 
     For every (model, task) whose ``base`` cells and start-model record (``bases``: compare's ``OUT/base``
     records, with ``regime``: the start model's validation pass@1 and pass@8) are present, every other
-    non-control LM row and each of ``metrics`` at ``difficulty``: `paired_difference` of the row against
-    ``base`` (paired by test problem), Holm-corrected over the rows of one (model, task, metric).
+    non-control LM row and each of ``metrics`` at ``difficulty``: the row against ``base`` by `primary_contrasts`
+    (paired by test problem, Holm-corrected over the rows of one model, task and metric). A (model, task) whose
+    per-problem lists differ in length gives no row for that metric.
 
     Returns:
         One dict per (model, task, metric, algo): ``model``, ``task``, ``metric``, ``difficulty``, ``algo``,
         ``pass@1``, ``pass@8`` (None when the record lacks a regime), ``mean`` (the row's), ``base``, ``gain``,
         ``low``, ``high``, ``p_value``, ``p_adjusted``, ``significant``, ``seeds``.
     """
-    key = str(difficulty)
     regimes = {(b["model"], b["task"]): b.get("regime") or {} for b in bases}
-    groups: dict[tuple[str, str], dict[str, list[Mapping[str, Any]]]] = {}
-    for cell in cells:
-        if cell.get("kind", "lm") == "lm" and not cell.get("control"):
-            groups.setdefault((cell["model"], cell["task"]), {}).setdefault(cell["algo"], []).append(cell)
+    lm = [c for c in cells if c.get("kind", "lm") == "lm" and not c.get("control")]
     rows: list[dict[str, Any]] = []
-    for (model, task), by_algo in groups.items():
+    for model, task in dict.fromkeys((c["model"], c["task"]) for c in lm):
+        members = [c for c in lm if (c["model"], c["task"]) == (model, task)]
+        pairs = [(algo, "base") for algo in dict.fromkeys(c["algo"] for c in members) if algo != "base"]
         regime = regimes.get((model, task), {})
         for metric in metrics:
-            try:
-                _, base = per_problem_scores(by_algo.get("base", []), metric, key)
-            except ValueError:
+            try:  # the algorithms against base, paired by problem, one Holm family per (model, task, metric)
+                tested = primary_contrasts(members, metric, difficulty, pairs, n_boot=n_boot, alpha=alpha)
+            except ValueError:  # per-problem lists of different lengths: nothing to pair
                 continue
-            family = []
-            for algo, members in by_algo.items():
-                if algo == "base":
-                    continue
-                try:
-                    seeds, scores = per_problem_scores(members, metric, key)
-                except ValueError:
-                    continue
-                if scores.shape[1] != base.shape[1]:
-                    continue
-                test = paired_difference(scores, base, n_boot=n_boot)
-                family.append({"model": model, "task": task, "metric": metric, "difficulty": key, "algo": algo,
-                               "pass@1": regime.get("pass@1"), "pass@8": regime.get("pass@8"),
-                               "mean": test["mean_a"], "base": test["mean_b"], "gain": test["diff"],
-                               "low": test["low"], "high": test["high"], "p_value": test["p_value"],
-                               "seeds": seeds})  # fmt: skip
-            corrected = holm({row["algo"]: row["p_value"] for row in family}, alpha=alpha) if family else {}
-            for row in family:
-                row["p_adjusted"] = corrected[row["algo"]]["p_adjusted"]
-                row["significant"] = corrected[row["algo"]]["significant"]
-            rows += family
+            for test in (t for family in tested for t in family["contrasts"]):
+                rows.append({"model": model, "task": task, "metric": metric, "difficulty": str(difficulty),
+                             "algo": test["a"], "pass@1": regime.get("pass@1"), "pass@8": regime.get("pass@8"),
+                             "mean": test["mean_a"], "base": test["mean_b"], "gain": test["diff"],
+                             "low": test["low"], "high": test["high"], "p_value": test["p_value"],
+                             "p_adjusted": test["p_adjusted"], "significant": test["significant"],
+                             "seeds": test["seeds_a"]})  # fmt: skip
     return rows
 
 
