@@ -390,9 +390,9 @@ def _boundary(results: dict[str, Any]) -> list[dict[str, Any]]:
     return boundary_table(results.get("cells") or [], results["config"]["train_difficulty"])
 
 
-def _gain(row: dict[str, Any]) -> str:
-    mark = " *" if row.get("significant") else ""
-    return f"{_signed(row['gain'])} [{_signed(row['low'])}, {_signed(row['high'])}]{mark}"
+def _marked(row: dict[str, Any]) -> str:
+    """`_change` of a tested difference, with `` *`` when it is significant."""
+    return _change(row) + (" *" if row.get("significant") else "")
 
 
 def regime_markdown(rows: list[dict[str, Any]]) -> list[str]:
@@ -420,7 +420,7 @@ def regime_markdown(rows: list[dict[str, Any]]) -> list[str]:
             cells = [algo]
             for model, task in models:
                 found = [r for r in chosen if (r["model"], r["task"], r["algo"]) == (model, task, algo)]
-                cells.append(_gain(found[0]) if found else "n/a")
+                cells.append(_marked(found[0] | {"diff": found[0]["gain"]}) if found else "n/a")
             lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -454,9 +454,7 @@ def boundary_markdown(rows: list[dict[str, Any]]) -> list[str]:
                       else "n/a" for k in ks]  # fmt: skip
             for k in ("1", str(row["samples"])):
                 test = row["vs_base"].get(k)
-                cells.append("" if test is None else _gain({"gain": test["diff"], "low": test["low"],
-                                                            "high": test["high"],
-                                                            "significant": test.get("significant")}))  # fmt: skip
+                cells.append("" if test is None else _marked(test))
             lines.append("| " + " | ".join(cells) + " |")
     return lines
 
