@@ -48,10 +48,15 @@ SPLITS = {"test": ("test", None), "validation": ("train", ("validation_start", "
 
 
 def check_model(name: str) -> None:
-    """A clear error now for a start model that is neither a known name nor a model directory."""
+    """A clear error now for a start model that is neither a known name nor a model directory (a base that is not
+    shipped, which `prepare_base` builds, needs the model it starts from)."""
     from .models import check_model_name
+    from .warmup import BASES, root, shipped_base
 
-    check_model_name(name)
+    if name in BASES and not BASES[name].shipped and shipped_base(name) is None:
+        name = root(name)
+    if name is not None:  # (None: the build starts a new tiny model)
+        check_model_name(name)
 
 
 def protected_levels(model: str) -> tuple[int, ...] | None:
@@ -69,6 +74,15 @@ def protected_levels(model: str) -> tuple[int, ...] | None:
     protected = [level for level in levels
                  if all(level in s.protected_levels or level not in s.levels for s in chain(model))]  # fmt: skip
     return tuple(sorted(protected))
+
+
+def from_scratch(model: str) -> bool:
+    """Whether ``model`` started from random weights (a tiny model, or a base of one), so it trains at the larger
+    rates of `srl_gym.compare.LEARNING_RATES`; a pretrained model's (SmolLM2, a directory, a base of one) are gentle."""
+    from .models import TINY_PRESETS
+    from .warmup import BASES, pretrained
+
+    return model in TINY_PRESETS or (model in BASES and not pretrained(model))
 
 
 def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[str, Any]:
@@ -95,16 +109,21 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
         return record
     tick = time.perf_counter()
     if config.warmup_updates == 0:  # the start model is the base (a shipped base is already warmed up)
-        from .models import load_model, model_directory
+        from .models import default_device, load_model, model_directory
+        from .warmup import BASES, build, shipped_base
 
-        model_dir = model_directory(model)
+        if model in BASES and not BASES[model].shipped and shipped_base(model) is None:
+            # a base too large to ship (a pretrained model's warm-up): built once, into this folder
+            model_dir = str(build(model, directory / "model", device=config.device or default_device()))
+        else:
+            model_dir = model_directory(model)
         if not Path(model_dir).is_dir():  # "tiny", "smollm2-135m": save it once for the trainers
             loaded, tokenizer = load_model(model, "cpu", seed=config.base_seed)
             model_dir = str(directory / "model")
             loaded.save_pretrained(model_dir)
             tokenizer.save_pretrained(model_dir)
         record = {"model": model, "task": task, "model_dir": str(Path(model_dir).resolve()), "warmup_updates": 0,
-                  "warmup_trained_tokens": 0, "warmup_seconds": 0.0}  # fmt: skip
+                  "warmup_trained_tokens": 0, "warmup_seconds": time.perf_counter() - tick}  # fmt: skip
         return _finish_base(record, task, config, directory)
     result = sft.train(
         sft.Args(

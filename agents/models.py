@@ -244,13 +244,14 @@ def model_directory(name: str) -> str:
 
 def _model_directory(name: str) -> Path:
     if name in shipped_names():
-        from .warmup import shipped_base
+        from .warmup import BASES, shipped_base
 
         found = shipped_base(name)
         if found is None:
+            what = "the shipped base" if BASES[name].shipped else "the base (not shipped: too large)"
             raise FileNotFoundError(
-                f"the shipped base {name!r} is not in this installation; build it with "
-                f"python -m srl_gym.agents.warmup build {name}"
+                f"{what} {name!r} is not in this installation; build it with "
+                f"python -m srl_gym.agents.warmup build {name} (srl-gym compare builds a base that is not shipped)"
             )
         return found
     path = Path(name).expanduser()

