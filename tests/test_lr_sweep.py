@@ -111,3 +111,23 @@ def test_the_committed_sweep_gives_the_committed_choice_and_the_standard_presets
     assert result == saved
     standard = preset_config("standard")
     assert {algo: getattr(standard, f"{algo}_learning_rate") for algo in lr_sweep.GRID} == result["chosen"]
+
+
+def test_a_pretrained_start_model_sweeps_its_own_grid_around_its_own_defaults(tmp_path):
+    from srl_gym.compare import LEARNING_RATES
+
+    grid, defaults = lr_sweep.grid_for("smollm2-longmul-200")
+    assert grid is lr_sweep.PRETRAINED_GRID and defaults == {a: LEARNING_RATES["pretrained"][a] for a in grid}
+    for algo, values in grid.items():  # every default inside the grid, not at its edge
+        assert min(values) < defaults[algo] < max(values)
+    assert lr_sweep.grid_for("tiny-longmul") == (lr_sweep.GRID, lr_sweep.DEFAULTS)
+    command = lr_sweep.command(tmp_path, 0, grid, "gpu-regimes", "smollm2-longmul-200")
+    assert command[command.index("--preset") + 1] == "gpu-regimes"
+    assert command[command.index("--model") + 1] == "smollm2-longmul-200"
+    assert "sft_learning_rate=5e-06" in command and "boundary_samples=0" in command
+
+
+def test_a_preset_of_several_start_models_is_swept_one_model_at_a_time(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        lr_sweep.main(["--preset", "gpu-regimes", "--out", str(tmp_path)])
+    assert exit_.value.code == 2 and "sweep one with --model" in capsys.readouterr().err
