@@ -581,6 +581,9 @@ def open_output(out: Path, config: CompareConfig, *, force: bool, resume: bool) 
 
     - ``out`` empty or missing: start.
     - ``out`` holds the same comparison: continue it (finished cells are kept).
+    - ``out`` holds a comparison that ``config`` only extends (more seeds; tasks, algorithms or start models
+      added after the saved ones; every other setting the same): continue it as ``config`` (finished cells are
+      kept, and the statistics cover the whole new grid).
     - ``resume``: continue the comparison saved in ``out`` with ITS config (options given now
       that differ are ignored, with a warning).
     - ``force``: delete what ``out`` holds and start over.
@@ -600,6 +603,10 @@ def open_output(out: Path, config: CompareConfig, *, force: bool, resume: bool) 
         saved = None
     if saved is not None:
         differences = config_differences(saved, dataclasses.asdict(config))
+        if differences and not resume and extends(saved, dataclasses.asdict(config)):
+            print(f"{out}: extending the saved comparison ({', '.join(differences)}); finished cells are kept",
+                  file=sys.stderr)  # fmt: skip
+            differences = []
         if resume:
             if differences:
                 print(f"--resume: continuing {out} with its saved settings; ignored: {', '.join(differences)}",
@@ -635,6 +642,20 @@ def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """The settings whose values differ (tuples and lists compare equal), runtime fields aside."""
     keys = sorted((set(old) | set(new)) - set(RUNTIME_FIELDS))
     return [k for k in keys if json.dumps(old.get(k)) != json.dumps(new.get(k))]
+
+
+#: The settings that only say which cells a comparison has: a larger grid keeps every finished cell.
+GRID_FIELDS = ("tasks", "algos", "models", "seeds")
+
+
+def extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether comparison ``new`` is comparison ``old`` with a larger grid (`GRID_FIELDS`: more seeds, names added
+    after the saved ones) and every other setting the same."""
+    if config_differences({k: v for k, v in old.items() if k not in GRID_FIELDS},
+                          {k: v for k, v in new.items() if k not in GRID_FIELDS}):  # fmt: skip
+        return False
+    names = all(list(new[k])[: len(old[k])] == list(old[k]) for k in ("tasks", "algos", "models"))
+    return names and new["seeds"] >= old["seeds"]
 
 
 def _from_json(values: dict[str, Any]) -> dict[str, Any]:

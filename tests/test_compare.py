@@ -10,6 +10,7 @@ import re
 import sys
 import time
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -276,6 +277,14 @@ def test_output_folder_rules(tmp_path):
     assert resumed.updates == FAST["updates"] and (out / "marker").exists()
     forced = compare.open_output(out, other, force=True, resume=False)  # start over
     assert forced.updates == 4 and not (out / "marker").exists()
+
+    grown = replace(forced, seeds=forced.seeds + 1, algos=(*forced.algos, "srl-rlvr"))
+    (out / "marker").write_text("finished work")
+    extended = compare.open_output(out, grown, force=False, resume=False)  # a larger grid: its cells are kept
+    assert extended.algos[-1] == "srl-rlvr" and (out / "marker").exists()
+    for smaller in ({"seeds": 1}, {"algos": ("srl-rlvr", *first.algos)}, {"algos": first.algos[1:]}):
+        assert not compare.extends(dataclasses.asdict(grown), dataclasses.asdict(replace(grown, **smaller)))
+    assert not compare.extends(dataclasses.asdict(forced), dataclasses.asdict(replace(grown, updates=5)))
 
     model_dir = tmp_path / "my-model"  # a config.json that is not ours: never deleted, never resumed
     model_dir.mkdir()
