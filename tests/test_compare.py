@@ -282,7 +282,8 @@ def test_output_folder_rules(tmp_path):
     (out / "marker").write_text("finished work")
     extended = compare.open_output(out, grown, force=False, resume=False)  # a larger grid: its cells are kept
     assert extended.algos[-1] == "srl-rlvr" and (out / "marker").exists()
-    for smaller in ({"seeds": 1}, {"algos": ("srl-rlvr", *first.algos)}, {"algos": first.algos[1:]}):
+    assert compare.extends(dataclasses.asdict(forced), dataclasses.asdict(replace(grown, algos=grown.algos[::-1])))
+    for smaller in ({"seeds": 1}, {"algos": first.algos[1:]}):
         assert not compare.extends(dataclasses.asdict(grown), dataclasses.asdict(replace(grown, **smaller)))
     assert not compare.extends(dataclasses.asdict(forced), dataclasses.asdict(replace(grown, updates=5)))
 

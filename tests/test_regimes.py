@@ -131,7 +131,7 @@ def test_report_shows_the_regime_and_boundary_sections_and_draws_both_figures(tm
 # ---------------------------------------------------------------------- config: bad input before any training
 def test_the_regimes_preset_grades_its_start_models_and_samples_the_boundary():
     config = preset_config("regimes")
-    assert config.models == ("tiny-longmul-900", "tiny-longmul", "tiny-longmul-plus")
+    assert config.models == ("tiny-longmul-900", "tiny-longmul", "tiny-longmul-mid", "tiny-longmul-plus")
     assert "rlvr-curriculum" in config.algos and config.regime_samples >= 8
     assert config.boundary_samples == 64 and config.boundary_models == ("tiny-longmul",)
     assert config.wants_boundary("tiny-longmul", 0) and not config.wants_boundary("tiny-longmul", 1)
@@ -166,7 +166,7 @@ def test_graded_bases_share_the_design_and_keep_the_comparison_problems_out():
 
     assert [s.updates for s in warmup.chain("tiny-longmul-plus")] == [240, 2500]
     assert warmup.BASES["tiny-longmul-900"].updates < warmup.BASES["tiny-longmul"].updates
-    for name in ("tiny-longmul-900", "tiny-longmul", "tiny-longmul-plus"):
+    for name in ("tiny-longmul-900", "tiny-longmul", "tiny-longmul-mid", "tiny-longmul-plus"):
         assert 1 in protected_levels(name) and 0 not in protected_levels(name)
         assert warmup.shipped_base(name) is not None, f"{name} is not built: python -m srl_gym.agents.warmup build"
 
