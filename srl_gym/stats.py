@@ -186,7 +186,8 @@ def paired_difference(
             seed on each problem; column ``i`` is the same problem in both. The seed counts may differ:
             seeds are paired with nothing (different algorithms' seeds are independent runs).
         n_boot, seed, ci: as in `hierarchical_bootstrap`.
-        tie_tol: seed-averaged per-problem scores closer than this count as a tie.
+        tie_tol: seed-averaged per-problem scores closer than this count as a tie, and so do bootstrap
+            differences this close to 0.
 
     Each draw picks ``n_problems`` problems with replacement, the same picks for ``a`` and ``b`` (the
     pairing), and independently ``n_seeds_a`` seeds of ``a`` and ``n_seeds_b`` seeds of ``b`` with
@@ -196,7 +197,8 @@ def paired_difference(
     The two-sided p-value of "no difference" is ``2 * min(P*(d <= 0), P*(d >= 0))`` over the bootstrap
     draws ``d`` (the percentile-interval inversion: it is below ``1 - ci`` about exactly when the
     interval excludes 0), capped at 1 and floored at ``1 / (n_boot + 1)``: the bootstrap cannot
-    resolve a smaller p-value, and a p-value of 0 would claim certainty. Identical inputs give 1.
+    resolve a smaller p-value, and a p-value of 0 would claim certainty. Identical scores give 1, also over
+    different seed counts (a draw within ``tie_tol`` of 0 counts as 0, not as the sign of its rounding error).
 
     Returns:
         ``diff``: observed ``mean(a) - mean(b)``; ``mean_a``, ``mean_b``; ``low``, ``high``, ``ci95``
@@ -221,7 +223,8 @@ def paired_difference(
         stats.append(_picked_sums(per_problem, problem_picks) / n_problems)
     boot = np.concatenate(stats)
     low, high = _interval(boot, ci)
-    below, above = float(np.mean(boot <= 0.0)), float(np.mean(boot >= 0.0))
+    # a draw within tie_tol of 0 is 0: the same scores averaged over different seed counts differ in the last bits
+    below, above = float(np.mean(boot <= tie_tol)), float(np.mean(boot >= -tie_tol))
     p_value = min(1.0, max(2.0 * min(below, above), 1.0 / (n_boot + 1)))
     margin = xa.mean(axis=0) - xb.mean(axis=0)
     ties = np.abs(margin) <= tie_tol
