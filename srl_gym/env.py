@@ -316,11 +316,25 @@ class ReasoningEnv(gym.Env):
         self.problem = self.task.generate_split(self._rng, self.split)
         self._problem_text = sanitize(self.problem.text)
         self.state = self.problem.initial_state
-        self.expert_steps = self.task.expert_trajectory(self.state)
         # Per-episode memos of pure functions of the state (cleared here, so nothing outlives the episode;
         # they hold at most the states this episode visits): the oracle's (action, text), seeded with
-        # the clean trajectory just computed, and a move-set task's [action mask, discrete observation].
-        self._oracle_memo = {state: (action, text) for state, action, text in self.expert_steps}
+        # the clean trajectory once known, and a move-set task's [action mask, discrete observation].
+        self._oracle_memo: dict[Any, tuple[Any, str]] = {}
+        # The clean expert trajectory (and the default step limit, twice its length plus 4) is computed
+        # only when something asks for it: on-policy, a random agent's episode often ends before the
+        # limit could matter. It is a pure function of the initial state, so when it is computed changes
+        # nothing. Teacher forcing and expert noise need it now; a generator that computed it already
+        # (to check its length) hands it over for free.
+        steps = self.task.kept_expert_trajectory(self.state)
+        if steps is None and (self.teacher_forcing or self.expert_noise):
+            steps = self.task.expert_trajectory(self.state)
+        self._max_steps = self.max_steps_option
+        if steps is not None:
+            self._set_clean_trajectory(steps)
+        else:  # computed by `_clean_trajectory` when first needed
+            self._lazy_trajectory = True
+            self._expert_steps = None
+            self._limit_floor = 4 if self._max_steps is None else self._max_steps  # a lower bound of the limit
         self._state_memo: dict[Any, list[np.ndarray | None]] = {}
         self._current_state: Any = _NO_STATE  # the state `_current_entry` belongs to (checked by identity)
         self._current_entry: list[np.ndarray | None] = [None, None]
@@ -328,7 +342,6 @@ class ReasoningEnv(gym.Env):
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
         self._history_lines: list[str] = []  # the text observation's line of each step of history, once built
         self.steps_taken = 0
-        self.max_steps = self.max_steps_option or 2 * len(self.expert_steps) + 4  # by the clean expert
         if self.expert_noise:  # 0 draws nothing: the clean trajectory above stands, bit for bit
             noise_rng = FastRandom(f"{EXPERT_NOISE_SALT}:{problem_seed}")
             self.expert_steps = self.task.noisy_expert_trajectory(
@@ -364,7 +377,7 @@ class ReasoningEnv(gym.Env):
                 self.state = outcome.next_state
                 self.history.append(outcome.text)
             terminated = self.task.is_terminal(self.state)
-            truncated = not terminated and self.steps_taken >= self.max_steps
+            truncated = not terminated and self.steps_taken >= self._limit_floor and self._at_step_limit()
             solved = terminated and self.task.is_solved(self.problem, self.state)
             answer_state, answer_steps = self.state, self.history
 
@@ -377,6 +390,48 @@ class ReasoningEnv(gym.Env):
             info["solved"] = bool(solved)
             info["answer"] = self.task.answer(self.problem, answer_state, answer_steps)
         return self._observation(), reward, terminated, truncated, info
+
+    # ------------------------------------------------------------------ the clean expert trajectory, lazily
+    @property
+    def expert_steps(self) -> list[tuple[Any, Any, str]]:
+        """The episode's expert trajectory, ``(state_before, action, text)`` per step (noisy with ``expert_noise``)."""
+        self._clean_trajectory()
+        return self._expert_steps
+
+    @expert_steps.setter
+    def expert_steps(self, steps: list[tuple[Any, Any, str]]) -> None:
+        self._expert_steps = steps
+
+    @property
+    def max_steps(self) -> int:
+        """The on-policy step limit: the ``max_steps`` option, else twice the clean expert's length plus 4."""
+        self._clean_trajectory()
+        return self._max_steps
+
+    @max_steps.setter
+    def max_steps(self, value: int) -> None:
+        self._max_steps = self._limit_floor = value
+
+    def _set_clean_trajectory(self, steps: list[tuple[Any, Any, str]]) -> None:
+        memo = self._oracle_memo
+        for state, action, text in steps:
+            memo[state] = (action, text)
+        self._lazy_trajectory = False
+        self._expert_steps = steps
+        if self._max_steps is None:  # no max_steps option (nor a value set since the reset)
+            self._max_steps = 2 * len(steps) + 4  # by the clean expert
+        self._limit_floor = self._max_steps
+
+    def _clean_trajectory(self) -> None:
+        """Compute the clean expert trajectory deferred at reset (what reset computed before)."""
+        if self._lazy_trajectory:
+            self._set_clean_trajectory(self.task.expert_trajectory(self.problem.initial_state))
+
+    def _at_step_limit(self) -> bool:
+        """``steps_taken >= max_steps``: called once ``steps_taken`` reaches ``_limit_floor``, a lower bound of the
+        limit (4: the default limit is 2L + 4), so an episode that ends before never computes the trajectory."""
+        self._clean_trajectory()
+        return self.steps_taken >= self._max_steps
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or self.problem is None:
