@@ -304,6 +304,8 @@ class ReasoningEnv(gym.Env):
             n = len(self.moves) if self.moves is not None else task.num_candidates
             self.action_space = spaces.Discrete(n)
             self._num_actions = int(n)  # a plain int: compared on every step
+        if interface == "text":
+            self._num_actions = 0  # (no discrete actions)
 
         self.problem: Problem | None = None
         self._slot_masks: dict[int, np.ndarray] = {}  # candidate count -> action mask (at most num_candidates + 1)
@@ -314,6 +316,7 @@ class ReasoningEnv(gym.Env):
         problem_seed = _problem_seed(self.np_random)
         self._rng = FastRandom(problem_seed)  # random.Random's draws, faster (srl_gym.rng)
         self.problem = self.task.generate_split(self._rng, self.split)
+        self._difficulty = self.task.difficulty  # info["difficulty"] of every step of the episode
         self._problem_text = sanitize(self.problem.text)
         self.state = self.problem.initial_state
         # Per-episode memos of pure functions of the state (cleared here, so nothing outlives the episode;
@@ -359,7 +362,7 @@ class ReasoningEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if self._done:
             raise RuntimeError("the episode is over: call reset() to start a new one")
-        outcome = self._judge(action)
+        text, valid, similarity, next_state = self._judge(action)
         self.steps_taken += 1
 
         if self.teacher_forcing:
@@ -369,22 +372,26 @@ class ReasoningEnv(gym.Env):
             self.history.append(expert_text)
             terminated = self.steps_taken == len(self.expert_steps)
             truncated = False
-            solved = terminated and outcome.valid and self.task.is_solved(self.problem, outcome.next_state)
+            solved = terminated and valid and self.task.is_solved(self.problem, next_state)
             # The agent's answer is what its own last step would have made of the expert's state.
-            answer_state, answer_steps = outcome.next_state, [*self.history[:-1], outcome.text]
+            answer_state, answer_steps = next_state, [*self.history[:-1], text]
         else:
-            if outcome.valid:
-                self.state = outcome.next_state
-                self.history.append(outcome.text)
+            if valid:
+                self.state = next_state
+                self.history.append(text)
             terminated = self.task.is_terminal(self.state)
             truncated = not terminated and self.steps_taken >= self._limit_floor and self._at_step_limit()
             solved = terminated and self.task.is_solved(self.problem, self.state)
             answer_state, answer_steps = self.state, self.history
 
-        reward = self._reward(outcome, solved)
+        # The reward (see Reward): the srl one, the outcome one or their mean.
+        srl = similarity - 1.0 - (0.0 if valid else self.invalid_penalty)
+        srl += self.solve_bonus if solved else 0.0
+        mode = self.reward_mode
+        reward = srl if mode == "srl" else float(solved) if mode == "outcome" else 0.5 * srl + 0.5 * float(solved)
         self._done = terminated or truncated
         self._update_expert()
-        info = self._info(similarity=outcome.similarity, valid=outcome.valid)
+        info = self._info(similarity=similarity, valid=valid)
         info["is_success"] = bool(solved)
         if self._done:
             info["solved"] = bool(solved)
@@ -441,8 +448,11 @@ class ReasoningEnv(gym.Env):
         return f"{text}\n\nExpert's next step: {expert}\n"
 
     # ------------------------------------------------------------------ judging a step
-    def _judge(self, action: Any) -> StepOutcome:
-        """Parse, check and score one agent step against the expert's step from the state it was taken in."""
+    def _judge(self, action: Any) -> tuple[str, bool, float, Any]:
+        """Parse, check and score one agent step against the expert's step from the state it was taken in.
+
+        Returns the fields of a `StepOutcome` as a plain tuple (cheaper to build on every step).
+        """
         state = self.state
         if self.interface == "discrete":
             index = self._discrete_index(action)
@@ -454,17 +464,17 @@ class ReasoningEnv(gym.Env):
             elif index < len(self._candidates):  # a candidate: its text is already in the observation
                 chosen, text = self._candidates[index], self._candidate_texts[index]
             else:  # a masked slot: no step at all
-                return StepOutcome("", False, 0.0, state)
+                return "", False, 0.0, state
             key = (text, self._expert_text)  # a discrete step's text recurs: score each pair once an episode
             similarity = self._similarity_memo.get(key)
             if similarity is None:
                 similarity = self._similarity_memo[key] = step_similarity(text, self._expert_text, self.similarity)
             if not legal:  # what apply would raise InvalidStep for, without the exception
-                return StepOutcome(text, False, similarity, state)
+                return text, False, similarity, state
             try:
-                return StepOutcome(text, True, similarity, self.task.apply(state, chosen))
+                return text, True, similarity, self.task.apply(state, chosen)
             except InvalidStep:
-                return StepOutcome(text, False, similarity, state)
+                return text, False, similarity, state
 
         if not isinstance(action, str):
             raise TypeError(
@@ -474,13 +484,13 @@ class ReasoningEnv(gym.Env):
         monologue, step = split_think(action)
         similarity = step_similarity(step, self._expert_text, self.similarity)
         if not step or len(step) > MAX_STEP_CHARS or (self.require_think and monologue is None):
-            return StepOutcome(step[:MAX_STEP_CHARS], False, similarity, state)
+            return step[:MAX_STEP_CHARS], False, similarity, state
         try:
             parsed = self.task.parse_step(state, step)
             next_state = self.task.apply(state, parsed)
         except InvalidStep:
-            return StepOutcome(step, False, similarity, state)
-        return StepOutcome(self.task.format_step(state, parsed), True, similarity, next_state)
+            return step, False, similarity, state
+        return self.task.format_step(state, parsed), True, similarity, next_state
 
     def _discrete_index(self, action: Any) -> int:
         kind = type(action)
@@ -495,15 +505,6 @@ class ReasoningEnv(gym.Env):
         if not 0 <= action < self.action_space.n:
             raise ValueError(f"action must be in 0..{self.action_space.n - 1}, got {action}")
         return int(action)
-
-    def _reward(self, outcome: StepOutcome, solved: bool) -> float:
-        srl = outcome.similarity - 1.0 - (0.0 if outcome.valid else self.invalid_penalty)
-        srl += self.solve_bonus if solved else 0.0
-        if self.reward_mode == "srl":
-            return srl
-        if self.reward_mode == "outcome":
-            return float(solved)
-        return 0.5 * srl + 0.5 * float(solved)
 
     # ------------------------------------------------------------------ observations and info
     def _update_expert(self) -> None:
@@ -639,10 +640,10 @@ class ReasoningEnv(gym.Env):
             "expert_step": self._expert_text,
             "step_similarity": float(similarity),
             "valid": bool(valid),
-            "difficulty": self.task.difficulty,
+            "difficulty": self._difficulty,
             "steps_taken": self.steps_taken,
         }
-        if self.interface == "discrete":
+        if self._num_actions:  # the discrete interface
             if self.moves is not None:
                 index = -1 if self._expert_action is None else self._move_index[self._expert_action]
             else:
