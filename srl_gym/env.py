@@ -337,6 +337,10 @@ class ReasoningEnv(gym.Env):
         else:  # computed by `_clean_trajectory` when first needed
             self._lazy_trajectory = True
             self._expert_steps = None
+            if self._max_steps is None:
+                length = self.task.known_expert_length(self.problem)
+                if length is not None:
+                    self._max_steps = 2 * length + 4
             self._limit_floor = 4 if self._max_steps is None else self._max_steps  # a lower bound of the limit
         self._state_memo: dict[Any, list[np.ndarray | None]] = {}
         self._current_state: Any = _NO_STATE  # the state `_current_entry` belongs to (checked by identity)

@@ -300,6 +300,15 @@ class Task(ABC, Generic[State, Action]):
         self._last_trajectory = ((state, max_steps), tuple(steps))
         return steps
 
+    def known_expert_length(self, problem: Problem[State]) -> int | None:
+        """``len(expert_trajectory(problem.initial_state))`` when the generator knows it already (None: unknown).
+
+        The env's default step limit is twice that length plus 4; a task that counted the expert's steps
+        while generating (to check them, in ``meta``) spares the env the trajectory of an episode that
+        never asks for it. It must be exactly that length (``tests/test_envs_common.py`` checks it).
+        """
+        return None
+
     def kept_expert_trajectory(self, state: State, max_steps: int = 10_000) -> list[tuple[State, Action, str]] | None:
         """`expert_trajectory` of ``state`` if it is the one kept (a fresh list), else None: computes nothing."""
         last = self.__dict__.get("_last_trajectory")

@@ -236,6 +236,24 @@ def test_steps_round_trip_and_parser_tolerates_model_styles(entry):
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
+def test_known_expert_length_and_the_lazy_trajectory_are_the_expert_trajectory(entry):
+    """The env computes the expert trajectory when first asked for it, and takes the default step limit from
+    `Task.known_expert_length` when the task knows it: both must be what `Task.expert_trajectory` gives."""
+    cls = entry.load()
+    for difficulty in range(len(cls.levels)):
+        task = cls(difficulty=difficulty)
+        env = srl_gym.ReasoningEnv(task, interface="discrete")
+        for seed in range(8):
+            env.reset(seed=seed)
+            known = task.known_expert_length(env.problem)
+            limit = env.max_steps  # (may come from the known length, without the trajectory)
+            trajectory = cls(difficulty=difficulty).expert_trajectory(env.problem.initial_state)
+            assert known is None or known == len(trajectory)
+            assert limit == 2 * len(trajectory) + 4
+            assert env.expert_steps == trajectory
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
 def test_discrete_mask_expert_and_candidates_agree(entry):
     env = gym.make(entry.env_id, interface="discrete")
     for seed in range(3):

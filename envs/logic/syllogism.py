@@ -182,7 +182,7 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
                 continue
             theory, chain = drawn
             state = SyllogismState(theory, frozenset(theory.premises))
-            steps = len(self.expert_trajectory(state))
+            steps = _expert_length(theory, MAX_EXPERT_STEPS[self.difficulty])
             # A "yes" needs every premise of the chain (no distractor shortcut); a "no" at least one derivation.
             if (chain if follows else 2) <= steps <= MAX_EXPERT_STEPS[self.difficulty]:
                 break
@@ -249,6 +249,9 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
                 raise InvalidStep("expected 'Answer: yes' or 'Answer: no'")
             return ("answer", value)
         return ("derive", _parse_derivation(state, line))
+
+    def known_expert_length(self, problem: Problem) -> int | None:
+        return problem.meta.get("steps")  # counted by the generator
 
     def answer(self, problem: Problem, state: SyllogismState, steps) -> str:
         return state.answer or ""
@@ -501,6 +504,21 @@ def _expert(theory: SyllogismTheory, known: frozenset[Statement]) -> SyllogismAc
         if not unknown:
             return ("derive", info.statements[goal])
         goal = unknown[0]
+
+
+def _expert_length(theory: SyllogismTheory, most: int) -> int:
+    """``len(expert_trajectory(...))`` from the premises, or ``most + 1`` once it is longer than ``most``.
+
+    The oracle's actions alone: its derivations are valid, so `Syllogism.apply` adds each to the known
+    statements, and the answer ends the trajectory; no step text or state is built.
+    """
+    known = frozenset(theory.premises)
+    for steps in range(1, most + 1):
+        kind, value = _expert(theory, known)
+        if kind == "answer":
+            return steps
+        known = known | {value}
+    return most + 1
 
 
 # ---------------------------------------------------------------------- semantics (for the generator)
