@@ -18,7 +18,7 @@ from gymnasium import spaces
 
 from srl_gym.rewards import MAX_STEP_CHARS, SIMILARITY_METHODS, split_think, step_similarity
 from srl_gym.rng import FastRandom
-from srl_gym.task import InvalidStep, Problem, Task, check_fraction
+from srl_gym.task import DEFAULT_OBS_CHARS, InvalidStep, Problem, Task, check_fraction, encode_slots
 
 INTERFACES = ("text", "discrete")
 REWARDS = ("srl", "outcome", "mixed")
@@ -304,6 +304,9 @@ class ReasoningEnv(gym.Env):
             n = len(self.moves) if self.moves is not None else task.num_candidates
             self.action_space = spaces.Discrete(n)
             self._num_actions = int(n)  # a plain int: compared on every step
+            # A task that keeps Task.encode_discrete (text slots) has it done here, reading the memoised picture.
+            self._default_encoding = type(task).encode_discrete is Task.encode_discrete
+            self._encoded_slots = 1 + task._discrete_slots()
         if interface == "text":
             self._num_actions = 0  # (no discrete actions)
 
@@ -346,6 +349,9 @@ class ReasoningEnv(gym.Env):
         self._current_state: Any = _NO_STATE  # the state `_current_entry` belongs to (checked by identity)
         self._current_entry: list[np.ndarray | None] = [None, None]
         self._similarity_memo: dict[tuple[str, str], float] = {}  # (discrete step's text, expert's text) -> score
+        self._pictures: dict[Any, str] = {}  # state -> task.render_state(state)
+        self._picture_state: Any = _NO_STATE  # the state `_picture_text` belongs to (checked by identity)
+        self._picture_text = ""
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
         self._history_lines: list[str] = []  # the text observation's line of each step of history, once built
         self.steps_taken = 0
@@ -541,12 +547,28 @@ class ReasoningEnv(gym.Env):
                 return self._incremental_observation()
             return self._text_observation()
         if self.moves is None:
+            if self._default_encoding:  # Task.encode_discrete, with the state's picture drawn once per state
+                slots = [self._picture(), *self._candidate_texts]
+                slots += [""] * (self._encoded_slots - len(slots))
+                return encode_slots(slots, DEFAULT_OBS_CHARS)
             return self.task.encode_discrete(self.state, self._candidate_texts)
         entry = self._current()
         obs = entry[1]
         if obs is None:
             obs = entry[1] = self.task.encode_discrete(self.state, [])
         return obs.copy()  # the caller may write to it
+
+    def _picture(self) -> str:
+        """``task.render_state`` of the current state, memoised per episode (a pure function of the state; an
+        invalid step leaves the state as it was, and its picture is asked again)."""
+        state = self.state
+        if state is self._picture_state:
+            return self._picture_text
+        picture = self._pictures.get(state)
+        if picture is None:
+            picture = self._pictures[state] = self.task.render_state(state)
+        self._picture_state, self._picture_text = state, picture
+        return picture
 
     def _current(self) -> list[np.ndarray | None]:
         """[action mask, discrete observation] of the current state (move-set tasks), memoised per episode.
@@ -579,7 +601,7 @@ class ReasoningEnv(gym.Env):
             parts += lines
         else:
             parts.append(" none")
-        picture = self.task.render_state(self.state)
+        picture = self._picture()
         if picture:
             parts += ["\n\nCurrent state:\n", sanitize(picture)]
         text = "".join(parts)
@@ -594,7 +616,7 @@ class ReasoningEnv(gym.Env):
         parts = [f"Step {i}: {sanitize(text)}" for i, text in enumerate(new, self._shown_steps + 1)]
         parts = ["\n".join(parts)] if new else [INVALID_STEP_NOTE]  # on-policy, only an invalid step adds none
         self._shown_steps = len(self.history)
-        picture = self.task.render_state(self.state)
+        picture = self._picture()
         if picture:
             parts.append("Current state:\n" + sanitize(picture))
         text = "\n\n".join(parts)
