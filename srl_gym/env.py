@@ -350,6 +350,8 @@ class ReasoningEnv(gym.Env):
         self._current_entry: list[np.ndarray | None] = [None, None]
         self._similarity_memo: dict[tuple[str, str], float] = {}  # (discrete step's text, expert's text) -> score
         self._pictures: dict[Any, str] = {}  # state -> task.render_state(state)
+        self._texts_state: Any = _NO_STATE  # the state `_texts` belongs to (checked by identity)
+        self._texts: dict[Any, str] = {}  # action -> format_step(_texts_state, action), candidates only
         self._picture_state: Any = _NO_STATE  # the state `_picture_text` belongs to (checked by identity)
         self._picture_text = ""
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
@@ -536,10 +538,22 @@ class ReasoningEnv(gym.Env):
                 self._candidates, self._expert_index = self.task.candidates(
                     self.state, self._rng, expert=self._expert_action
                 )
-            self._candidate_texts = [
-                self._expert_text if i == self._expert_index else self.task.format_step(self.state, a)
-                for i, a in enumerate(self._candidates)
-            ]
+            # Each candidate's text, formatted once per state: the state stays as it was after an invalid step,
+            # and its distractors recur (format_step is a pure function of the state and the action).
+            state = self.state
+            if state is not self._texts_state:
+                self._texts_state, self._texts = state, {}
+            texts, expert_index, format_step = self._texts, self._expert_index, self.task.format_step
+            candidate_texts = []
+            for i, action in enumerate(self._candidates):
+                if i == expert_index:
+                    candidate_texts.append(self._expert_text)
+                    continue
+                text = texts.get(action)
+                if text is None:
+                    text = texts[action] = format_step(state, action)
+                candidate_texts.append(text)
+            self._candidate_texts = candidate_texts
 
     def _observation(self) -> Any:
         if self.interface == "text":
