@@ -100,9 +100,20 @@ class FastRandom(random.Random):
         setsize = 21  # the base class's choice between its two algorithms, verbatim
         if k > 5:
             setsize += 4 ** ceil(log(k * 3, 4))
-        if not 0 <= k <= n or n > setsize:
-            return super().sample(population, k)
+        if not 0 <= k <= n:
+            return super().sample(population, k)  # the base class's error
         getrandbits = self.getrandbits
+        if n > setsize:  # the base class's other algorithm: indices drawn in 0..n-1 until unseen
+            bits = n.bit_length()
+            selected: set[int] = set()
+            result = []
+            for _ in range(k):
+                j = getrandbits(bits)
+                while j >= n or j in selected:  # (_randbelow(n), redrawn while already selected)
+                    j = getrandbits(bits)
+                selected.add(j)
+                result.append(population[j])
+            return result
         bits_of = _bits_up_to(n)
         pool = list(population)
         result: list = []
