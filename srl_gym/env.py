@@ -449,7 +449,8 @@ class ReasoningEnv(gym.Env):
     def _at_step_limit(self) -> bool:
         """``steps_taken >= max_steps``: called once ``steps_taken`` reaches ``_limit_floor``, a lower bound of the
         limit (4: the default limit is 2L + 4), so an episode that ends before never computes the trajectory."""
-        self._clean_trajectory()
+        if self._max_steps is None:  # not known without the trajectory
+            self._clean_trajectory()
         return self.steps_taken >= self._max_steps
 
     def render(self) -> str | None:

@@ -243,7 +243,7 @@ def test_known_expert_length_and_the_lazy_trajectory_are_the_expert_trajectory(e
     for difficulty in range(len(cls.levels)):
         task = cls(difficulty=difficulty)
         env = srl_gym.ReasoningEnv(task, interface="discrete")
-        for seed in range(8):
+        for seed in range(25):
             env.reset(seed=seed)
             known = task.known_expert_length(env.problem)
             limit = env.max_steps  # (may come from the known length, without the trajectory)

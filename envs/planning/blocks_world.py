@@ -183,6 +183,10 @@ class BlocksWorld(Task[tuple, BlocksMove]):
     def render_state(self, state: tuple) -> str:
         return _towers_text(state[1])
 
+    def known_expert_length(self, problem: Problem) -> int:
+        goal, supports = problem.initial_state
+        return _plan(supports, goal)[0]  # the expert plays _plan's first moves: an optimal plan, one move less a step
+
     def move_set(self) -> tuple[BlocksMove, ...]:
         return _move_set(self.n_blocks)
 

@@ -175,6 +175,9 @@ class GridMaze(Task[MazeState, str]):
     def render_state(self, state: MazeState) -> str:
         return _draw(state.maze, {state.goal: "G", state.position: "@"})
 
+    def known_expert_length(self, problem: Problem) -> int:
+        return problem.meta["shortest"]  # the expert's every move brings it one square closer to the goal
+
     def move_set(self) -> tuple[str, ...]:
         return MOVES
 
