@@ -340,10 +340,6 @@ class ReasoningEnv(gym.Env):
         else:  # computed by `_clean_trajectory` when first needed
             self._lazy_trajectory = True
             self._expert_steps = None
-            if self._max_steps is None:
-                length = self.task.known_expert_length(self.problem)
-                if length is not None:
-                    self._max_steps = 2 * length + 4
             self._limit_floor = 4 if self._max_steps is None else self._max_steps  # a lower bound of the limit
         self._state_memo: dict[Any, list[np.ndarray | None]] = {}
         self._current_state: Any = _NO_STATE  # the state `_current_entry` belongs to (checked by identity)
@@ -424,7 +420,8 @@ class ReasoningEnv(gym.Env):
     @property
     def max_steps(self) -> int:
         """The on-policy step limit: the ``max_steps`` option, else twice the clean expert's length plus 4."""
-        self._clean_trajectory()
+        if self._max_steps is None:
+            self._resolve_step_limit()
         return self._max_steps
 
     @max_steps.setter
@@ -449,9 +446,18 @@ class ReasoningEnv(gym.Env):
     def _at_step_limit(self) -> bool:
         """``steps_taken >= max_steps``: called once ``steps_taken`` reaches ``_limit_floor``, a lower bound of the
         limit (4: the default limit is 2L + 4), so an episode that ends before never computes the trajectory."""
-        if self._max_steps is None:  # not known without the trajectory
-            self._clean_trajectory()
+        if self._max_steps is None:
+            self._resolve_step_limit()
         return self.steps_taken >= self._max_steps
+
+    def _resolve_step_limit(self) -> None:
+        """The default step limit, from the expert's length as the task knows it (`Task.known_expert_length`)
+        or, where it does not, from the clean trajectory."""
+        length = self.task.known_expert_length(self.problem)
+        if length is None:
+            self._clean_trajectory()
+        else:
+            self._max_steps = self._limit_floor = 2 * length + 4
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or self.problem is None:

@@ -193,6 +193,11 @@ class LinearEquation(Task[tuple, tuple]):
         lhs, rhs = _parse_side(sides[0]), _parse_side(sides[1])
         return ("rewrite", (lhs, rhs))
 
+    def known_expert_length(self, problem: Problem) -> int | None:
+        lhs, rhs, _ = problem.initial_state
+        steps = _distance(lhs, rhs)  # the oracle's rewrites and its answer (counted up to 10)
+        return steps if steps < 10 else None
+
     def answer(self, problem: Problem, state: EquationState, steps) -> str:
         return "" if state[2] is None else f"x = {format_number(state[2])}"
 
