@@ -335,11 +335,11 @@ class ReasoningEnv(gym.Env):
         if steps is None and (self.teacher_forcing or self.expert_noise):
             steps = self.task.expert_trajectory(self.state)
         self._max_steps = self.max_steps_option
+        self._expert_steps = None
         if steps is not None:
             self._set_clean_trajectory(steps)
         else:  # computed by `_clean_trajectory` when first needed
             self._lazy_trajectory = True
-            self._expert_steps = None
             self._limit_floor = 4 if self._max_steps is None else self._max_steps  # a lower bound of the limit
         self._state_memo: dict[Any, list[np.ndarray | None]] = {}
         self._current_state: Any = _NO_STATE  # the state `_current_entry` belongs to (checked by identity)
@@ -410,7 +410,8 @@ class ReasoningEnv(gym.Env):
     @property
     def expert_steps(self) -> list[tuple[Any, Any, str]]:
         """The episode's expert trajectory, ``(state_before, action, text)`` per step (noisy with ``expert_noise``)."""
-        self._clean_trajectory()
+        if self._expert_steps is None:
+            self._clean_trajectory()
         return self._expert_steps
 
     @expert_steps.setter
@@ -433,7 +434,8 @@ class ReasoningEnv(gym.Env):
         for state, action, text in steps:
             memo[state] = (action, text)
         self._lazy_trajectory = False
-        self._expert_steps = steps
+        if self._expert_steps is None:  # (not one set since the reset)
+            self._expert_steps = steps
         if self._max_steps is None:  # no max_steps option (nor a value set since the reset)
             self._max_steps = 2 * len(steps) + 4  # by the clean expert
         self._limit_floor = self._max_steps
