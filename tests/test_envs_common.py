@@ -253,6 +253,24 @@ def test_known_expert_length_and_the_lazy_trajectory_are_the_expert_trajectory(e
             assert env.expert_steps == trajectory
 
 
+def test_lazy_trajectory_pickles_and_keeps_what_a_caller_set():
+    """Before the lazy trajectory exists, a pickled env computes the same one; values a caller sets stay."""
+    for name in ("Syllogism", "Zebra", "Hanoi", "Arithmetic"):
+        env = gym.make(f"srl/{name}-v0", interface="discrete").unwrapped
+        env.reset(seed=3)
+        env.step(0)
+        clone = pickle.loads(pickle.dumps(env))
+        assert clone.expert_steps == env.expert_steps and clone.max_steps == env.max_steps
+        env.reset(seed=4)
+        env.expert_steps = ["set"]
+        env.max_steps = 7
+        steps, terminated, truncated = 0, False, False
+        while not (terminated or truncated):
+            _, _, terminated, truncated, _ = env.step(0)
+            steps += 1
+        assert env.expert_steps == ["set"] and env.max_steps == 7 and (terminated or steps == 7)
+
+
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_discrete_mask_expert_and_candidates_agree(entry):
     env = gym.make(entry.env_id, interface="discrete")
