@@ -18,7 +18,7 @@ from gymnasium import spaces
 
 from srl_gym.rewards import MAX_STEP_CHARS, SIMILARITY_METHODS, split_think, step_similarity
 from srl_gym.rng import FastRandom
-from srl_gym.task import InvalidStep, Problem, Task, check_fraction
+from srl_gym.task import DEFAULT_OBS_CHARS, InvalidStep, Problem, Task, check_fraction, encode_slots
 
 INTERFACES = ("text", "discrete")
 REWARDS = ("srl", "outcome", "mixed")
@@ -304,6 +304,11 @@ class ReasoningEnv(gym.Env):
             n = len(self.moves) if self.moves is not None else task.num_candidates
             self.action_space = spaces.Discrete(n)
             self._num_actions = int(n)  # a plain int: compared on every step
+            # A task that keeps Task.encode_discrete (text slots) has it done here, reading the memoised picture.
+            self._default_encoding = type(task).encode_discrete is Task.encode_discrete
+            self._encoded_slots = 1 + task._discrete_slots()
+        if interface == "text":
+            self._num_actions = 0  # (no discrete actions)
 
         self.problem: Problem | None = None
         self._slot_masks: dict[int, np.ndarray] = {}  # candidate count -> action mask (at most num_candidates + 1)
@@ -314,21 +319,40 @@ class ReasoningEnv(gym.Env):
         problem_seed = _problem_seed(self.np_random)
         self._rng = FastRandom(problem_seed)  # random.Random's draws, faster (srl_gym.rng)
         self.problem = self.task.generate_split(self._rng, self.split)
+        self._difficulty = self.task.difficulty  # info["difficulty"] of every step of the episode
         self._problem_text = sanitize(self.problem.text)
         self.state = self.problem.initial_state
-        self.expert_steps = self.task.expert_trajectory(self.state)
         # Per-episode memos of pure functions of the state (cleared here, so nothing outlives the episode;
         # they hold at most the states this episode visits): the oracle's (action, text), seeded with
-        # the clean trajectory just computed, and a move-set task's [action mask, discrete observation].
-        self._oracle_memo = {state: (action, text) for state, action, text in self.expert_steps}
+        # the clean trajectory once known, and a move-set task's [action mask, discrete observation].
+        self._oracle_memo: dict[Any, tuple[Any, str]] = {}
+        # The clean expert trajectory (and the default step limit, twice its length plus 4) is computed
+        # only when something asks for it: on-policy, a random agent's episode often ends before the
+        # limit could matter. It is a pure function of the initial state, so when it is computed changes
+        # nothing. Teacher forcing and expert noise need it now; a generator that computed it already
+        # (to check its length) hands it over for free.
+        steps = self.task.kept_expert_trajectory(self.state)
+        if steps is None and (self.teacher_forcing or self.expert_noise):
+            steps = self.task.expert_trajectory(self.state)
+        self._max_steps = self.max_steps_option
+        self._expert_steps = None
+        if steps is not None:
+            self._set_clean_trajectory(steps)
+        else:  # computed by `_clean_trajectory` when first needed
+            self._lazy_trajectory = True
+            self._limit_floor = 4 if self._max_steps is None else self._max_steps  # a lower bound of the limit
         self._state_memo: dict[Any, list[np.ndarray | None]] = {}
         self._current_state: Any = _NO_STATE  # the state `_current_entry` belongs to (checked by identity)
         self._current_entry: list[np.ndarray | None] = [None, None]
         self._similarity_memo: dict[tuple[str, str], float] = {}  # (discrete step's text, expert's text) -> score
+        self._pictures: dict[Any, str] = {}  # state -> task.render_state(state)
+        self._texts_state: Any = _NO_STATE  # the state `_texts` belongs to (checked by identity)
+        self._texts: dict[Any, str] = {}  # action -> format_step(_texts_state, action), candidates only
+        self._picture_state: Any = _NO_STATE  # the state `_picture_text` belongs to (checked by identity)
+        self._picture_text = ""
         self.history: list[str] = []  # canonical texts of the steps that led to self.state
         self._history_lines: list[str] = []  # the text observation's line of each step of history, once built
         self.steps_taken = 0
-        self.max_steps = self.max_steps_option or 2 * len(self.expert_steps) + 4  # by the clean expert
         if self.expert_noise:  # 0 draws nothing: the clean trajectory above stands, bit for bit
             noise_rng = FastRandom(f"{EXPERT_NOISE_SALT}:{problem_seed}")
             self.expert_steps = self.task.noisy_expert_trajectory(
@@ -346,7 +370,7 @@ class ReasoningEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if self._done:
             raise RuntimeError("the episode is over: call reset() to start a new one")
-        outcome = self._judge(action)
+        text, valid, similarity, next_state = self._judge(action)
         self.steps_taken += 1
 
         if self.teacher_forcing:
@@ -356,27 +380,86 @@ class ReasoningEnv(gym.Env):
             self.history.append(expert_text)
             terminated = self.steps_taken == len(self.expert_steps)
             truncated = False
-            solved = terminated and outcome.valid and self.task.is_solved(self.problem, outcome.next_state)
+            solved = terminated and valid and self.task.is_solved(self.problem, next_state)
             # The agent's answer is what its own last step would have made of the expert's state.
-            answer_state, answer_steps = outcome.next_state, [*self.history[:-1], outcome.text]
+            answer_state, answer_steps = next_state, [*self.history[:-1], text]
         else:
-            if outcome.valid:
-                self.state = outcome.next_state
-                self.history.append(outcome.text)
+            if valid:
+                self.state = next_state
+                self.history.append(text)
             terminated = self.task.is_terminal(self.state)
-            truncated = not terminated and self.steps_taken >= self.max_steps
+            truncated = not terminated and self.steps_taken >= self._limit_floor and self._at_step_limit()
             solved = terminated and self.task.is_solved(self.problem, self.state)
             answer_state, answer_steps = self.state, self.history
 
-        reward = self._reward(outcome, solved)
+        # The reward (see Reward): the srl one, the outcome one or their mean.
+        srl = similarity - 1.0 - (0.0 if valid else self.invalid_penalty)
+        srl += self.solve_bonus if solved else 0.0
+        mode = self.reward_mode
+        reward = srl if mode == "srl" else float(solved) if mode == "outcome" else 0.5 * srl + 0.5 * float(solved)
         self._done = terminated or truncated
         self._update_expert()
-        info = self._info(similarity=outcome.similarity, valid=outcome.valid)
+        info = self._info(similarity=similarity, valid=valid)
         info["is_success"] = bool(solved)
         if self._done:
             info["solved"] = bool(solved)
             info["answer"] = self.task.answer(self.problem, answer_state, answer_steps)
         return self._observation(), reward, terminated, truncated, info
+
+    # ------------------------------------------------------------------ the clean expert trajectory, lazily
+    @property
+    def expert_steps(self) -> list[tuple[Any, Any, str]]:
+        """The episode's expert trajectory, ``(state_before, action, text)`` per step (noisy with ``expert_noise``)."""
+        if self._expert_steps is None:
+            self._clean_trajectory()
+        return self._expert_steps
+
+    @expert_steps.setter
+    def expert_steps(self, steps: list[tuple[Any, Any, str]]) -> None:
+        self._expert_steps = steps
+
+    @property
+    def max_steps(self) -> int:
+        """The on-policy step limit: the ``max_steps`` option, else twice the clean expert's length plus 4."""
+        if self._max_steps is None:
+            self._resolve_step_limit()
+        return self._max_steps
+
+    @max_steps.setter
+    def max_steps(self, value: int) -> None:
+        self._max_steps = self._limit_floor = value
+
+    def _set_clean_trajectory(self, steps: list[tuple[Any, Any, str]]) -> None:
+        memo = self._oracle_memo
+        for state, action, text in steps:
+            memo[state] = (action, text)
+        self._lazy_trajectory = False
+        if self._expert_steps is None:  # (not one set since the reset)
+            self._expert_steps = steps
+        if self._max_steps is None:  # no max_steps option (nor a value set since the reset)
+            self._max_steps = 2 * len(steps) + 4  # by the clean expert
+        self._limit_floor = self._max_steps
+
+    def _clean_trajectory(self) -> None:
+        """Compute the clean expert trajectory deferred at reset (what reset computed before)."""
+        if self._lazy_trajectory:
+            self._set_clean_trajectory(self.task.expert_trajectory(self.problem.initial_state))
+
+    def _at_step_limit(self) -> bool:
+        """``steps_taken >= max_steps``: called once ``steps_taken`` reaches ``_limit_floor``, a lower bound of the
+        limit (4: the default limit is 2L + 4), so an episode that ends before never computes the trajectory."""
+        if self._max_steps is None:
+            self._resolve_step_limit()
+        return self.steps_taken >= self._max_steps
+
+    def _resolve_step_limit(self) -> None:
+        """The default step limit, from the expert's length as the task knows it (`Task.known_expert_length`)
+        or, where it does not, from the clean trajectory."""
+        length = self.task.known_expert_length(self.problem)
+        if length is None:
+            self._clean_trajectory()
+        else:
+            self._max_steps = self._limit_floor = 2 * length + 4
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or self.problem is None:
@@ -386,8 +469,11 @@ class ReasoningEnv(gym.Env):
         return f"{text}\n\nExpert's next step: {expert}\n"
 
     # ------------------------------------------------------------------ judging a step
-    def _judge(self, action: Any) -> StepOutcome:
-        """Parse, check and score one agent step against the expert's step from the state it was taken in."""
+    def _judge(self, action: Any) -> tuple[str, bool, float, Any]:
+        """Parse, check and score one agent step against the expert's step from the state it was taken in.
+
+        Returns the fields of a `StepOutcome` as a plain tuple (cheaper to build on every step).
+        """
         state = self.state
         if self.interface == "discrete":
             index = self._discrete_index(action)
@@ -399,17 +485,17 @@ class ReasoningEnv(gym.Env):
             elif index < len(self._candidates):  # a candidate: its text is already in the observation
                 chosen, text = self._candidates[index], self._candidate_texts[index]
             else:  # a masked slot: no step at all
-                return StepOutcome("", False, 0.0, state)
+                return "", False, 0.0, state
             key = (text, self._expert_text)  # a discrete step's text recurs: score each pair once an episode
             similarity = self._similarity_memo.get(key)
             if similarity is None:
                 similarity = self._similarity_memo[key] = step_similarity(text, self._expert_text, self.similarity)
             if not legal:  # what apply would raise InvalidStep for, without the exception
-                return StepOutcome(text, False, similarity, state)
+                return text, False, similarity, state
             try:
-                return StepOutcome(text, True, similarity, self.task.apply(state, chosen))
+                return text, True, similarity, self.task.apply(state, chosen)
             except InvalidStep:
-                return StepOutcome(text, False, similarity, state)
+                return text, False, similarity, state
 
         if not isinstance(action, str):
             raise TypeError(
@@ -419,13 +505,13 @@ class ReasoningEnv(gym.Env):
         monologue, step = split_think(action)
         similarity = step_similarity(step, self._expert_text, self.similarity)
         if not step or len(step) > MAX_STEP_CHARS or (self.require_think and monologue is None):
-            return StepOutcome(step[:MAX_STEP_CHARS], False, similarity, state)
+            return step[:MAX_STEP_CHARS], False, similarity, state
         try:
             parsed = self.task.parse_step(state, step)
             next_state = self.task.apply(state, parsed)
         except InvalidStep:
-            return StepOutcome(step, False, similarity, state)
-        return StepOutcome(self.task.format_step(state, parsed), True, similarity, next_state)
+            return step, False, similarity, state
+        return self.task.format_step(state, parsed), True, similarity, next_state
 
     def _discrete_index(self, action: Any) -> int:
         kind = type(action)
@@ -440,15 +526,6 @@ class ReasoningEnv(gym.Env):
         if not 0 <= action < self.action_space.n:
             raise ValueError(f"action must be in 0..{self.action_space.n - 1}, got {action}")
         return int(action)
-
-    def _reward(self, outcome: StepOutcome, solved: bool) -> float:
-        srl = outcome.similarity - 1.0 - (0.0 if outcome.valid else self.invalid_penalty)
-        srl += self.solve_bonus if solved else 0.0
-        if self.reward_mode == "srl":
-            return srl
-        if self.reward_mode == "outcome":
-            return float(solved)
-        return 0.5 * srl + 0.5 * float(solved)
 
     # ------------------------------------------------------------------ observations and info
     def _update_expert(self) -> None:
@@ -470,10 +547,22 @@ class ReasoningEnv(gym.Env):
                 self._candidates, self._expert_index = self.task.candidates(
                     self.state, self._rng, expert=self._expert_action
                 )
-            self._candidate_texts = [
-                self._expert_text if i == self._expert_index else self.task.format_step(self.state, a)
-                for i, a in enumerate(self._candidates)
-            ]
+            # Each candidate's text, formatted once per state: the state stays as it was after an invalid step,
+            # and its distractors recur (format_step is a pure function of the state and the action).
+            state = self.state
+            if state is not self._texts_state:
+                self._texts_state, self._texts = state, {}
+            texts, expert_index, format_step = self._texts, self._expert_index, self.task.format_step
+            candidate_texts = []
+            for i, action in enumerate(self._candidates):
+                if i == expert_index:
+                    candidate_texts.append(self._expert_text)
+                    continue
+                text = texts.get(action)
+                if text is None:
+                    text = texts[action] = format_step(state, action)
+                candidate_texts.append(text)
+            self._candidate_texts = candidate_texts
 
     def _observation(self) -> Any:
         if self.interface == "text":
@@ -481,12 +570,28 @@ class ReasoningEnv(gym.Env):
                 return self._incremental_observation()
             return self._text_observation()
         if self.moves is None:
+            if self._default_encoding:  # Task.encode_discrete, with the state's picture drawn once per state
+                slots = [self._picture(), *self._candidate_texts]
+                slots += [""] * (self._encoded_slots - len(slots))
+                return encode_slots(slots, DEFAULT_OBS_CHARS)
             return self.task.encode_discrete(self.state, self._candidate_texts)
         entry = self._current()
         obs = entry[1]
         if obs is None:
             obs = entry[1] = self.task.encode_discrete(self.state, [])
         return obs.copy()  # the caller may write to it
+
+    def _picture(self) -> str:
+        """``task.render_state`` of the current state, memoised per episode (a pure function of the state; an
+        invalid step leaves the state as it was, and its picture is asked again)."""
+        state = self.state
+        if state is self._picture_state:
+            return self._picture_text
+        picture = self._pictures.get(state)
+        if picture is None:
+            picture = self._pictures[state] = self.task.render_state(state)
+        self._picture_state, self._picture_text = state, picture
+        return picture
 
     def _current(self) -> list[np.ndarray | None]:
         """[action mask, discrete observation] of the current state (move-set tasks), memoised per episode.
@@ -519,7 +624,7 @@ class ReasoningEnv(gym.Env):
             parts += lines
         else:
             parts.append(" none")
-        picture = self.task.render_state(self.state)
+        picture = self._picture()
         if picture:
             parts += ["\n\nCurrent state:\n", sanitize(picture)]
         text = "".join(parts)
@@ -534,7 +639,7 @@ class ReasoningEnv(gym.Env):
         parts = [f"Step {i}: {sanitize(text)}" for i, text in enumerate(new, self._shown_steps + 1)]
         parts = ["\n".join(parts)] if new else [INVALID_STEP_NOTE]  # on-policy, only an invalid step adds none
         self._shown_steps = len(self.history)
-        picture = self.task.render_state(self.state)
+        picture = self._picture()
         if picture:
             parts.append("Current state:\n" + sanitize(picture))
         text = "\n\n".join(parts)
@@ -584,10 +689,10 @@ class ReasoningEnv(gym.Env):
             "expert_step": self._expert_text,
             "step_similarity": float(similarity),
             "valid": bool(valid),
-            "difficulty": self.task.difficulty,
+            "difficulty": self._difficulty,
             "steps_taken": self.steps_taken,
         }
-        if self.interface == "discrete":
+        if self._num_actions:  # the discrete interface
             if self.moves is not None:
                 index = -1 if self._expert_action is None else self._move_index[self._expert_action]
             else:

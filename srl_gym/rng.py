@@ -14,8 +14,9 @@ paths (other argument types, ``counts=``, a large ``sample``, errors) is the bas
 from __future__ import annotations
 
 import random
+from bisect import bisect
 from collections.abc import Sequence
-from math import ceil, log
+from math import ceil, isfinite, log
 from typing import Any
 
 #: ``(last + 1).bit_length()`` for every ``last`` below 1024 (a tuple index is cheaper than the method
@@ -33,7 +34,8 @@ _SEQUENCE_TYPES = frozenset({list, tuple, str, range})
 
 
 class FastRandom(random.Random):
-    """``random.Random`` whose ``randrange``, ``randint``, ``choice``, ``shuffle`` and ``sample`` are inlined.
+    """``random.Random`` whose ``randrange``, ``randint``, ``choice``, ``shuffle``, ``sample`` and ``choices``
+    (one draw by cumulative weights) are inlined.
 
     Same seed, same draws, same results (see the module docstring); it pickles, copies and
     compares as a ``random.Random`` does.
@@ -78,6 +80,15 @@ class FastRandom(random.Random):
             r = getrandbits(bits)
         return seq[r]
 
+    def choices(self, population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1) -> list:
+        if weights is None and cum_weights is not None and k == 1 and type(k) is int:  # one draw by cumulative weights
+            n = len(population)
+            if len(cum_weights) == n:
+                total = cum_weights[-1] + 0.0
+                if total > 0.0 and isfinite(total):  # (else the base class's error)
+                    return [population[bisect(cum_weights, self.random() * total, 0, n - 1)]]
+        return super().choices(population, weights, cum_weights=cum_weights, k=k)
+
     def shuffle(self, x: Any, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:  # Python 3.10's deprecated ``random`` argument
             return super().shuffle(x, *args, **kwargs)
@@ -100,9 +111,20 @@ class FastRandom(random.Random):
         setsize = 21  # the base class's choice between its two algorithms, verbatim
         if k > 5:
             setsize += 4 ** ceil(log(k * 3, 4))
-        if not 0 <= k <= n or n > setsize:
-            return super().sample(population, k)
+        if not 0 <= k <= n:
+            return super().sample(population, k)  # the base class's error
         getrandbits = self.getrandbits
+        if n > setsize:  # the base class's other algorithm: indices drawn in 0..n-1 until unseen
+            bits = n.bit_length()
+            selected: set[int] = set()
+            result = []
+            for _ in range(k):
+                j = getrandbits(bits)
+                while j >= n or j in selected:  # (_randbelow(n), redrawn while already selected)
+                    j = getrandbits(bits)
+                selected.add(j)
+                result.append(population[j])
+            return result
         bits_of = _bits_up_to(n)
         pool = list(population)
         result: list = []

@@ -293,12 +293,28 @@ class Task(ABC, Generic[State, Action]):
         The last trajectory computed is kept (one, so memory stays flat): generators that check a
         problem's trajectory (its length) hand the env the same initial state, which then costs nothing.
         """
-        last = self.__dict__.get("_last_trajectory")
-        if last is not None and last[0] == (state, max_steps):
-            return list(last[1])  # a fresh list: the caller may change it
+        steps = self.kept_expert_trajectory(state, max_steps)
+        if steps is not None:
+            return steps
         steps = self._expert_trajectory(state, max_steps)
         self._last_trajectory = ((state, max_steps), tuple(steps))
         return steps
+
+    def known_expert_length(self, problem: Problem[State]) -> int | None:
+        """``len(expert_trajectory(problem.initial_state))`` when the generator knows it already (None: unknown).
+
+        The env's default step limit is twice that length plus 4; a task that counted the expert's steps
+        while generating (to check them, in ``meta``) spares the env the trajectory of an episode that
+        never asks for it. It must be exactly that length (``tests/test_envs_common.py`` checks it).
+        """
+        return None
+
+    def kept_expert_trajectory(self, state: State, max_steps: int = 10_000) -> list[tuple[State, Action, str]] | None:
+        """`expert_trajectory` of ``state`` if it is the one kept (a fresh list), else None: computes nothing."""
+        last = self.__dict__.get("_last_trajectory")
+        if last is not None and last[0] == (state, max_steps):
+            return list(last[1])  # a fresh list: the caller may change it
+        return None
 
     def _expert_trajectory(self, state: State, max_steps: int) -> list[tuple[State, Action, str]]:
         steps: list[tuple[State, Action, str]] = []

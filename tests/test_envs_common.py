@@ -236,6 +236,42 @@ def test_steps_round_trip_and_parser_tolerates_model_styles(entry):
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
+def test_known_expert_length_and_the_lazy_trajectory_are_the_expert_trajectory(entry):
+    """The env computes the expert trajectory when first asked for it, and takes the default step limit from
+    `Task.known_expert_length` when the task knows it: both must be what `Task.expert_trajectory` gives."""
+    cls = entry.load()
+    for difficulty in range(len(cls.levels)):
+        task = cls(difficulty=difficulty)
+        env = srl_gym.ReasoningEnv(task, interface="discrete")
+        for seed in range(25):
+            env.reset(seed=seed)
+            known = task.known_expert_length(env.problem)
+            limit = env.max_steps  # (may come from the known length, without the trajectory)
+            trajectory = cls(difficulty=difficulty).expert_trajectory(env.problem.initial_state)
+            assert known is None or known == len(trajectory)
+            assert limit == 2 * len(trajectory) + 4
+            assert env.expert_steps == trajectory
+
+
+def test_lazy_trajectory_pickles_and_keeps_what_a_caller_set():
+    """Before the lazy trajectory exists, a pickled env computes the same one; values a caller sets stay."""
+    for name in ("Syllogism", "Zebra", "Hanoi", "Arithmetic"):
+        env = gym.make(f"srl/{name}-v0", interface="discrete").unwrapped
+        env.reset(seed=3)
+        env.step(0)
+        clone = pickle.loads(pickle.dumps(env))
+        assert clone.expert_steps == env.expert_steps and clone.max_steps == env.max_steps
+        env.reset(seed=4)
+        env.expert_steps = ["set"]
+        env.max_steps = 7
+        steps, terminated, truncated = 0, False, False
+        while not (terminated or truncated):
+            _, _, terminated, truncated, _ = env.step(0)
+            steps += 1
+        assert env.expert_steps == ["set"] and env.max_steps == 7 and (terminated or steps == 7)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
 def test_discrete_mask_expert_and_candidates_agree(entry):
     env = gym.make(entry.env_id, interface="discrete")
     for seed in range(3):

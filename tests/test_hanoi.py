@@ -11,6 +11,7 @@ import pytest
 
 from srl_gym import InvalidStep
 from srl_gym.envs.planning.hanoi import MOVES, Hanoi
+from srl_gym.task import Problem
 
 
 def bfs_distance(task: Hanoi, state) -> int:
@@ -114,3 +115,14 @@ def test_discrete_observation_codes_each_disk_absolutely_and_relative_to_the_goa
     # distinct states, distinct observations (the map is one to one)
     states = {(g, p) for g in range(3) for p in itertools.product(range(3), repeat=n)}
     assert len({task.encode_discrete(s, []).tobytes() for s in states}) == len(states)
+
+
+def test_known_expert_length_is_the_expert_trajectory_length_from_every_configuration():
+    """`Hanoi.known_expert_length` (the env's default step limit without the trajectory) counts the oracle's plan."""
+    for difficulty in range(2):  # 3 and 4 disks: every configuration and goal peg
+        task = Hanoi(difficulty=difficulty)
+        for pegs in itertools.product(range(3), repeat=task.n_disks):
+            for goal in range(3):
+                state = (goal, pegs)
+                length = task.known_expert_length(Problem(text="", initial_state=state))
+                assert length == len(task.expert_trajectory(state))

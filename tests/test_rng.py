@@ -77,3 +77,16 @@ def test_long_shuffles_and_samples_past_the_bit_length_table(size):
         rng.items = items
         rng.picked = rng.sample(range(size), size - 3)
     assert (fast.items, fast.picked, fast.getstate()) == (base.items, base.picked, base.getstate())
+
+
+def test_choices_by_cumulative_weights_draws_what_random_draws():
+    fast, base = FastRandom(11), random.Random(11)
+    for rng in (fast, base):
+        rng.picked = [rng.choices(range(1, 8), cum_weights=(1, 7, 43, 73, 100, 101, 140))[0] for _ in range(300)]
+        rng.picked += rng.choices("abc", cum_weights=[1, 1.5, 4], k=1) + rng.choices("abc", [1, 2, 3])
+        rng.picked += rng.choices("ab") + rng.choices("abc", cum_weights=[1, 2, 3], k=3)
+    assert (fast.picked, fast.getstate()) == (base.picked, base.getstate())
+    for rng in (fast, base):
+        for cum_weights in ([0, 0, 0], [1, 2], [1, 2, float("inf")], [1, 2, float("nan")]):
+            with pytest.raises(ValueError):
+                rng.choices("abc", cum_weights=cum_weights)

@@ -41,6 +41,9 @@ class TrajectoriesConfig(TaskConfig):
             raise ValueError(f"split_mode must be one of {SPLIT_MODES}, got {self.split_mode!r}")
 
 
+_UNKNOWN = object()  # (a step `Trajectories._stated` does not hold)
+
+
 class Trajectories(Task[tuple, str]):
     """Expert trajectories from a file, played step by step (the SRL paper's setting for math).
 
@@ -117,6 +120,11 @@ class Trajectories(Task[tuple, str]):
         """`normalize` of every step text of every trajectory (what actions are), computed once."""
         return tuple(tuple(normalize(step.text) for step in traj.steps) for traj in self.trajectories)
 
+    @cached_property
+    def _stated(self) -> dict[str, str | None]:
+        """`answer_text` of every normalised step of the dataset (what `apply` asks of an expert or candidate step)."""
+        return {step: answer_text(step) for steps in self._normalized for step in steps}
+
     def generate_split(self, rng: random.Random, split: str) -> Problem:
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -142,7 +150,15 @@ class Trajectories(Task[tuple, str]):
 
     def is_solved(self, problem: Problem, state: tuple) -> bool:
         index, taken, final = state
-        return final is not None and self._matches(index, final)
+        if final is None:
+            return False
+        memo = self.__dict__.setdefault("_solved_memo", {})  # (index, final) -> _matches: a pure function of them
+        solved = memo.get((index, final))
+        if solved is None:
+            if len(memo) >= 4096:  # bounded: the finals an agent writes are as many as it likes
+                memo.clear()
+            solved = memo[index, final] = self._matches(index, final)
+        return solved
 
     def expert_action(self, state: tuple) -> str | None:
         index, taken, final = state
@@ -158,8 +174,12 @@ class Trajectories(Task[tuple, str]):
         if not action:
             raise InvalidStep("empty step")
         last = taken + 1 >= len(self.trajectories[index].steps)
-        stated = answer_text(action)
-        return index, taken + 1, action if (last or stated is not None) else None
+        if last:
+            return index, taken + 1, action
+        stated = self._stated.get(action, _UNKNOWN)  # the dataset's own steps: answer_text of each, computed once
+        if stated is _UNKNOWN:
+            stated = answer_text(action)
+        return index, taken + 1, action if stated is not None else None
 
     def format_step(self, state: tuple, action: str) -> str:
         index, taken, _ = state

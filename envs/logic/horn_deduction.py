@@ -192,7 +192,7 @@ class HornDeduction(Task[HornState, HornAction]):
 
         def finish() -> Problem:
             state = HornState(theory, frozenset(theory.facts))
-            steps = len(self.expert_trajectory(state))
+            steps = _expert_length(theory)  # len(self.expert_trajectory(state)), without step texts or states
             return Problem(text=text, initial_state=state, answer="yes" if provable else "no", meta={"steps": steps})
 
         return text, finish
@@ -207,16 +207,7 @@ class HornDeduction(Task[HornState, HornAction]):
     def expert_action(self, state: HornState) -> HornAction | None:
         if state.answer is not None:
             return None
-        theory, known = state.theory, state.known
-        info = _analyse(theory)
-        if info.provable:
-            if theory.query in known:
-                return ("answer", "yes")
-            return ("derive", _proof_plan(theory, known)[0])
-        for premises, head in theory.rules:
-            if head in info.relevant and head not in known and known.issuperset(premises):
-                return ("derive", head)
-        return ("answer", "no")
+        return _expert(state.theory, state.known)
 
     def apply(self, state: HornState, action: HornAction) -> HornState:
         if state.answer is not None:
@@ -255,6 +246,9 @@ class HornDeduction(Task[HornState, HornAction]):
                 raise InvalidStep("expected 'Answer: yes' or 'Answer: no'")
             return ("answer", value)
         return ("derive", self._parse_derivation(state, line))
+
+    def known_expert_length(self, problem: Problem) -> int | None:
+        return problem.meta.get("steps")  # counted by the generator
 
     def answer(self, problem: Problem, state: HornState, steps) -> str:
         return state.answer or ""
@@ -376,6 +370,31 @@ def _analyse(theory: HornTheory) -> _Analysis:
         relevant=relevant,
         provable=theory.query in derivable,
     )
+
+
+def _expert(theory: HornTheory, known: frozenset[int]) -> HornAction:
+    """The oracle's next action when no answer was given (`HornDeduction.expert_action`)."""
+    info = _analyse(theory)
+    if info.provable:
+        if theory.query in known:
+            return ("answer", "yes")
+        return ("derive", _proof_plan(theory, known)[0])
+    for premises, head in theory.rules:
+        if head in info.relevant and head not in known and known.issuperset(premises):
+            return ("derive", head)
+    return ("answer", "no")
+
+
+def _expert_length(theory: HornTheory, most: int = 10_000) -> int:
+    """``len(expert_trajectory(...))`` from the facts: the oracle's actions alone (its derivations are
+    valid, so `HornDeduction.apply` adds each to the known atoms; the answer ends the trajectory)."""
+    known = frozenset(theory.facts)
+    for steps in range(1, most + 1):
+        kind, value = _expert(theory, known)
+        if kind == "answer":
+            return steps
+        known = known | {value}
+    raise RuntimeError(f"HornDeduction: expert did not finish within {most} steps")
 
 
 def _closure(facts, rules) -> frozenset[int]:

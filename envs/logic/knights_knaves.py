@@ -226,6 +226,10 @@ class KnightsKnaves(Task[KKState, KKAction]):
             raise InvalidStep("write exactly one deduction per step, e.g. 'Bob is a knave'")
         return ("deduce", *pairs[0])
 
+    def known_expert_length(self, problem: Problem) -> int:
+        state = problem.initial_state  # one deduction per islander not yet deduced, then the answer
+        return len(state.puzzle.names) - state.known.bit_count() + 1
+
     def answer(self, problem: Problem, state: KKState, steps: list[str]) -> str:
         return "" if state.answer is None else _answer_text(state.puzzle.names, state.answer)
 

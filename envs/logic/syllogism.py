@@ -5,7 +5,6 @@ from __future__ import annotations
 import heapq
 import random
 import re
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -182,7 +181,7 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
                 continue
             theory, chain = drawn
             state = SyllogismState(theory, frozenset(theory.premises))
-            steps = len(self.expert_trajectory(state))
+            steps = _expert_length(theory, MAX_EXPERT_STEPS[self.difficulty])
             # A "yes" needs every premise of the chain (no distractor shortcut); a "no" at least one derivation.
             if (chain if follows else 2) <= steps <= MAX_EXPERT_STEPS[self.difficulty]:
                 break
@@ -249,6 +248,9 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
                 raise InvalidStep("expected 'Answer: yes' or 'Answer: no'")
             return ("answer", value)
         return ("derive", _parse_derivation(state, line))
+
+    def known_expert_length(self, problem: Problem) -> int | None:
+        return problem.meta.get("steps")  # counted by the generator
 
     def answer(self, problem: Problem, state: SyllogismState, steps) -> str:
         return state.answer or ""
@@ -325,47 +327,6 @@ def _derivations(statement: Statement, known: frozenset[Statement], n: int) -> t
     return tuple(ways)
 
 
-def _consequences(s: Statement, at: int, by_subject, by_predicate) -> list[tuple[Statement, tuple[int, ...]]]:
-    """What ``s`` (at position ``at``) derives together with the statements already indexed (each rule
-    instance once), with the positions of the premises (minor first). The indexes map (form, subject)
-    to [(predicate, position)] and (form, predicate) to [(subject, position)]."""
-    form, x, y = s
-    out: list[tuple[Statement, tuple[int, ...]]] = []
-    add = out.append
-    if form == ALL:
-        for z, q in by_subject.get((ALL, y), ()):  # Barbara, s minor
-            if x != z:
-                add(((ALL, x, z), (at, q)))
-        for w, q in by_predicate.get((ALL, x), ()):  # Barbara, s major
-            if w != y:
-                add(((ALL, w, y), (q, at)))
-        for z, q in by_subject.get((NO, y), ()):  # Celarent, s minor
-            if x != z:
-                add(((NO, x, z), (at, q)))
-        for w, q in by_predicate.get((SOME, x), ()):  # Darii, s major
-            if w != y:
-                add(((SOME, w, y), (q, at)))
-    elif form == NO:
-        if y != x:
-            add(((NO, y, x), (at,)))
-        for w, q in by_predicate.get((ALL, x), ()):  # Celarent, s major
-            if w != y:
-                add(((NO, w, y), (q, at)))
-        for w, q in by_predicate.get((SOME, x), ()):  # Ferio, s major
-            if w != y:
-                add(((SOME_NOT, w, y), (q, at)))
-    elif form == SOME:
-        if y != x:
-            add(((SOME, y, x), (at,)))
-        for z, q in by_subject.get((ALL, y), ()):  # Darii, s minor
-            if x != z:
-                add(((SOME, x, z), (at, q)))
-        for z, q in by_subject.get((NO, y), ()):  # Ferio, s minor
-            if x != z:
-                add(((SOME_NOT, x, z), (at, q)))
-    return out  # no statement relates a category to itself
-
-
 @dataclass(eq=False)  # built once per theory, never compared: a plain class's cheaper __init__
 class _Analysis:
     index: dict[str, int]  # category name -> id
@@ -388,20 +349,64 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
         if s not in order:
             order[s] = len(found)
             found.append([])
-    by_subject: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-    by_predicate: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    # The statements processed so far, indexed as the rules below read them.
+    all_by_subject: dict[int, list[tuple[int, int]]] = {}
+    all_by_predicate: dict[int, list[tuple[int, int]]] = {}
+    no_by_subject: dict[int, list[tuple[int, int]]] = {}
+    some_by_predicate: dict[int, list[tuple[int, int]]] = {}
     queue = list(theory.premises)
     for s in queue:  # the queue grows while it is read
         at = order[s]
-        for conclusion, parents in _consequences(s, at, by_subject, by_predicate):
+        form, x, y = s
+        # What s derives with the statements indexed so far (each rule instance once), with the positions of the
+        # premises (minor first); no statement relates a category to itself.
+        out: list[tuple[Statement, tuple[int, ...]]] = []
+        add = out.append
+        if form == ALL:
+            for z, q in all_by_subject.get(y, ()):  # Barbara, s minor
+                if x != z:
+                    add(((ALL, x, z), (at, q)))
+            for w, q in all_by_predicate.get(x, ()):  # Barbara, s major
+                if w != y:
+                    add(((ALL, w, y), (q, at)))
+            for z, q in no_by_subject.get(y, ()):  # Celarent, s minor
+                if x != z:
+                    add(((NO, x, z), (at, q)))
+            for w, q in some_by_predicate.get(x, ()):  # Darii, s major
+                if w != y:
+                    add(((SOME, w, y), (q, at)))
+        elif form == NO:
+            if y != x:
+                add(((NO, y, x), (at,)))
+            for w, q in all_by_predicate.get(x, ()):  # Celarent, s major
+                if w != y:
+                    add(((NO, w, y), (q, at)))
+            for w, q in some_by_predicate.get(x, ()):  # Ferio, s major
+                if w != y:
+                    add(((SOME_NOT, w, y), (q, at)))
+        elif form == SOME:
+            if y != x:
+                add(((SOME, y, x), (at,)))
+            for z, q in all_by_subject.get(y, ()):  # Darii, s minor
+                if x != z:
+                    add(((SOME, x, z), (at, q)))
+            for z, q in no_by_subject.get(y, ()):  # Ferio, s minor
+                if x != z:
+                    add(((SOME_NOT, x, z), (at, q)))
+        for conclusion, parents in out:
             i = order.get(conclusion)
             if i is None:
                 i = order[conclusion] = len(found)
                 found.append([])
                 queue.append(conclusion)
             found[i].append(parents)
-        by_subject[s[0], s[1]].append((s[2], at))
-        by_predicate[s[0], s[2]].append((s[1], at))
+        if form == ALL:
+            all_by_subject.setdefault(x, []).append((y, at))
+            all_by_predicate.setdefault(y, []).append((x, at))
+        elif form == NO:
+            no_by_subject.setdefault(x, []).append((y, at))
+        elif form == SOME:
+            some_by_predicate.setdefault(y, []).append((x, at))
     statements = tuple(order)
     ways = tuple(map(tuple, found))
     follows = theory.question in order
@@ -420,13 +425,21 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
                     stack.append(p)
     derivations: list[tuple[int, int, int]] = []  # (conclusion, premise, premise or -1), relevant only
     sizes: list[int] = []
-    used_by: dict[int, list[int]] = defaultdict(list)  # only relevant statements are used
+    used_by: dict[int, list[int]] = {}  # only relevant statements are used
     for i in sorted(relevant):
         for way in ways[i]:
-            for p in way:
-                used_by[p].append(len(derivations))
-            derivations.append((i, way[0], way[1] if len(way) > 1 else -1))
-            sizes.append(len(way))
+            d = len(derivations)
+            if len(way) == 1:
+                p = way[0]
+                derivations.append((i, p, -1))
+                sizes.append(1)
+                used_by.setdefault(p, []).append(d)
+            else:
+                p, q = way
+                derivations.append((i, p, q))
+                sizes.append(2)
+                used_by.setdefault(p, []).append(d)
+                used_by.setdefault(q, []).append(d)
     users: list[tuple[int, ...]] = [()] * len(statements)
     for p, uses in used_by.items():
         users[p] = tuple(uses)
@@ -503,14 +516,33 @@ def _expert(theory: SyllogismTheory, known: frozenset[Statement]) -> SyllogismAc
         goal = unknown[0]
 
 
+def _expert_length(theory: SyllogismTheory, most: int) -> int:
+    """``len(expert_trajectory(...))`` from the premises, or ``most + 1`` once it is longer than ``most``.
+
+    The oracle's actions alone: its derivations are valid, so `Syllogism.apply` adds each to the known
+    statements, and the answer ends the trajectory; no step text or state is built.
+    """
+    known = frozenset(theory.premises)
+    for steps in range(1, most + 1):
+        kind, value = _expert(theory, known)
+        if kind == "answer":
+            return steps
+        known = known | {value}
+    return most + 1
+
+
 # ---------------------------------------------------------------------- semantics (for the generator)
-def _satisfiable(statements, n: int) -> bool:
-    """Whether some model makes all ``statements`` true (categories may be empty).
+def _satisfiable(statements, n: int, also: Statement | None = None) -> bool:
+    """Whether some model makes all ``statements`` (and ``also``, if given) true (categories may be empty).
 
     Each "Some" needs one element; its least set of categories is the upward closure (under the
     "All" statements) of the categories it must be in, and it fails only if that set holds both
     sides of a "No" or (for "Some A are not B") holds B. Elements do not interact, so the set is
     satisfiable iff every such element is possible.
+
+    ``also`` is one more statement whose satisfiability with ``statements`` is asked second, when the
+    statements alone are satisfiable: ``_satisfiable(s, n, t)`` is ``_satisfiable(s, n) and
+    _satisfiable([*s, t], n)``. A "Some" ``also`` adds one element to check; another form reruns it all.
     """
     above: dict[int, list[int]] = {}
     disjoint: dict[int, set[int]] = {}  # category -> the categories a "No" statement separates it from
@@ -534,28 +566,39 @@ def _satisfiable(statements, n: int) -> bool:
             ups[x] = reach
         return reach
 
-    for form, x, y in statements:
+    def possible(form: int, x: int, y: int) -> bool:  # whether the element a "Some" statement needs can exist
         if form == SOME:
             element = up(x) if x == y else up(x) | up(y)  # (read only below: the cached set itself will do)
-        elif form == SOME_NOT:
+        else:
             element = up(x)
             if y in element:
                 return False
-        else:
-            continue
         if disjoint:  # no "No" statement: nothing to be disjoint from
             for a in element:
                 apart = disjoint.get(a)
                 if apart is not None and not apart.isdisjoint(element):
                     return False
-    return True
+        return True
+
+    for form, x, y in statements:
+        if (form == SOME or form == SOME_NOT) and not possible(form, x, y):
+            return False
+    if also is None:
+        return True
+    if also[0] == SOME or also[0] == SOME_NOT:  # the same model structure: one more element
+        return possible(*also)
+    return _satisfiable([*statements, also], n)
+
+
+#: The form of each form's negation ("All A are B" is denied by "Some A are not B", ...).
+_NEGATION = {ALL: SOME_NOT, NO: SOME, SOME: NO, SOME_NOT: ALL}
 
 
 def _entails(premises, statement: Statement, n: int, existential: bool = False) -> bool:
     """Whether every model of ``premises`` makes ``statement`` true (with ``existential``: every model
     in which no category is empty, the traditional reading)."""
     form, x, y = statement
-    negation = ({ALL: SOME_NOT, NO: SOME, SOME: NO, SOME_NOT: ALL}[form], x, y)
+    negation = (_NEGATION[form], x, y)
     exist = [(SOME, c, c) for c in range(n)] if existential else []
     return not _satisfiable([*premises, *exist, negation], n)
 
@@ -636,10 +679,24 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[Sy
     if len(set(premises)) < len(premises) or question in premises or question[1] == question[2]:
         return None
     # No category may be forced empty, and a "no" must hold even if every category has members.
-    if not _satisfiable([*premises, *((SOME, c, c) for c in range(n))], n):
-        return None
-    if _entails(premises, question, n, existential=not follows) != follows:
-        return None
+    exist = [(SOME, c, c) for c in range(n)]
+    form, x, y = question
+    negation = (_NEGATION[form], x, y)
+    if _NEGATION[form] in (SOME, SOME_NOT):
+        # _satisfiable(premises + exist) and _entails(premises, question, n, existential=not follows) ==
+        # follows, in one pass: the statements that _entails checks with the negation, the premises (with
+        # exist when not follows), are satisfiable since the first check passed, so only the negation is new.
+        alone = _satisfiable([*premises, *exist], n, negation)
+        if not alone:  # which of the two failed: the first (redraw) or the negation (entailed)?
+            if not _satisfiable([*premises, *exist], n):
+                return None
+        if (not alone) != follows:
+            return None
+    else:
+        if not _satisfiable([*premises, *exist], n):
+            return None
+        if _entails(premises, question, n, existential=not follows) != follows:
+            return None
     rng.shuffle(premises)
     theory = SyllogismTheory(tuple(names[:n]), tuple(premises), question)
     info = _analyse(theory)

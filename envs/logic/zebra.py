@@ -267,6 +267,10 @@ class Zebra(Task[ZebraState, ZebraAction]):
             raise InvalidStep("expected 'The dog is in house 2' or 'The dog is not in house 3'")
         return ("elim" if negated else "place", value, house)
 
+    def known_expert_length(self, problem: Problem) -> int:
+        state = problem.initial_state
+        return _expert_length(state.puzzle, state.domains)
+
     def answer(self, problem: Problem, state: ZebraState, steps: list[str]) -> str:
         return "" if state.answer is None else _answer_text(state.puzzle, state.answer)
 
@@ -374,6 +378,19 @@ def _sources(puzzle: Puzzle, domains: tuple[int, ...], v: int) -> list[int]:
     allowed = [_allowed(c, v, domains, (1 << n) - 1) for c in puzzle.by_value[v]]
     allowed.append(_all_different(n, domains, v - v % n)[v % n])
     return allowed
+
+
+def _expert_length(puzzle: Puzzle, domains: tuple[int, ...], most: int = 10_000) -> int:
+    """``len(expert_trajectory(...))`` from ``domains``: the oracle's actions alone (its steps are valid, so
+    `Zebra.apply` narrows one value's candidates as the action says; the answer ends the trajectory)."""
+    for steps in range(1, most + 1):
+        action = _expert_step(puzzle, domains)
+        if action[0] == "answer":
+            return steps
+        kind, v, house = action
+        bit = 1 << house
+        domains = domains[:v] + ((bit if kind == "place" else domains[v] & ~bit),) + domains[v + 1 :]
+    raise RuntimeError(f"Zebra: expert did not finish within {most} steps")
 
 
 @lru_cache(maxsize=4096)

@@ -219,6 +219,10 @@ class Arithmetic(Task[tuple, tuple]):
             return ("answer", Fraction(new))
         return ("rewrite", new)
 
+    def known_expert_length(self, problem: Problem) -> int:
+        tree, _ = problem.initial_state
+        return _leaves(tree)  # one step per operation (one fewer than the numbers), then the answer
+
     def answer(self, problem: Problem, state: ArithmeticState, steps) -> str:
         return "" if state[1] is None else format_number(state[1])
 

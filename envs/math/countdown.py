@@ -217,6 +217,11 @@ class Countdown(Task[CountdownState, CountdownAction]):
             return _operation(left, op, right, int(result))
         raise InvalidStep("expected 'A op B = C' with op one of + - * /, e.g. '25 * 4 = 100', or 'Undo'")
 
+    def known_expert_length(self, problem: Problem) -> int | None:
+        state = problem.initial_state  # the oracle re-plans a shortest plan: one operation less per step
+        plan = _shortest_plan(state.numbers, state.target)
+        return None if plan is None else len(plan)
+
     def render_state(self, state: CountdownState) -> str:
         return f"Numbers: {' '.join(map(str, state.numbers))} | target: {state.target}"
 

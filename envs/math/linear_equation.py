@@ -193,6 +193,11 @@ class LinearEquation(Task[tuple, tuple]):
         lhs, rhs = _parse_side(sides[0]), _parse_side(sides[1])
         return ("rewrite", (lhs, rhs))
 
+    def known_expert_length(self, problem: Problem) -> int | None:
+        lhs, rhs, _ = problem.initial_state
+        steps = _distance(lhs, rhs)  # the oracle's rewrites and its answer (counted up to 10)
+        return steps if steps < 10 else None
+
     def answer(self, problem: Problem, state: EquationState, steps) -> str:
         return "" if state[2] is None else f"x = {format_number(state[2])}"
 
@@ -217,8 +222,7 @@ class LinearEquation(Task[tuple, tuple]):
         options = []
         if _has_brackets(lhs) or _has_brackets(rhs):
             options.append((_expand(lhs, sloppy=True), _expand(rhs, sloppy=True)))
-        for _ in range(6):
-            options.append(_perturb(payload, rng))
+        options += _perturbations(payload, rng, 6)
         wrong = []
         for new_lhs, new_rhs in options:
             a, _ = _difference(new_lhs, new_rhs)
@@ -337,19 +341,22 @@ def _distance(lhs: Side, rhs: Side) -> int:
     return steps
 
 
-def _perturb(equation: tuple[Side, Side], rng: random.Random) -> tuple[Side, Side]:
-    """``equation`` with one number changed: a sign slip or an off-by-one."""
-    sides = [list(equation[0]), list(equation[1])]
-    spots = [(s, i) for s in (0, 1) for i, term in enumerate(sides[s]) if term[0] != "b"]
-    s, i = rng.choice(spots)
-    kind, value = sides[s][i]
-    if kind == "c" and value and rng.random() < 0.5:
-        value = -value
-    else:
-        step = rng.choice((1, -1))
-        value += step if value + step else -step
-    sides[s][i] = (kind, value)
-    return tuple(sides[0]), tuple(sides[1])
+def _perturbations(equation: tuple[Side, Side], rng: random.Random, count: int) -> list[tuple[Side, Side]]:
+    """``count`` copies of ``equation``, each with one number changed: a sign slip or an off-by-one."""
+    spots = [(s, i) for s in (0, 1) for i, term in enumerate(equation[s]) if term[0] != "b"]
+    choice, out = rng.choice, []
+    for _ in range(count):
+        s, i = choice(spots)
+        side = equation[s]
+        kind, value = side[i]
+        if kind == "c" and value and rng.random() < 0.5:
+            value = -value
+        else:
+            step = choice((1, -1))
+            value += step if value + step else -step
+        side = (*side[:i], (kind, value), *side[i + 1 :])
+        out.append((side, equation[1]) if s == 0 else (equation[0], side))
+    return out
 
 
 # ---------------------------------------------------------------------- rendering

@@ -214,6 +214,10 @@ class LongMultiplication(Task[MulState, MulAction]):
             "'column 3: 4 + 0 + 3 + carry 1 = 8, write 8, carry 0' or 'Answer: N'"
         )
 
+    def known_expert_length(self, problem: Problem) -> int:
+        top, bottom, done, _ = problem.initial_state  # the expert plays the schedule, the answer last
+        return len(_schedule(top, bottom).steps) - done
+
     def answer(self, problem: Problem, state: MulState, steps) -> str:
         return state[3] or ""
 

@@ -175,6 +175,9 @@ class GridMaze(Task[MazeState, str]):
     def render_state(self, state: MazeState) -> str:
         return _draw(state.maze, {state.goal: "G", state.position: "@"})
 
+    def known_expert_length(self, problem: Problem) -> int:
+        return problem.meta["shortest"]  # the expert's every move brings it one square closer to the goal
+
     def move_set(self) -> tuple[str, ...]:
         return MOVES
 
@@ -202,35 +205,36 @@ class GridMaze(Task[MazeState, str]):
 # ---------------------------------------------------------------------- helpers
 def _random_maze(size: int, rng: random.Random) -> tuple[str, ...]:
     """A size x size maze: a randomized depth-first-search tree over the rooms, plus a few loops."""
-    grid = [[WALL] * size for _ in range(size)]
+    grid = [WALL] * (size * size)  # row-major, one character per square
     rooms = range(0, size, 2)
-    first = (rng.choice(rooms), rng.choice(rooms))
-    grid[first[0]][first[1]] = FLOOR
+    first_row, first_col = rng.choice(rooms), rng.choice(rooms)
+    first = first_row * size + first_col
+    grid[first] = FLOOR
     neighbours = _room_neighbours(size)
     stack = [first]
     while stack:
-        row, col = stack[-1]
-        unvisited = [(r, c) for r, c in neighbours[row, col] if grid[r][c] == WALL]
+        unvisited = [pair for pair in neighbours[stack[-1]] if grid[pair[1]] == WALL]
         if not unvisited:
             stack.pop()
             continue
-        r, c = rng.choice(unvisited)
-        grid[(row + r) // 2][(col + c) // 2] = FLOOR
-        grid[r][c] = FLOOR
-        stack.append((r, c))
-    for r, c in _room_walls(size):
-        if grid[r][c] == WALL and rng.random() < LOOP_CHANCE:
-            grid[r][c] = FLOOR
-    return tuple("".join(row) for row in grid)
+        wall, room = rng.choice(unvisited)
+        grid[wall] = FLOOR
+        grid[room] = FLOOR
+        stack.append(room)
+    for square in _room_walls(size):
+        if grid[square] == WALL and rng.random() < LOOP_CHANCE:
+            grid[square] = FLOOR
+    return tuple("".join(grid[start : start + size]) for start in range(0, size * size, size))
 
 
 @lru_cache(maxsize=16)  # one entry per maze size
-def _room_neighbours(size: int) -> dict[Square, tuple[Square, ...]]:
-    """Each room's neighbouring rooms (two squares away) inside the grid, in the order up, down, left, right."""
+def _room_neighbours(size: int) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Each room's neighbouring rooms (two squares away) inside the grid, in the order up, down, left, right,
+    as (the square between them, the room), squares as row-major indices."""
     rooms = range(0, size, 2)
     return {
-        (row, col): tuple(
-            (row + dr, col + dc)
+        row * size + col: tuple(
+            ((row + dr // 2) * size + col + dc // 2, (row + dr) * size + col + dc)
             for dr, dc in ((-2, 0), (2, 0), (0, -2), (0, 2))
             if 0 <= row + dr < size and 0 <= col + dc < size
         )
@@ -240,27 +244,43 @@ def _room_neighbours(size: int) -> dict[Square, tuple[Square, ...]]:
 
 
 @lru_cache(maxsize=16)
-def _room_walls(size: int) -> tuple[Square, ...]:
-    """The squares between two rooms (exactly one coordinate odd), row-major."""
-    return tuple((r, c) for r in range(size) for c in range(size) if (r + c) % 2 == 1)
+def _room_walls(size: int) -> tuple[int, ...]:
+    """The squares between two rooms (exactly one coordinate odd), as row-major indices in row-major order."""
+    return tuple(r * size + c for r in range(size) for c in range(size) if (r + c) % 2 == 1)
+
+
+@lru_cache(maxsize=16)
+def _square_neighbours(height: int, width: int) -> tuple[tuple[int, ...], ...]:
+    """Each square's neighbours inside the grid (up, down, left, right), as row-major indices."""
+    return tuple(
+        tuple(
+            (row + dr) * width + col + dc
+            for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+            if 0 <= row + dr < height and 0 <= col + dc < width
+        )
+        for row in range(height)
+        for col in range(width)
+    )
 
 
 @lru_cache(maxsize=4096)
 def _distances_to_goal(maze: tuple[str, ...], goal: Square) -> tuple[int, ...]:
     """Breadth-first distance of every square to ``goal``, row-major; -1 for walls."""
     height, width = len(maze), len(maze[0])
+    squares = "".join(maze)
+    neighbours = _square_neighbours(height, width)
     distances = [-1] * (height * width)
-    distances[goal[0] * width + goal[1]] = 0
-    frontier = [goal]
+    start = goal[0] * width + goal[1]
+    distances[start] = 0
+    frontier, here = [start], 0
     while frontier:
+        here += 1
         next_frontier = []
-        for row, col in frontier:
-            here = distances[row * width + col]
-            for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-                r, c = row + dr, col + dc
-                if 0 <= r < height and 0 <= c < width and maze[r][c] == FLOOR and distances[r * width + c] < 0:
-                    distances[r * width + c] = here + 1
-                    next_frontier.append((r, c))
+        for square in frontier:
+            for other in neighbours[square]:
+                if distances[other] < 0 and squares[other] == FLOOR:
+                    distances[other] = here
+                    next_frontier.append(other)
         frontier = next_frontier
     return tuple(distances)
 

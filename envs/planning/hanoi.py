@@ -158,6 +158,10 @@ class Hanoi(Task[tuple, HanoiMove]):
     def render_state(self, state: tuple) -> str:
         return self._pegs_text(state[1])
 
+    def known_expert_length(self, problem: Problem) -> int:
+        goal, pegs = problem.initial_state
+        return _plan_length(pegs, len(pegs), goal)
+
     def move_set(self) -> tuple[HanoiMove, ...]:
         return MOVES
 
@@ -208,6 +212,20 @@ def _first_move(pegs: tuple[int, ...], k: int, target: int) -> HanoiMove | None:
     source = pegs[k - 1]
     spare = 3 - source - target
     return _first_move(pegs, k - 1, spare) or (source, target)
+
+
+def _plan_length(pegs: tuple[int, ...], k: int, target: int) -> int:
+    """The number of moves of the plan `_first_move` starts: disks 1..k-1 onto the spare peg, disk k onto
+    ``target``, then the tower of k - 1 disks onto it (2^(k-1) - 1 moves); disks already home are skipped."""
+    moves = 0
+    while True:
+        while k > 0 and pegs[k - 1] == target:
+            k -= 1
+        if k == 0:
+            return moves
+        moves += 1 << (k - 1)  # disk k's move and the tower's 2^(k-1) - 1
+        target = 3 - pegs[k - 1] - target  # disks 1..k-1 go to the spare peg first
+        k -= 1
 
 
 def _peg_index(token: str) -> int:

@@ -202,6 +202,9 @@ class SlidingPuzzle(Task[PuzzleState, str]):
     def render_state(self, state: PuzzleState) -> str:
         return _draw(state.cols, state.tiles)
 
+    def known_expert_length(self, problem: Problem) -> int:
+        return problem.meta["optimal_moves"]  # the expert's every move lowers the distance to the goal by one
+
     def move_set(self) -> tuple[str, ...]:
         return MOVES
 
