@@ -51,9 +51,9 @@ def check_model(name: str) -> None:
     """A clear error now for a start model that is neither a known name nor a model directory (a base that is not
     shipped, which `prepare_base` builds, needs the model it starts from)."""
     from .models import check_model_name
-    from .warmup import BASES, root, shipped_base
+    from .warmup import built_on_demand, root
 
-    if name in BASES and not BASES[name].shipped and shipped_base(name) is None:
+    if built_on_demand(name):
         name = root(name)
     if name is not None:  # (None: the build starts a new tiny model)
         check_model_name(name)
@@ -110,9 +110,9 @@ def prepare_base(model: str, task: str, config: Any, directory: Path) -> dict[st
     tick = time.perf_counter()
     if config.warmup_updates == 0:  # the start model is the base (a shipped base is already warmed up)
         from .models import default_device, load_model, model_directory
-        from .warmup import BASES, build, shipped_base
+        from .warmup import build, built_on_demand
 
-        if model in BASES and not BASES[model].shipped and shipped_base(model) is None:
+        if built_on_demand(model):
             # a base too large to ship (a pretrained model's warm-up): built once, into this folder
             model_dir = str(build(model, directory / "model", device=config.device or default_device()))
         else:

@@ -170,6 +170,11 @@ def pretrained(name: str) -> bool:
     return root(name) not in (None, *TINY_PRESETS)
 
 
+def built_on_demand(name: str) -> bool:
+    """Whether ``name`` is a base of `BASES` that is not shipped and not built here: the comparison builds it."""
+    return name in BASES and not BASES[name].shipped and shipped_base(name) is None
+
+
 def shipped_base(name: str) -> Path | None:
     """The directory of shipped base ``name`` (None when the package does not hold it)."""
     path = BASES_DIR / name

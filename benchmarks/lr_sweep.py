@@ -70,8 +70,15 @@ PRETRAINED_GRID = {
 }
 #: The hand-set values a tie keeps: the comparison's own for a model trained from scratch.
 DEFAULTS = {algo: LEARNING_RATES["from_scratch"][algo] for algo in GRID}
-#: The comparisons of the sweep, one per column of `GRID`.
-COLUMNS = range(len(next(iter(GRID.values()))))
+
+
+def columns(grid: dict) -> range:
+    """The comparisons of a sweep over ``grid``, one per column."""
+    return range(len(next(iter(grid.values()))))
+
+
+#: The comparisons of the standard sweep, one per column of `GRID`.
+COLUMNS = columns(GRID)
 #: The preset's budget and problems, unchanged; only the test evaluation is cut to the bone (and no regime, no
 #: boundary: neither takes part in the choice).
 SETTINGS = ("eval_problems=10", "eval_samples=0", "curve_points=2", "regime_samples=0", "boundary_samples=0")
@@ -110,7 +117,7 @@ def choose(out: Path, grid: dict = GRID, defaults: dict = DEFAULTS) -> dict:
     scores: dict[str, dict[str, float]] = {algo: {} for algo in grid}
     curves: dict[str, dict[str, list]] = {algo: {} for algo in grid}
     base, setting = None, None
-    for column in range(len(next(iter(grid.values())))):
+    for column in columns(grid):
         results = json.loads((out / f"lr-{column}" / "results.json").read_text(encoding="utf-8"))
         config = results["config"]
         setting = setting or (f"seed 0, {', '.join(config['models'])}, {', '.join(config['tasks'])} level "
@@ -202,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
     out.mkdir(parents=True, exist_ok=True)
     tick = time.perf_counter()
-    waiting, running, failed = list(range(len(next(iter(grid.values()))))), [], 0
+    waiting, running, failed = list(columns(grid)), [], 0
     while waiting or running:
         while waiting and len(running) < args.jobs:
             running.append(subprocess.Popen(command(out, waiting.pop(0), grid, args.preset, args.model)))

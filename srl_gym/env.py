@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import re
 import string
-from dataclasses import dataclass
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -18,7 +17,7 @@ from gymnasium import spaces
 
 from srl_gym.rewards import MAX_STEP_CHARS, SIMILARITY_METHODS, split_think, step_similarity
 from srl_gym.rng import FastRandom
-from srl_gym.task import DEFAULT_OBS_CHARS, InvalidStep, Problem, Task, check_fraction, encode_slots
+from srl_gym.task import InvalidStep, Problem, Task, check_fraction
 
 INTERFACES = ("text", "discrete")
 REWARDS = ("srl", "outcome", "mixed")
@@ -109,16 +108,6 @@ def load_task_class(path: str) -> type[Task]:
     if not (isinstance(cls, type) and issubclass(cls, Task)):
         raise ValueError(f"{path!r} does not name a srl_gym.Task subclass")
     return cls
-
-
-@dataclass
-class StepOutcome:
-    """What the env makes of one agent step, before rewards."""
-
-    text: str  # the canonical text of the step if valid, else the agent's step text
-    valid: bool
-    similarity: float
-    next_state: Any
 
 
 class ReasoningEnv(gym.Env):
@@ -306,7 +295,6 @@ class ReasoningEnv(gym.Env):
             self._num_actions = int(n)  # a plain int: compared on every step
             # A task that keeps Task.encode_discrete (text slots) has it done here, reading the memoised picture.
             self._default_encoding = type(task).encode_discrete is Task.encode_discrete
-            self._encoded_slots = 1 + task._discrete_slots()
         if interface == "text":
             self._num_actions = 0  # (no discrete actions)
 
@@ -472,7 +460,9 @@ class ReasoningEnv(gym.Env):
     def _judge(self, action: Any) -> tuple[str, bool, float, Any]:
         """Parse, check and score one agent step against the expert's step from the state it was taken in.
 
-        Returns the fields of a `StepOutcome` as a plain tuple (cheaper to build on every step).
+        Returns ``(text, valid, similarity, next_state)``, before rewards: the canonical text of the step if valid,
+        else the agent's step text; whether it was valid; its similarity to the expert's step; the state it leads
+        to (the same state when invalid). A plain tuple: it is built on every step.
         """
         state = self.state
         if self.interface == "discrete":
@@ -571,9 +561,7 @@ class ReasoningEnv(gym.Env):
             return self._text_observation()
         if self.moves is None:
             if self._default_encoding:  # Task.encode_discrete, with the state's picture drawn once per state
-                slots = [self._picture(), *self._candidate_texts]
-                slots += [""] * (self._encoded_slots - len(slots))
-                return encode_slots(slots, DEFAULT_OBS_CHARS)
+                return self.task.encode_texts(self._picture(), self._candidate_texts)
             return self.task.encode_discrete(self.state, self._candidate_texts)
         entry = self._current()
         obs = entry[1]

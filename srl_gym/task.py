@@ -256,7 +256,12 @@ class Task(ABC, Generic[State, Action]):
         bytes: slot 0 the state, then one slot per candidate (empty for a move-set task).
         Planning tasks override it with a compact numeric encoding.
         """
-        slots = [self.render_state(state), *candidate_texts]
+        return self.encode_texts(self.render_state(state), candidate_texts)
+
+    def encode_texts(self, picture: str, candidate_texts: Sequence[str]) -> np.ndarray:
+        """`encode_discrete`'s default from the state's picture (`render_state`) already drawn (the env draws it
+        once per state)."""
+        slots = [picture, *candidate_texts]
         slots += [""] * (1 + self._discrete_slots() - len(slots))
         return encode_slots(slots, DEFAULT_OBS_CHARS)
 
