@@ -1,6 +1,6 @@
 """The speed goals of issue 21 as ratios against references measured side by side, in one process.
 
-Run: ``python benchmarks/speed_ratios.py [--rounds 5] [--steps 2000] [--only step,reset,ppo] [--tasks A,B]``.
+Run: ``python benchmarks/speed_ratios.py [--rounds 5] [--steps 2000] [--only step,floor,reset,ppo] [--tasks A,B]``.
 
 - **step**: us per env step for every task (``gym.make``, wrappers included; resets included when an
   episode ends), discrete interface with random actions (``action_space.sample()``, seeded), discrete
@@ -10,6 +10,10 @@ Run: ``python benchmarks/speed_ratios.py [--rounds 5] [--steps 2000] [--only ste
 - **reset**: our ``env.reset()`` (new problem + whole expert trajectory + first observation) vs
   reasoning-gym's ``dataset[i]`` (new problem + answer) for the families of
   ``benchmarks/test_bench_generation.py``, interleaved per round.
+- **floor**: what the env itself costs, whatever the task: `Nothing`, a task whose every hook is next to free and
+  whose random episodes last exactly L steps, through the same discrete interface and wrappers, for several L
+  against FrozenLake-v1 in the same way as **step**. A task whose random episodes are as short cannot step faster
+  than its floor: the reset (a seeded problem RNG, the split check, the first observation) is paid every L steps.
 - **ppo**: the env's share of an SB3 PPO step: ``PPO("MlpPolicy", env, n_steps=1024)`` learns 2,048
   steps (collection and two updates) on the discrete interface, then 2,000 random env steps are
   timed alone; share = env us/step / PPO us/step. FrozenLake-v1 is measured the same way.
@@ -26,6 +30,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -34,6 +39,7 @@ import gymnasium as gym  # noqa: E402
 
 import srl_gym  # noqa: E402,F401
 from srl_gym.registration import TASKS  # noqa: E402
+from srl_gym.task import Problem, Task, TaskConfig  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_bench_generation import FAMILIES  # noqa: E402
@@ -54,12 +60,14 @@ def make(env_id: str, interface: str | None = None, **options) -> gym.Env:
     return gym.make(env_id, interface=interface, **options)
 
 
-def time_steps(env: gym.Env, steps: int, policy: str) -> float:
-    """CPU seconds for ``steps`` env steps under ``policy`` ('random' or 'expert'), resets included."""
+def time_steps(env: gym.Env, steps: int, policy: str, episodes: list[int] | None = None) -> float:
+    """CPU seconds for ``steps`` env steps under ``policy`` ('random' or 'expert'), resets included (their count
+    is appended to ``episodes`` when given)."""
     seed = next(FRESH_SEEDS)
     env.action_space.seed(seed)
     obs, info = env.reset(seed=seed)
     key = "expert_step" if isinstance(env.action_space, gym.spaces.Text) else "expert_action"
+    resets = 0
     start = CLOCK()
     for _ in range(steps):
         if policy == "random":
@@ -73,7 +81,11 @@ def time_steps(env: gym.Env, steps: int, policy: str) -> float:
         obs, _, terminated, truncated, info = env.step(action)
         if terminated or truncated:
             obs, info = env.reset()
-    return CLOCK() - start
+            resets += 1
+    elapsed = CLOCK() - start
+    if episodes is not None:
+        episodes.append(resets)
+    return elapsed
 
 
 def step_table(tasks, rounds: int, steps: int) -> None:
@@ -89,19 +101,20 @@ def step_table(tasks, rounds: int, steps: int) -> None:
     times: dict[tuple, list[float]] = {k: [] for k in envs}
     reference: list[float] = []
     ratios: dict[tuple, list[float]] = {k: [] for k in envs}
+    episodes: dict[tuple, list[int]] = {k: [] for k in envs}
     for _ in range(rounds):
         for key, env in envs.items():  # each measurement paired with a FrozenLake run just before it
             reference.append(time_steps(frozenlake, steps, "random") / steps * 1e6)
-            times[key].append(time_steps(env, steps, key[2]) / steps * 1e6)
+            times[key].append(time_steps(env, steps, key[2], episodes[key]) / steps * 1e6)
             ratios[key].append(times[key][-1] / reference[-1])
     print(f"\n## step: median us/step, {rounds} rounds of {steps} steps; x FL: median ratio to a paired FrozenLake run")
     fl_median, fl_best = statistics.median(reference), min(reference)
     print(f"FrozenLake-v1 (random actions): median {fl_median:.1f} us/step, best {fl_best:.1f}")
     print(
-        "| task | discrete random (difflib) us | x FL (goal) | discrete expert (lcs) us | x FL "
-        "| text expert (lcs) us | x FL |"
+        "| task | discrete random (difflib) us | x FL (goal) | steps/episode (random) | discrete expert (lcs) us "
+        "| x FL | text expert (lcs) us | x FL |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for entry in tasks:
         goal = 2.0 if entry.name in PLANNING else 3.0
         cells = []
@@ -110,7 +123,81 @@ def step_table(tasks, rounds: int, steps: int) -> None:
             ratio = statistics.median(ratios[key])
             mark = f" (<= {goal:g}: {'met' if ratio <= goal else 'MISSED'})" if policy == "random" else ""
             cells += [f"{statistics.median(times[key]):.1f}", f"{ratio:.2f}{mark}"]
+            if policy == "random":
+                cells.append(f"{rounds * steps / max(1, sum(episodes[key])):.1f}")
         print(f"| {entry.name} | " + " | ".join(cells) + " |")
+    sys.stdout.flush()
+
+
+@dataclass
+class NothingConfig(TaskConfig):
+    """`Nothing`'s one option: how many steps every episode lasts."""
+
+    length: int = 3
+
+
+class Nothing(Task):
+    """A task whose every hook is next to free: what is left of a step is the env's own cost (its floor).
+
+    A problem is a count from 0 to ``length``; every candidate of the discrete interface is a valid step that
+    counts one, so a random agent's episode lasts exactly ``length`` steps. The texts are short constants.
+    """
+
+    name = "Nothing"
+    domain = "math"
+    levels = ("only",)
+    config_class = NothingConfig
+    TEXTS = ("count 1", "count one", "add 1", "next")
+
+    def generate(self, rng):
+        return Problem(text=f"Count to {self.config.length} ({rng.getrandbits(32)}).", initial_state=0)
+
+    def expert_action(self, state):
+        return None if state >= self.config.length else 0
+
+    def apply(self, state, action):
+        return state + 1
+
+    def format_step(self, state, action):
+        return self.TEXTS[action]
+
+    def parse_step(self, state, text):
+        return 0
+
+    def is_terminal(self, state):
+        return state >= self.config.length
+
+    def is_solved(self, problem, state):
+        return True
+
+    def render_state(self, state):
+        return f"at {state}"
+
+    def distractors(self, state, expert, rng):
+        return [1, 2, 3]
+
+    def known_expert_length(self, problem):
+        return self.config.length
+
+
+gym.register("bench/Nothing-v0", entry_point="srl_gym.env:ReasoningEnv", kwargs={"task": Nothing})
+
+
+def floor_table(rounds: int, steps: int, lengths=(2, 3, 4, 6, 10, 20)) -> None:
+    print(f"\n## floor: `Nothing` (a task that costs nothing), discrete random, episodes of L steps; {rounds} rounds")
+    frozenlake = make("FrozenLake-v1")
+    envs = {length: make("bench/Nothing-v0", "discrete", length=length) for length in lengths}
+    ratios: dict[int, list[float]] = {length: [] for length in lengths}
+    times: dict[int, list[float]] = {length: [] for length in lengths}
+    for _ in range(rounds):
+        for length, env in envs.items():
+            reference = time_steps(frozenlake, steps, "random")
+            times[length].append(time_steps(env, steps, "random") / steps * 1e6)
+            ratios[length].append(times[length][-1] / (reference / steps * 1e6))
+    print("| steps per episode | us/step | x FrozenLake |")
+    print("|---:|---:|---:|")
+    for length in lengths:
+        print(f"| {length} | {statistics.median(times[length]):.1f} | {statistics.median(ratios[length]):.2f} |")
     sys.stdout.flush()
 
 
@@ -178,7 +265,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--resets", type=int, default=200)
     parser.add_argument("--ppo-rounds", type=int, default=1)
-    parser.add_argument("--only", default="step,reset,ppo")
+    parser.add_argument("--only", default="step,floor,reset,ppo")
     parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
     args = parser.parse_args()
     wanted = set(args.tasks.split(",")) if args.tasks else None
@@ -187,6 +274,8 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, gymnasium {gym.__version__}, load average {os.getloadavg()}")
     if "step" in parts:
         step_table(tasks, args.rounds, args.steps)
+    if "floor" in parts:
+        floor_table(args.rounds, args.steps)
     if "reset" in parts:
         reset_table(args.rounds, args.resets)
     if "ppo" in parts:

@@ -13,6 +13,7 @@ paths (other argument types, ``counts=``, a large ``sample``, errors) is the bas
 
 from __future__ import annotations
 
+import _random
 import random
 from bisect import bisect
 from collections.abc import Sequence
@@ -40,6 +41,13 @@ class FastRandom(random.Random):
     Same seed, same draws, same results (see the module docstring); it pickles, copies and
     compares as a ``random.Random`` does.
     """
+
+    def __init__(self, x: Any = None) -> None:
+        if type(x) is int:  # what random.Random(x) does for an int, without its two Python frames (a reset makes one)
+            _random.Random.seed(self, x)
+            self.gauss_next = None
+        else:
+            super().__init__(x)
 
     def randrange(self, start: Any, stop: Any = None, step: Any = 1) -> int:
         if type(start) is int and step == 1 and type(step) is int:

@@ -261,12 +261,14 @@ class Task(ABC, Generic[State, Action]):
     def encode_texts(self, picture: str, candidate_texts: Sequence[str]) -> np.ndarray:
         """`encode_discrete`'s default from the state's picture (`render_state`) already drawn (the env draws it
         once per state)."""
-        slots = [picture, *candidate_texts]
-        slots += [""] * (1 + self._discrete_slots() - len(slots))
-        return encode_slots(slots, DEFAULT_OBS_CHARS)
+        return encode_slots([picture, *candidate_texts], DEFAULT_OBS_CHARS, slots=1 + self._discrete_slots())
 
     def _discrete_slots(self) -> int:
-        return 0 if self.move_set() is not None else self.num_candidates
+        """Candidate slots of the default discrete observation (0 for a move-set task); asked once per instance."""
+        slots = self.__dict__.get("_slots")
+        if slots is None:
+            slots = self._slots = 0 if self.move_set() is not None else self.num_candidates
+        return slots
 
     # ------------------------------------------------------------------ derived, not overridden
     def generate_split(self, rng: random.Random, split: str) -> Problem[State]:
@@ -405,8 +407,11 @@ class Task(ABC, Generic[State, Action]):
         if expert is None:
             return [], -1
         options = [expert]
-        for action in self.distractors(state, expert, rng):
-            if action not in options and len(options) < self.num_candidates:
+        limit = self.num_candidates
+        for action in self.distractors(state, expert, rng):  # (a list: what is left of it is never looked at)
+            if len(options) >= limit:
+                break
+            if action not in options:
                 options.append(action)
         rng.shuffle(options)
         return options, options.index(expert)
@@ -422,11 +427,13 @@ def encode_bytes(text: str, width: int) -> np.ndarray:
     return encode_slots([text], width)
 
 
-def encode_slots(texts: Sequence[str], width: int) -> np.ndarray:
-    """`encode_bytes` of each text, end to end: one uint8 vector of ``len(texts) * width`` bytes."""
+def encode_slots(texts: Sequence[str], width: int, slots: int | None = None) -> np.ndarray:
+    """`encode_bytes` of each text, end to end, then empty slots up to ``slots`` (default ``len(texts)``): one
+    uint8 vector of ``slots * width`` bytes."""
+    size = width * (len(texts) if slots is None else slots)
     joined = "".join([text[:width].ljust(width, "\0") for text in texts])
     if joined.isascii():  # one byte per character: cutting and padding characters is cutting and padding bytes
         raw = joined.encode("ascii")
     else:
         raw = b"".join([text.encode("utf-8")[:width].ljust(width, b"\0") for text in texts])
-    return np.frombuffer(raw, _UINT8).copy()  # a writable array, as np.zeros gave
+    return np.frombuffer(raw.ljust(size, b"\0"), _UINT8).copy()  # a writable array, as np.zeros gave

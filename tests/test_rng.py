@@ -90,3 +90,9 @@ def test_choices_by_cumulative_weights_draws_what_random_draws():
         for cum_weights in ([0, 0, 0], [1, 2], [1, 2, float("inf")], [1, 2, float("nan")]):
             with pytest.raises(ValueError):
                 rng.choices("abc", cum_weights=cum_weights)
+
+
+@pytest.mark.parametrize("seed", [0, 7, -5, 2**62 - 1, 2**100 + 1, "text", b"bytes", 3.5])
+def test_seeding_is_random_randoms(seed):
+    # An int seed takes FastRandom's own short path to the C seeding; anything else random.Random's.
+    assert FastRandom(seed).getstate() == random.Random(seed).getstate()

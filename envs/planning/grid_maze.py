@@ -6,6 +6,7 @@ import random
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 from typing import NamedTuple
 
 import numpy as np
@@ -111,24 +112,25 @@ class GridMaze(Task[MazeState, str]):
         return SIZE_PER_LEVEL[self.difficulty]
 
     def generate(self, rng: random.Random) -> Problem:
-        maze = _random_maze(self.size, rng)
-        floor = [(r, c) for r, row in enumerate(maze) for c, ch in enumerate(row) if ch == FLOOR]
+        size = self.size
+        maze = _random_maze(size, rng)
+        squares = _squares(size, size)
+        floor = list(compress(squares, _floor_flags(maze)))  # the floor squares, row-major
         goal = rng.choice(floor)
         distances = _distances_to_goal(maze, goal)
-        width = len(maze[0])
         least = max(1, max(distances) // 2)  # a start at least half the farthest distance away
-        starts = [square for square in floor if distances[square[0] * width + square[1]] >= least]
+        starts = list(compress(squares, [d >= least for d in distances]))  # floor squares (walls are -1), row-major
         start = rng.choice(starts)
         state = MazeState(maze, start, goal)
         text = (
-            f"Grid maze of {self.size} rows and {self.size} columns: '#' is a wall, '.' is floor, "
+            f"Grid maze of {size} rows and {size} columns: '#' is a wall, '.' is floor, "
             "S is your start and G is the goal.\n"
             f"{_draw(maze, {start: 'S', goal: 'G'})}\n"
             "Reach G in as few moves as possible. Each move goes one square up, down, left or right; "
             "you cannot enter a wall or leave the grid.\n"
             "Write each step as: Move D (D is up, down, left or right)"
         )
-        return Problem(text=text, initial_state=state, meta={"shortest": distances[start[0] * width + start[1]]})
+        return Problem(text=text, initial_state=state, meta={"shortest": distances[start[0] * size + start[1]]})
 
     def is_terminal(self, state: MazeState) -> bool:
         return state.position == state.goal
@@ -205,26 +207,32 @@ class GridMaze(Task[MazeState, str]):
 # ---------------------------------------------------------------------- helpers
 def _random_maze(size: int, rng: random.Random) -> tuple[str, ...]:
     """A size x size maze: a randomized depth-first-search tree over the rooms, plus a few loops."""
-    grid = [WALL] * (size * size)  # row-major, one character per square
+    grid = bytearray(size * size)  # row-major, 1 for floor (0: wall)
     rooms = range(0, size, 2)
     first_row, first_col = rng.choice(rooms), rng.choice(rooms)
     first = first_row * size + first_col
-    grid[first] = FLOOR
+    grid[first] = 1
     neighbours = _room_neighbours(size)
+    choice = rng.choice
     stack = [first]
     while stack:
-        unvisited = [pair for pair in neighbours[stack[-1]] if grid[pair[1]] == WALL]
+        unvisited = [pair for pair in neighbours[stack[-1]] if not grid[pair[1]]]
         if not unvisited:
             stack.pop()
             continue
-        wall, room = rng.choice(unvisited)
-        grid[wall] = FLOOR
-        grid[room] = FLOOR
+        wall, room = choice(unvisited)
+        grid[wall] = grid[room] = 1
         stack.append(room)
+    draw = rng.random
     for square in _room_walls(size):
-        if grid[square] == WALL and rng.random() < LOOP_CHANCE:
-            grid[square] = FLOOR
-    return tuple("".join(grid[start : start + size]) for start in range(0, size * size, size))
+        if not grid[square] and draw() < LOOP_CHANCE:
+            grid[square] = 1
+    squares = grid.translate(_GLYPHS).decode("ascii")
+    return tuple([squares[start : start + size] for start in range(0, size * size, size)])
+
+
+#: `bytes.translate` table of `_random_maze`'s grid: 0 -> WALL, 1 -> FLOOR.
+_GLYPHS = bytes([ord(WALL), ord(FLOOR)]) + bytes(254)
 
 
 @lru_cache(maxsize=16)  # one entry per maze size
@@ -267,22 +275,39 @@ def _square_neighbours(height: int, width: int) -> tuple[tuple[int, ...], ...]:
 def _distances_to_goal(maze: tuple[str, ...], goal: Square) -> tuple[int, ...]:
     """Breadth-first distance of every square to ``goal``, row-major; -1 for walls."""
     height, width = len(maze), len(maze[0])
-    squares = "".join(maze)
     neighbours = _square_neighbours(height, width)
+    unseen = bytearray(_floor_flags(maze))  # 1 for a floor square not reached yet
     distances = [-1] * (height * width)
     start = goal[0] * width + goal[1]
     distances[start] = 0
+    unseen[start] = 0
     frontier, here = [start], 0
     while frontier:
         here += 1
         next_frontier = []
         for square in frontier:
             for other in neighbours[square]:
-                if distances[other] < 0 and squares[other] == FLOOR:
+                if unseen[other]:
+                    unseen[other] = 0
                     distances[other] = here
                     next_frontier.append(other)
         frontier = next_frontier
     return tuple(distances)
+
+
+@lru_cache(maxsize=16)
+def _squares(height: int, width: int) -> tuple[Square, ...]:
+    """Every square as (row, column), row-major: what a row-major index stands for."""
+    return tuple((row, col) for row in range(height) for col in range(width))
+
+
+def _floor_flags(maze: tuple[str, ...]) -> bytes:
+    """1 for each floor square, 0 for each wall, row-major."""
+    return "".join(maze).encode("ascii").translate(_FLAGS)
+
+
+#: `bytes.translate` table of `_floor_flags`: FLOOR -> 1, anything else -> 0.
+_FLAGS = bytes(1 if i == ord(FLOOR) else 0 for i in range(256))
 
 
 @lru_cache(maxsize=1024)
@@ -293,8 +318,9 @@ def _wall_plane(maze: tuple[str, ...]) -> np.ndarray:
 
 
 def _draw(maze: tuple[str, ...], marks: dict[Square, str]) -> str:
-    """The maze rows with ``marks`` (square -> character) drawn over them."""
-    rows = [list(row) for row in maze]
+    """The maze rows, one a line, with ``marks`` (square -> character) drawn over them."""
+    line = len(maze[0]) + 1  # a row and its newline
+    chars = list("\n".join(maze))
     for (row, col), mark in marks.items():
-        rows[row][col] = mark
-    return "\n".join("".join(row) for row in rows)
+        chars[row * line + col] = mark
+    return "".join(chars)
