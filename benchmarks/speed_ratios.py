@@ -30,7 +30,6 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -39,9 +38,9 @@ import gymnasium as gym  # noqa: E402
 
 import srl_gym  # noqa: E402,F401
 from srl_gym.registration import TASKS  # noqa: E402
-from srl_gym.task import Problem, Task, TaskConfig  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
+from nothing_task import NOTHING_ID  # noqa: E402
 from test_bench_generation import FAMILIES  # noqa: E402
 
 PLANNING = {e.name for e in TASKS if e.domain == "planning"}
@@ -129,64 +128,10 @@ def step_table(tasks, rounds: int, steps: int) -> None:
     sys.stdout.flush()
 
 
-@dataclass
-class NothingConfig(TaskConfig):
-    """`Nothing`'s one option: how many steps every episode lasts."""
-
-    length: int = 3
-
-
-class Nothing(Task):
-    """A task whose every hook is next to free: what is left of a step is the env's own cost (its floor).
-
-    A problem is a count from 0 to ``length``; every candidate of the discrete interface is a valid step that
-    counts one, so a random agent's episode lasts exactly ``length`` steps. The texts are short constants.
-    """
-
-    name = "Nothing"
-    domain = "math"
-    levels = ("only",)
-    config_class = NothingConfig
-    TEXTS = ("count 1", "count one", "add 1", "next")
-
-    def generate(self, rng):
-        return Problem(text=f"Count to {self.config.length} ({rng.getrandbits(32)}).", initial_state=0)
-
-    def expert_action(self, state):
-        return None if state >= self.config.length else 0
-
-    def apply(self, state, action):
-        return state + 1
-
-    def format_step(self, state, action):
-        return self.TEXTS[action]
-
-    def parse_step(self, state, text):
-        return 0
-
-    def is_terminal(self, state):
-        return state >= self.config.length
-
-    def is_solved(self, problem, state):
-        return True
-
-    def render_state(self, state):
-        return f"at {state}"
-
-    def distractors(self, state, expert, rng):
-        return [1, 2, 3]
-
-    def known_expert_length(self, problem):
-        return self.config.length
-
-
-gym.register("bench/Nothing-v0", entry_point="srl_gym.env:ReasoningEnv", kwargs={"task": Nothing})
-
-
 def floor_table(rounds: int, steps: int, lengths=(2, 3, 4, 6, 10, 20)) -> None:
     print(f"\n## floor: `Nothing` (a task that costs nothing), discrete random, episodes of L steps; {rounds} rounds")
     frozenlake = make("FrozenLake-v1")
-    envs = {length: make("bench/Nothing-v0", "discrete", length=length) for length in lengths}
+    envs = {length: make(NOTHING_ID, "discrete", length=length) for length in lengths}
     ratios: dict[int, list[float]] = {length: [] for length in lengths}
     times: dict[int, list[float]] = {length: [] for length in lengths}
     for _ in range(rounds):

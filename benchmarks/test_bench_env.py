@@ -3,7 +3,8 @@
 Run: ``python -m pytest benchmarks --benchmark-enable --benchmark-group-by=group``. Each group
 holds FrozenLake and every task: read the ratio of their means, not the absolute times. Groups:
 ``step-discrete`` and ``step-text`` (the expert's actions; FrozenLake always "down") and
-``step-discrete-random`` (random actions on both sides). ``benchmarks/speed_ratios.py`` prints the
+``step-discrete-random`` (random actions on both sides; with it `Nothing`, the env's own floor: see
+``benchmarks/nothing_task.py``). ``benchmarks/speed_ratios.py`` prints the
 same ratios as tables, each measurement paired with a FrozenLake run.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import pytest
+from nothing_task import NOTHING_ID
 
 import srl_gym  # noqa: F401
 from srl_gym.registration import TASKS
@@ -56,4 +58,13 @@ def test_step_random_discrete(benchmark, entry, fresh_seeds):
 def test_step_random_frozenlake_reference(benchmark, fresh_seeds):
     benchmark.group = "step-discrete-random"
     env = gym.make("FrozenLake-v1")
+    benchmark(make_stepper(env, lambda info: env.action_space.sample(), next(fresh_seeds)))
+
+
+@pytest.mark.parametrize("length", [3, 10])
+def test_step_random_nothing_floor(benchmark, length, fresh_seeds):
+    """The env's own cost (`Nothing`: a task that costs nothing) with episodes of exactly ``length`` random steps:
+    a task whose random episodes are as short cannot step faster than this."""
+    benchmark.group = "step-discrete-random"
+    env = gym.make(NOTHING_ID, interface="discrete", length=length)
     benchmark(make_stepper(env, lambda info: env.action_space.sample(), next(fresh_seeds)))
