@@ -7,6 +7,10 @@ deterministic mix of expert, random and malformed actions; every reset and step 
 dtype, shape and bytes) and compared with ``tests/data/golden_rollouts.json``, recorded from the
 code before any optimisation.
 
+A wider check plays 200 more seeds per task, level and interface (`WIDE_SEEDS`) and compares one
+hash per (task, level, interface) with ``tests/data/golden_rollouts_wide.json``, recorded from commit
+c2fcf00 (before the speed work of its session).
+
 Re-record (only when a change is MEANT to change what agents see, with a task version bump):
 ``python tests/test_golden_rollouts.py --record``.
 """
@@ -28,6 +32,8 @@ import srl_gym  # noqa: F401  (registers the ids)
 from srl_gym.registration import TASKS
 
 DATA = Path(__file__).parent / "data" / "golden_rollouts.json"
+WIDE_DATA = Path(__file__).parent / "data" / "golden_rollouts_wide.json"
+WIDE_SEEDS = range(100, 300)  # one episode pair each; scored by lcs when seed % 3 == 0, else difflib
 SEEDS = (0, 1, 2)
 EPISODES_PER_SEED = 2  # reset(seed=s), then reset() once more: the env's own RNG carries on
 MAX_STEPS_PER_EPISODE = 40
@@ -161,10 +167,36 @@ def test_every_case_is_recorded():
     assert sorted(load_golden()) == sorted(case for case, *_ in CASES)
 
 
+def wide_digests(entry) -> dict[str, str]:
+    """One hash per (level, interface) of ``entry``'s task: every record of every `WIDE_SEEDS` case, in order."""
+    out = {}
+    for difficulty in range(len(entry.load().levels)):
+        for interface in ("text", "discrete"):
+            h = hashlib.blake2b(digest_size=16)
+            for seed in WIDE_SEEDS:
+                similarity = "lcs" if seed % 3 == 0 else "difflib"
+                records = play(entry.env_id, difficulty, interface, seed, similarity=similarity)
+                h.update((" ".join(records) + "\n").encode())
+            out[f"{entry.name}/L{difficulty}/{interface}"] = h.hexdigest()
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", [pytest.param(e, id=e.name) for e in TASKS])
+def test_wide_rollouts_are_byte_identical_to_the_recording(entry):
+    golden = json.loads(WIDE_DATA.read_text())["cases"]
+    got = wide_digests(entry)
+    assert got == {case: golden[case] for case in got}, "a task's episodes changed on some seed of WIDE_SEEDS"
+
+
 def record() -> None:
     golden = {case: " ".join(play(env_id, d, i, s, **o)) for case, env_id, d, i, s, o in CASES}
     DATA.write_text(json.dumps({"hash": f"blake2b, first {HASH_HEX} hex digits", "cases": golden}, indent=0) + "\n")
     print(f"recorded {len(golden)} cases, {sum(len(v.split()) for v in golden.values())} records -> {DATA}")
+    wide = {case: digest for entry in TASKS for case, digest in wide_digests(entry).items()}
+    header = "blake2b-128 of every WIDE_SEEDS case's records"
+    WIDE_DATA.write_text(json.dumps({"hash": header, "cases": wide}, indent=0) + "\n")
+    print(f"recorded {len(wide)} wide cases -> {WIDE_DATA}")
 
 
 if __name__ == "__main__":
