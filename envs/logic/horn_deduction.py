@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from srl_gym.parsing import normalize, yes_no_answer
 from srl_gym.task import InvalidStep, Problem, Task, TaskConfig, check_fraction
@@ -75,28 +76,40 @@ class HornDeductionConfig(TaskConfig):
         check_fraction("no_rate", self.no_rate)
 
 
+def _kept_hash(self) -> int:
+    """A frozen dataclass's own hash of its fields, computed once and kept in the instance.
+
+    The env's per-episode memos hash the state on every step, and the state's hash hashes its
+    theory, rules and all. What an instance keeps besides its fields (this hash, the theory's
+    analysis) stays out of pickles and copies (`_fields_only`): a hash is per process.
+    """
+    cached = self.__dict__.get("_hash")
+    if cached is None:
+        cached = self.__dict__["_hash"] = hash(tuple([self.__dict__[name] for name in self.__dataclass_fields__]))
+    return cached
+
+
+def _fields_only(self) -> dict:
+    return {name: self.__dict__[name] for name in self.__dataclass_fields__}
+
+
 @dataclass(frozen=True)
 class HornTheory:
-    """Facts, rules and the query, over atoms numbered 0..n-1 (``names[i]`` is atom i).
-
-    Its hash and its `_Analysis` are computed once and kept in the instance: every state of an episode
-    holds the same theory, and the env's memos and the oracle hash it and read its analysis on every
-    step. Pickling drops both (a hash is per process).
-    """
+    """Facts, rules and the query, over atoms numbered 0..n-1 (``names[i]`` is atom i)."""
 
     names: tuple[str, ...]
     facts: tuple[int, ...]
     rules: tuple[Rule, ...]
     query: int
 
-    def __hash__(self) -> int:  # the dataclass's own hash of the fields, kept
-        cached = self.__dict__.get("_hash")
-        if cached is None:
-            cached = self.__dict__["_hash"] = hash((self.names, self.facts, self.rules, self.query))
-        return cached
+    __hash__ = _kept_hash
+    __getstate__ = _fields_only
 
-    def __getstate__(self) -> dict:
-        return {"names": self.names, "facts": self.facts, "rules": self.rules, "query": self.query}
+    @cached_property
+    def _analysis(self) -> _Analysis:
+        """What the oracle, the candidates and the parser read of the theory, built once (every state of an
+        episode holds the same theory); the generator, which knows the closure, builds it itself."""
+        return _build_analysis(self, None)
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,9 @@ class HornState:
     theory: HornTheory
     known: frozenset[int]
     answer: str | None = None
+
+    __hash__ = _kept_hash
+    __getstate__ = _fields_only
 
 
 class HornDeduction(Task[HornState, HornAction]):
@@ -244,7 +260,7 @@ class HornDeduction(Task[HornState, HornAction]):
         theory = state.theory
         index = _applicable_rule(theory, state.known, value)
         if index is None:  # not derivable now (a distractor): show the first rule that would derive it
-            index = _analyse(theory).rules_of.get(value, (None,))[0]
+            index = theory._analysis.rules_of.get(value, (None,))[0]
         if index is None:
             return theory.names[value]
         return f"{_premise_texts(theory)[index]}, so {theory.names[value]}"
@@ -273,24 +289,33 @@ class HornDeduction(Task[HornState, HornAction]):
 
     def render_state(self, state: HornState) -> str:
         theory = state.theory
-        facts = set(theory.facts)
-        derived = [theory.names[a] for a in sorted(state.known - facts)]
-        text = f"Goal: {theory.names[theory.query]}. Derived: {', '.join(derived) or 'none'}"
+        names = theory.names
+        derived = [names[a] for a in sorted(state.known.difference(theory.facts))]
+        text = f"Goal: {names[theory.query]}. Derived: {', '.join(derived) or 'none'}"
         return f"{text}. Answer: {state.answer}" if state.answer else text
 
     def distractors(self, state: HornState, expert: HornAction, rng: random.Random) -> list[HornAction]:
         theory, known = state.theory, state.known
-        info = _analyse(theory)
-        # The rules' heads other than the expert's atom, in rule order, sorted in one pass into those with an
-        # unknown premise in every rule deriving them, those derivable now (idle) and those already known.
+        info = theory._analysis
+        # The rules' heads other than the expert's atom, in rule order, sorted in one pass into those already
+        # known, those derivable now (idle: a rule deriving them has known premises) and the others (blocked).
         skip = expert[1] if expert[0] == "derive" else None
-        applicable = {head for premises, head in theory.rules if head not in known and known.issuperset(premises)}
+        rules = theory.rules
         blocked: list[int] = []
         idle: list[int] = []
         repeated: list[int] = []
-        for head in info.rules_of:
-            if head != skip:
-                (repeated if head in known else idle if head in applicable else blocked).append(head)
+        for head, indices in info.rules_of.items():
+            if head == skip:
+                continue
+            if head in known:
+                repeated.append(head)
+                continue
+            for i in indices:
+                if known.issuperset(rules[i][0]):
+                    idle.append(head)
+                    break
+            else:
+                blocked.append(head)
         picks: list[HornAction] = []
         for pool in (blocked, idle, repeated):
             if pool:
@@ -303,10 +328,12 @@ class HornDeduction(Task[HornState, HornAction]):
     def _parse_derivation(self, state: HornState, line: str) -> int:
         theory = state.theory
         index = _atom_index(theory)
-        refs = _RULE_REF.findall(line)
+        refs = _RULE_REF.findall(line) if "rule" in line else []  # (the pattern starts with "rule")
         if len(refs) > 1:
             raise InvalidStep("cite at most one rule")
-        line = _ARROWS.sub(" so ", _RULE_REF.sub(" ", line))
+        if refs:
+            line = _RULE_REF.sub(" ", line)
+        line = _ARROWS.sub(" so ", line)
         tokens = _TOKEN.findall(line)
         atoms: list[tuple[int, int]] = []  # (token position, atom id)
         for position, word in enumerate(tokens):
@@ -321,9 +348,7 @@ class HornDeduction(Task[HornState, HornAction]):
         premises: set[int] = set()
         if atoms:
             end = atoms[1][0] if len(atoms) > 1 else len(tokens)
-            first_is_conclusion = len(atoms) > 1 and any(
-                tokens[i] in _PREMISES_FOLLOW for i in range(atoms[0][0] + 1, end)
-            )
+            first_is_conclusion = len(atoms) > 1 and not _PREMISES_FOLLOW.isdisjoint(tokens[atoms[0][0] + 1 : end])
             conclusion = atoms[0][1] if first_is_conclusion else atoms[-1][1]
             premises = {a for _, a in atoms} - {conclusion}
         names = theory.names
@@ -341,8 +366,8 @@ class HornDeduction(Task[HornState, HornAction]):
                 raise InvalidStep(f"rule {number} needs {_join(missing)}, not known yet")
             return head
         if premises:
-            matching = [r for r in theory.rules if r[1] == conclusion and set(r[0]) == premises]
-            if not matching:
+            rules = theory.rules
+            if not any(set(rules[i][0]) == premises for i in theory._analysis.rules_of.get(conclusion, ())):
                 raise InvalidStep(f"no rule derives {names[conclusion]} from {_join(names[p] for p in premises)}")
             missing = [names[p] for p in sorted(premises) if p not in state.known]
             if missing:
@@ -365,18 +390,8 @@ class _Analysis:
     plans: dict[frozenset[int], tuple[int, ...]] = field(default_factory=dict)  # known atoms -> `_proof_plan`
 
 
-def _analyse(theory: HornTheory, derivable: frozenset[int] | None = None) -> _Analysis:
-    """The theory's `_Analysis`, built on first use and kept in the theory (dropped when pickled).
-
-    ``derivable``: the closure of the facts under the rules, where the caller knows it already.
-    """
-    info = theory.__dict__.get("_analysis")
-    if info is None:
-        info = theory.__dict__["_analysis"] = _build_analysis(theory, derivable)
-    return info
-
-
 def _build_analysis(theory: HornTheory, derivable: frozenset[int] | None) -> _Analysis:
+    """`HornTheory._analysis`; ``derivable``: the closure of the facts under the rules, where the caller knows it."""
     rules, query = theory.rules, theory.query
     if derivable is None:
         derivable = _closure(theory.facts, rules)
@@ -410,7 +425,7 @@ def _build_analysis(theory: HornTheory, derivable: frozenset[int] | None) -> _An
 
 def _atom_index(theory: HornTheory) -> dict[str, int]:
     """Atom name -> id (for the parser), kept in the theory's analysis."""
-    info = _analyse(theory)
+    info = theory._analysis
     if info.index is None:
         info.index = dict(zip(theory.names, range(len(theory.names)), strict=True))
     return info.index
@@ -418,7 +433,7 @@ def _atom_index(theory: HornTheory) -> dict[str, int]:
 
 def _premise_texts(theory: HornTheory) -> list[str]:
     """Each rule's premises as the problem and the steps write them ("wet, cold and windy"), kept."""
-    info = _analyse(theory)
+    info = theory._analysis
     texts = info.premise_texts
     if texts is None:
         names = theory.names
@@ -428,7 +443,7 @@ def _premise_texts(theory: HornTheory) -> list[str]:
 
 def _expert(theory: HornTheory, known: frozenset[int]) -> HornAction:
     """The oracle's next action when no answer was given (`HornDeduction.expert_action`)."""
-    info = _analyse(theory)
+    info = theory._analysis
     if info.provable:
         if theory.query in known:
             return ("answer", "yes")
@@ -452,7 +467,7 @@ def _expert_length(theory: HornTheory) -> int:
     rule derives it from earlier atoms, all facts or relevant (the query depends on them too) and so
     known. So it derives every relevant atom, then answers.
     """
-    info = _analyse(theory)
+    info = theory._analysis
     if info.provable:
         return len(_proof_plan(theory, frozenset(theory.facts))) + 1
     return len(info.relevant) + 1
@@ -471,13 +486,13 @@ def _closure(facts, rules) -> frozenset[int]:
 
 
 def _truth(theory: HornTheory) -> str:
-    return "yes" if _analyse(theory).provable else "no"
+    return "yes" if theory._analysis.provable else "no"
 
 
 def _applicable_rule(theory: HornTheory, known: frozenset[int], atom: int) -> int | None:
     """The first rule deriving ``atom`` whose premises are all known, or None."""
     rules = theory.rules
-    for i in _analyse(theory).rules_of.get(atom, ()):
+    for i in theory._analysis.rules_of.get(atom, ()):
         if known.issuperset(rules[i][0]):
             return i
     return None
@@ -490,7 +505,7 @@ _MAX_PLANS = 1024
 def _proof_plan(theory: HornTheory, known: frozenset[int]) -> tuple[int, ...]:
     """The atoms of a shortest proof of the (derivable, unknown) query, in an order that derives them,
     memoised in the theory's analysis (the oracle asks it again for each state's step and the step's text)."""
-    plans = _analyse(theory).plans
+    plans = theory._analysis.plans
     plan = plans.get(known)
     if plan is None:
         if len(plans) >= _MAX_PLANS:
@@ -504,7 +519,7 @@ def _search_proof_plan(theory: HornTheory, known: frozenset[int]) -> tuple[int, 
     proof is one rule per needed atom, its size the number of needed atoms. Ties go to the first rules in order.
     """
     rules = theory.rules
-    live = _analyse(theory).live_rules
+    live = theory._analysis.live_rules
     chosen: dict[int, int] = {}
     best: dict[int, int] | None = None
 
@@ -648,7 +663,7 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, provable: bool) -> HornThe
     shuffle(rules)
     shuffle(facts)
     theory = HornTheory(tuple(pool[: len(cost)]), tuple(facts), tuple(rules), query)
-    info = _analyse(theory, frozenset(derivable_set))
+    info = theory.__dict__["_analysis"] = _build_analysis(theory, frozenset(derivable_set))  # (see _analysis)
     if info.provable != provable or query in facts or (not provable and not info.relevant):
         return None
     return theory
