@@ -260,9 +260,10 @@ class HornDeduction(Task[HornState, HornAction]):
         theory = state.theory
         index = _applicable_rule(theory, state.known, value)
         if index is None:  # not derivable now (a distractor): show the first rule that would derive it
-            index = theory._analysis.rules_of.get(value, (None,))[0]
-        if index is None:
-            return theory.names[value]
+            deriving = theory._analysis.rules_of.get(value)
+            if deriving is None:
+                return theory.names[value]
+            index = deriving[0]
         return f"{_premise_texts(theory)[index]}, so {theory.names[value]}"
 
     def parse_step(self, state: HornState, text: str) -> HornAction:
@@ -379,12 +380,12 @@ class HornDeduction(Task[HornState, HornAction]):
 @dataclass(eq=False)  # built once per theory, never compared: a plain class's cheaper __init__
 class _Analysis:
     derivable: frozenset[int]  # every atom that follows from the facts
-    live_rules: dict[int, tuple[int, ...]]  # head -> rules (indices) whose premises are all derivable
+    live_rules: dict[int, list[int]]  # head -> rules (indices) whose premises are all derivable
     provable: bool
     # Derivable non-facts the query depends on (backwards through the rules): what the oracle derives
     # before answering "no", so only where the query is not provable (empty where it is: never read).
     relevant: frozenset[int]
-    rules_of: dict[int, tuple[int, ...]]  # head -> the rules (indices) deriving it, in order; keys in rule order
+    rules_of: dict[int, list[int]]  # head -> the rules (indices) deriving it, in order; keys in rule order
     premise_texts: list[str] | None = None  # each rule's premises as written ("wet and cold"), once asked for
     index: dict[str, int] | None = None  # atom name -> id, once asked for (by the parser)
     plans: dict[frozenset[int], tuple[int, ...]] = field(default_factory=dict)  # known atoms -> `_proof_plan`
@@ -416,10 +417,10 @@ def _build_analysis(theory: HornTheory, derivable: frozenset[int] | None) -> _An
         depends.difference_update(theory.facts)
     return _Analysis(
         derivable=derivable,
-        live_rules={head: tuple(rules) for head, rules in live.items()},
+        live_rules=live,
         provable=provable,
         relevant=frozenset(depends),
-        rules_of={head: tuple(rules) for head, rules in rules_of.items()},
+        rules_of=rules_of,
     )
 
 
