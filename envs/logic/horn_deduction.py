@@ -444,7 +444,10 @@ def _premise_texts(theory: HornTheory) -> list[str]:
     texts = info.premise_texts
     if texts is None:
         names = theory.names
-        texts = info.premise_texts = [_join([names[p] for p in premises]) for premises, _ in theory.rules]
+        texts = info.premise_texts = [
+            names[premises[0]] if len(premises) == 1 else _join([names[p] for p in premises])
+            for premises, _ in theory.rules
+        ]
     return texts
 
 
@@ -592,7 +595,8 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, provable: bool) -> HornThe
         return len(cost) - 1
 
     def grow(depth: int, below: int = 0) -> int:
-        atom = fresh()
+        atom = len(cost)  # (fresh(), inline: every atom of the proof)
+        cost.append(0)
         distance[atom] = below
         if depth == 0:
             facts.append(atom)
