@@ -273,3 +273,25 @@ def test_render_state_lists_the_goal_and_the_derived_atoms():
     assert task.render_state(START) == "Goal: slick. Derived: none"
     state = task.apply(START, ("derive", 2))
     assert task.render_state(state) == "Goal: slick. Derived: icy"
+
+
+@pytest.mark.parametrize("level", range(4))
+def test_counted_expert_length_is_the_walked_trajectory(level):
+    # meta["steps"] is counted without walking the oracle (see _expert_length): it must be the walk's length.
+    for no_rate in (0.0, 1.0):
+        task = HornDeduction(difficulty=level, no_rate=no_rate)
+        for seed in range(40):
+            problem = task.generate(random.Random(seed))
+            assert problem.meta["steps"] == len(task.expert_trajectory(problem.initial_state))
+
+
+def test_a_theory_keeps_its_hash_and_analysis_out_of_pickles():
+    import pickle
+
+    task = HornDeduction(difficulty=2)
+    state = task.generate(random.Random(3)).initial_state
+    task.expert_trajectory(state)  # fills the theory's kept hash, analysis and proof plans
+    copy = pickle.loads(pickle.dumps(state))
+    assert set(vars(copy.theory)) == {"names", "facts", "rules", "query"}
+    assert copy == state and hash(copy) == hash(state)
+    assert task.expert_trajectory(copy) == task.expert_trajectory(state)

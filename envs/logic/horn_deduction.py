@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from srl_gym.parsing import normalize, yes_no_answer
 from srl_gym.task import InvalidStep, Problem, Task, TaskConfig, check_fraction
@@ -59,6 +59,8 @@ _FILLERS = frozenset(
 _PREMISES_FOLLOW = frozenset("because since as from by given using via".split())
 _YES = frozenset("yes true proved provable derivable follows y".split())
 _NO = frozenset("no false unprovable underivable not cannot n".split())
+#: The answer steps as `HornDeduction.format_step` writes them (the expert's), parsed without the parser.
+_CANONICAL_ANSWERS = {"Answer: yes": ("answer", "yes"), "Answer: no": ("answer", "no")}
 
 
 @dataclass
@@ -76,6 +78,23 @@ class HornDeductionConfig(TaskConfig):
         check_fraction("no_rate", self.no_rate)
 
 
+def _kept_hash(self) -> int:
+    """A frozen dataclass's own hash of its fields, computed once and kept in the instance.
+
+    The env's per-episode memos hash the state on every step, and the state's hash hashes its
+    theory, rules and all. What an instance keeps besides its fields (this hash, the theory's
+    analysis) stays out of pickles and copies (`_fields_only`): a hash is per process.
+    """
+    cached = self.__dict__.get("_hash")
+    if cached is None:
+        cached = self.__dict__["_hash"] = hash(tuple([self.__dict__[name] for name in self.__dataclass_fields__]))
+    return cached
+
+
+def _fields_only(self) -> dict:
+    return {name: self.__dict__[name] for name in self.__dataclass_fields__}
+
+
 @dataclass(frozen=True)
 class HornTheory:
     """Facts, rules and the query, over atoms numbered 0..n-1 (``names[i]`` is atom i)."""
@@ -85,6 +104,15 @@ class HornTheory:
     rules: tuple[Rule, ...]
     query: int
 
+    __hash__ = _kept_hash
+    __getstate__ = _fields_only
+
+    @cached_property
+    def _analysis(self) -> _Analysis:
+        """What the oracle, the candidates and the parser read of the theory, built once (every state of an
+        episode holds the same theory); the generator, which knows the closure, builds it itself."""
+        return _build_analysis(self, None)
+
 
 @dataclass(frozen=True)
 class HornState:
@@ -93,6 +121,9 @@ class HornState:
     theory: HornTheory
     known: frozenset[int]
     answer: str | None = None
+
+    __hash__ = _kept_hash
+    __getstate__ = _fields_only
 
 
 class HornDeduction(Task[HornState, HornAction]):
@@ -176,9 +207,9 @@ class HornDeduction(Task[HornState, HornAction]):
             if theory is not None:
                 break
         names = theory.names
+        premises = _premise_texts(theory)
         rules = "".join(
-            f"Rule {i}: If {_join(names[p] for p in premises)} then {names[head]}.\n"
-            for i, (premises, head) in enumerate(theory.rules, 1)
+            [f"Rule {i + 1}: If {premises[i]} then {names[head]}.\n" for i, (_, head) in enumerate(theory.rules)]
         )
         query = names[theory.query]
         text = (
@@ -216,7 +247,7 @@ class HornDeduction(Task[HornState, HornAction]):
         if kind == "answer":
             if value not in ("yes", "no"):
                 raise InvalidStep("the answer is yes or no")
-            return replace(state, answer=value)
+            return HornState(state.theory, state.known, value)
         names = state.theory.names
         if value in state.known:
             raise InvalidStep(f"{names[value]} is already known")
@@ -228,17 +259,21 @@ class HornDeduction(Task[HornState, HornAction]):
         kind, value = action
         if kind == "answer":
             return f"Answer: {value}"
-        theory, names = state.theory, state.theory.names
+        theory = state.theory
         index = _applicable_rule(theory, state.known, value)
         if index is None:  # not derivable now (a distractor): show the first rule that would derive it
-            index = next((i for i, (_, head) in enumerate(theory.rules) if head == value), None)
-        if index is None:
-            return names[value]
-        return f"{_join(names[p] for p in theory.rules[index][0])}, so {names[value]}"
+            deriving = theory._analysis.rules_of.get(value)
+            if deriving is None:
+                return theory.names[value]
+            index = deriving[0]
+        return f"{_premise_texts(theory)[index]}, so {theory.names[value]}"
 
     def parse_step(self, state: HornState, text: str) -> HornAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("a step is a short text")
+        canonical = _CANONICAL_ANSWERS.get(text)
+        if canonical is not None:  # (what the lines below make of it: an answer reads the text alone)
+            return canonical
         line = normalize(text)
         if "answer" in line or "boxed" in line or line in ("yes", "no", "true", "false"):
             value = _answer_value(text)
@@ -260,42 +295,56 @@ class HornDeduction(Task[HornState, HornAction]):
 
     def render_state(self, state: HornState) -> str:
         theory = state.theory
-        facts = set(theory.facts)
-        derived = [theory.names[a] for a in sorted(state.known - facts)]
-        text = f"Goal: {theory.names[theory.query]}. Derived: {', '.join(derived) or 'none'}"
+        names = theory.names
+        derived = [names[a] for a in sorted(state.known.difference(theory.facts))]
+        text = f"Goal: {names[theory.query]}. Derived: {', '.join(derived) or 'none'}"
         return f"{text}. Answer: {state.answer}" if state.answer else text
 
     def distractors(self, state: HornState, expert: HornAction, rng: random.Random) -> list[HornAction]:
         theory, known = state.theory, state.known
-        info = _analyse(theory)
-        heads = list(dict.fromkeys(head for _, head in theory.rules))
-        # Heads of a rule whose premises are all known (what _applicable_rule finds a rule for), in one pass.
-        applicable = {head for premises, head in theory.rules if known.issuperset(premises)}
-        blocked = [h for h in heads if h not in known and h not in applicable]
-        repeated = [h for h in heads if h in known]
-        idle = [h for h in heads if h not in known and h not in blocked]
-        wrong_answer = ("answer", "no" if info.provable else "yes")
+        info = theory._analysis
+        # The rules' heads other than the expert's atom, in rule order, sorted in one pass into those already
+        # known, those derivable now (idle: a rule deriving them has known premises) and the others (blocked).
+        skip = expert[1] if expert[0] == "derive" else None
+        rules = theory.rules
+        blocked: list[int] = []
+        idle: list[int] = []
+        repeated: list[int] = []
+        for head, indices in info.rules_of.items():
+            if head == skip:
+                continue
+            if head in known:
+                repeated.append(head)
+                continue
+            for i in indices:
+                if known.issuperset(rules[i][0]):
+                    idle.append(head)
+                    break
+            else:
+                blocked.append(head)
         picks: list[HornAction] = []
         for pool in (blocked, idle, repeated):
-            pool = [("derive", a) for a in pool if ("derive", a) != expert]
             if pool:
-                picks.append(rng.choice(pool))
+                picks.append(("derive", rng.choice(pool)))
         if expert[0] == "answer" or len(picks) < self.num_candidates - 1:
-            picks.insert(0, wrong_answer)
+            picks.insert(0, ("answer", "no" if info.provable else "yes"))
         return picks[: self.num_candidates - 1]
 
     # ------------------------------------------------------------------ parsing
     def _parse_derivation(self, state: HornState, line: str) -> int:
         theory = state.theory
-        info = _analyse(theory)
-        refs = _RULE_REF.findall(line)
+        index = _atom_index(theory)
+        refs = _RULE_REF.findall(line) if "rule" in line else []  # (the pattern starts with "rule")
         if len(refs) > 1:
             raise InvalidStep("cite at most one rule")
-        line = _ARROWS.sub(" so ", _RULE_REF.sub(" ", line))
+        if refs:
+            line = _RULE_REF.sub(" ", line)
+        if not line.isascii() or ">" in line or ":-" in line:  # (an arrow has one of these)
+            line = _ARROWS.sub(" so ", line)
         tokens = _TOKEN.findall(line)
         atoms: list[tuple[int, int]] = []  # (token position, atom id)
         for position, word in enumerate(tokens):
-            atom = info.index.get(word)
+            atom = index.get(word)
             if atom is not None:
                 atoms.append((position, atom))
             elif word not in _FILLERS:
@@ -306,9 +355,7 @@ class HornDeduction(Task[HornState, HornAction]):
         premises: set[int] = set()
         if atoms:
             end = atoms[1][0] if len(atoms) > 1 else len(tokens)
-            first_is_conclusion = len(atoms) > 1 and any(
-                tokens[i] in _PREMISES_FOLLOW for i in range(atoms[0][0] + 1, end)
-            )
+            first_is_conclusion = len(atoms) > 1 and not _PREMISES_FOLLOW.isdisjoint(tokens[atoms[0][0] + 1 : end])
             conclusion = atoms[0][1] if first_is_conclusion else atoms[-1][1]
             premises = {a for _, a in atoms} - {conclusion}
         names = theory.names
@@ -326,8 +373,8 @@ class HornDeduction(Task[HornState, HornAction]):
                 raise InvalidStep(f"rule {number} needs {_join(missing)}, not known yet")
             return head
         if premises:
-            matching = [r for r in theory.rules if r[1] == conclusion and set(r[0]) == premises]
-            if not matching:
+            rules = theory.rules
+            if not any(set(rules[i][0]) == premises for i in theory._analysis.rules_of.get(conclusion, ())):
                 raise InvalidStep(f"no rule derives {names[conclusion]} from {_join(names[p] for p in premises)}")
             missing = [names[p] for p in sorted(premises) if p not in state.known]
             if missing:
@@ -338,63 +385,102 @@ class HornDeduction(Task[HornState, HornAction]):
 # ---------------------------------------------------------------------- analysis and the oracle
 @dataclass(eq=False)  # built once per theory, never compared: a plain class's cheaper __init__
 class _Analysis:
-    index: dict[str, int]  # atom name -> id
     derivable: frozenset[int]  # every atom that follows from the facts
-    live_rules: dict[int, tuple[int, ...]]  # head -> rules (indices) whose premises are all derivable
-    relevant: frozenset[int]  # derivable non-facts the query depends on (backwards through the rules)
+    live_rules: dict[int, list[int]]  # head -> rules (indices) whose premises are all derivable
     provable: bool
+    # Derivable non-facts the query depends on (backwards through the rules): what the oracle derives
+    # before answering "no", so only where the query is not provable (empty where it is: never read).
+    relevant: frozenset[int]
+    rules_of: dict[int, list[int]]  # head -> the rules (indices) deriving it, in order; keys in rule order
+    premise_texts: list[str] | None = None  # each rule's premises as written ("wet and cold"), once asked for
+    index: dict[str, int] | None = None  # atom name -> id, once asked for (by the parser)
+    plans: dict[frozenset[int], tuple[int, ...]] = field(default_factory=dict)  # known atoms -> `_proof_plan`
 
 
-@lru_cache(maxsize=4096)
-def _analyse(theory: HornTheory) -> _Analysis:
-    derivable = _closure(theory.facts, theory.rules)
+def _build_analysis(theory: HornTheory, derivable: frozenset[int] | None) -> _Analysis:
+    """`HornTheory._analysis`; ``derivable``: the closure of the facts under the rules, where the caller knows it."""
+    rules, query = theory.rules, theory.query
+    if derivable is None:
+        derivable = _closure(theory.facts, rules)
+    rules_of: dict[int, list[int]] = {}
     live: dict[int, list[int]] = {}
-    for i, (premises, head) in enumerate(theory.rules):
+    for i, (premises, head) in enumerate(rules):
+        rules_of.setdefault(head, []).append(i)
         if derivable.issuperset(premises):
             live.setdefault(head, []).append(i)
-    depends = {theory.query}
-    frontier = [theory.query]
-    while frontier:
-        atom = frontier.pop()
-        for premises, head in theory.rules:
-            if head == atom:
-                for p in premises:
+    provable = query in derivable
+    depends = set()
+    if not provable:
+        depends.add(query)
+        frontier = [query]
+        while frontier:
+            for i in rules_of.get(frontier.pop(), ()):
+                for p in rules[i][0]:
                     if p not in depends:
                         depends.add(p)
                         frontier.append(p)
-    relevant = frozenset(a for a in depends if a in derivable and a not in theory.facts)
+        depends &= derivable
+        depends.difference_update(theory.facts)
     return _Analysis(
-        index=dict(zip(theory.names, range(len(theory.names)), strict=True)),
         derivable=derivable,
-        live_rules={head: tuple(rules) for head, rules in live.items()},
-        relevant=relevant,
-        provable=theory.query in derivable,
+        live_rules=live,
+        provable=provable,
+        relevant=frozenset(depends),
+        rules_of=rules_of,
     )
+
+
+def _atom_index(theory: HornTheory) -> dict[str, int]:
+    """Atom name -> id (for the parser), kept in the theory's analysis."""
+    info = theory._analysis
+    if info.index is None:
+        info.index = dict(zip(theory.names, range(len(theory.names)), strict=True))
+    return info.index
+
+
+def _premise_texts(theory: HornTheory) -> list[str]:
+    """Each rule's premises as the problem and the steps write them ("wet, cold and windy"), kept."""
+    info = theory._analysis
+    texts = info.premise_texts
+    if texts is None:
+        names = theory.names
+        texts = info.premise_texts = [
+            names[premises[0]] if len(premises) == 1 else _join([names[p] for p in premises])
+            for premises, _ in theory.rules
+        ]
+    return texts
 
 
 def _expert(theory: HornTheory, known: frozenset[int]) -> HornAction:
     """The oracle's next action when no answer was given (`HornDeduction.expert_action`)."""
-    info = _analyse(theory)
+    info = theory._analysis
     if info.provable:
         if theory.query in known:
             return ("answer", "yes")
         return ("derive", _proof_plan(theory, known)[0])
+    relevant = info.relevant
     for premises, head in theory.rules:
-        if head in info.relevant and head not in known and known.issuperset(premises):
+        if head in relevant and head not in known and known.issuperset(premises):
             return ("derive", head)
     return ("answer", "no")
 
 
-def _expert_length(theory: HornTheory, most: int = 10_000) -> int:
-    """``len(expert_trajectory(...))`` from the facts: the oracle's actions alone (its derivations are
-    valid, so `HornDeduction.apply` adds each to the known atoms; the answer ends the trajectory)."""
-    known = frozenset(theory.facts)
-    for steps in range(1, most + 1):
-        kind, value = _expert(theory, known)
-        if kind == "answer":
-            return steps
-        known = known | {value}
-    raise RuntimeError(f"HornDeduction: expert did not finish within {most} steps")
+def _expert_length(theory: HornTheory) -> int:
+    """``len(expert_trajectory(...))`` from the facts (the query not among them), without walking it.
+
+    Provable, with a shortest proof of m atoms from the known ones: the oracle derives its first atom a,
+    whose premises are known. The other m - 1 atoms prove the query once a is known, and nothing
+    shorter does (with a's rule it would prove it before, in fewer than m). So each step takes one
+    off the shortest proof: m derivations, then the answer.
+    Not provable: the oracle derives only relevant atoms, one whose premises are known at each step.
+    While one is unknown, take the first unknown in an order in which the closure derives them: a
+    rule derives it from earlier atoms, all facts or relevant (the query depends on them too) and so
+    known. So it derives every relevant atom, then answers.
+    """
+    info = theory._analysis
+    if info.provable:
+        return len(_proof_plan(theory, frozenset(theory.facts))) + 1
+    return len(info.relevant) + 1
 
 
 def _closure(facts, rules) -> frozenset[int]:
@@ -410,41 +496,73 @@ def _closure(facts, rules) -> frozenset[int]:
 
 
 def _truth(theory: HornTheory) -> str:
-    return "yes" if _analyse(theory).provable else "no"
+    return "yes" if theory._analysis.provable else "no"
 
 
 def _applicable_rule(theory: HornTheory, known: frozenset[int], atom: int) -> int | None:
     """The first rule deriving ``atom`` whose premises are all known, or None."""
-    for i, (premises, head) in enumerate(theory.rules):
-        if head == atom and known.issuperset(premises):
+    rules = theory.rules
+    for i in theory._analysis.rules_of.get(atom, ()):
+        if known.issuperset(rules[i][0]):
             return i
     return None
 
 
-@lru_cache(maxsize=65536)
-def _proof_plan(theory: HornTheory, known: frozenset[int]) -> tuple[int, ...]:
-    """The atoms of a shortest proof of the (derivable, unknown) query, in an order that derives them.
+#: Proof plans kept per theory (`_Analysis.plans`): more than an episode visits; the memo starts over past it.
+_MAX_PLANS = 1024
 
-    Exact branch and bound over which live rule derives each atom of the proof: a proof is one rule
-    per needed atom, its size the number of needed atoms. Ties go to the first rules in order.
+
+def _proof_plan(theory: HornTheory, known: frozenset[int]) -> tuple[int, ...]:
+    """The atoms of a shortest proof of the (derivable, unknown) query, in an order that derives them,
+    memoised in the theory's analysis (the oracle asks it again for each state's step and the step's text)."""
+    plans = theory._analysis.plans
+    plan = plans.get(known)
+    if plan is None:
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        plan = plans[known] = _search_proof_plan(theory, known)
+    return plan
+
+
+def _search_proof_plan(theory: HornTheory, known: frozenset[int]) -> tuple[int, ...]:
+    """`_proof_plan`, by exact branch and bound over which live rule derives each atom of the proof: a
+    proof is one rule per needed atom, its size the number of needed atoms. Ties go to the first rules in order.
     """
-    live = _analyse(theory).live_rules
+    rules = theory.rules
+    live = theory._analysis.live_rules
     chosen: dict[int, int] = {}
     best: dict[int, int] | None = None
 
     def search(pending: tuple[int, ...]) -> None:
+        """Complete ``chosen`` by depth-first search: the first pending atom that needs a rule gets
+        each of its live rules in turn, its premises joining the pending atoms. An atom with one
+        live rule takes it in a loop rather than a deeper call (the same order of search)."""
         nonlocal best
-        todo = [a for a in dict.fromkeys(pending) if a not in known and a not in chosen]
-        if not todo:
-            if best is None or len(chosen) < len(best):
-                best = dict(chosen)
-            return
-        if best is not None and len(chosen) + len(todo) >= len(best):
-            return
-        atom, rest = todo[0], tuple(todo[1:])
-        for rule in live[atom]:
-            chosen[atom] = rule
-            search(rest + theory.rules[rule][0])
+        forced: list[int] = []  # atoms given their only rule at this depth, undone on return
+        while True:
+            todo: list[int] = []  # the pending atoms not known and without a rule yet, once each, in order
+            for a in pending:
+                if a not in known and a not in chosen and a not in todo:
+                    todo.append(a)
+            if not todo:
+                if best is None or len(chosen) < len(best):
+                    best = dict(chosen)
+                break
+            if best is not None and len(chosen) + len(todo) >= len(best):
+                break
+            atom = todo.pop(0)
+            options = live[atom]
+            if len(options) == 1:
+                chosen[atom] = options[0]
+                forced.append(atom)
+                pending = (*todo, *rules[options[0]][0])
+                continue
+            for rule in options:
+                chosen[atom] = rule
+                search((*todo, *rules[rule][0]))
+            del chosen[atom]
+            break
+        for atom in forced:
             del chosen[atom]
 
     search((theory.query,))
@@ -453,7 +571,7 @@ def _proof_plan(theory: HornTheory, known: frozenset[int]) -> tuple[int, ...]:
     def visit(atom: int) -> None:  # post-order: premises before the atom they derive
         if atom in known or atom in order:
             return
-        for p in theory.rules[best[atom]][0]:
+        for p in rules[best[atom]][0]:
             visit(p)
         order.append(atom)
 
@@ -467,68 +585,96 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, provable: bool) -> HornThe
     pool = rng.sample(ATOMS, len(ATOMS))
     facts: list[int] = []
     rules: list[Rule] = []
-    cost: dict[int, int] = {}  # every atom drawn so far (ids 0, 1, ...) -> rule applications its proof takes
+    cost: list[int] = []  # every atom drawn so far (ids 0, 1, ...) -> rule applications its proof takes
+    distance: dict[int, int] = {}  # rules between each atom of the proof and the query
+    parent: dict[int, int] = {}  # each atom of the proof but the query -> the head of the rule it is a premise of
+    randint, shuffle = rng.randint, rng.shuffle
 
     def fresh() -> int:
-        atom = len(cost)
-        cost[atom] = 0
-        return atom
-
-    distance: dict[int, int] = {}  # rules between each atom of the proof and the query
+        cost.append(0)
+        return len(cost) - 1
 
     def grow(depth: int, below: int = 0) -> int:
-        atom = fresh()
+        atom = len(cost)  # (fresh(), inline: every atom of the proof)
+        cost.append(0)
         distance[atom] = below
         if depth == 0:
             facts.append(atom)
             return atom
         premises = [grow(depth - 1, below + 1)]
-        for _ in range(rng.randint(0, spec.extra_premises)):
+        for _ in range(randint(0, spec.extra_premises)):
             premises.append(grow(1 if depth > 1 and rng.random() < 0.3 else 0, below + 1))
-        rng.shuffle(premises)
+        for premise in premises:
+            parent[premise] = atom
+        if len(premises) > 1:  # (shuffling one premise draws nothing)
+            shuffle(premises)
         rules.append((tuple(premises), atom))
-        cost[atom] = 1 + sum(cost[p] for p in premises)
+        cost[atom] = 1 + sum([cost[p] for p in premises])
         return atom
 
-    depth = rng.randint(*spec.depths)
+    depth = randint(*spec.depths)
     query = grow(depth)
     proof_atoms = [head for _, head in rules]
     if not provable:  # take away a fact close to the query: most of the proof can still be derived
         missing = rng.choice(sorted(facts, key=distance.get)[: max(1, len(facts) // 2)])
         facts.remove(missing)
         proof_atoms.append(missing)
-    for _ in range(rng.randint(*spec.spare_facts)):
+    for _ in range(randint(*spec.spare_facts)):
         facts.append(fresh())
 
-    for _ in range(rng.randint(*spec.distractors)):
-        derivable = sorted(_closure(facts, rules))
+    # The closure of the facts (sorted), read off the proof tree and then kept up to date rather than
+    # recomputed for each distractor rule. So far the rules are the tree's, one per atom that is not a
+    # leaf, and the facts its leaves (but the missing one) and the spare facts: an atom follows iff no
+    # missing leaf is below it, so all do but the missing fact and the atoms above it. Then a dead end
+    # never fires (its fresh premise is no rule's head), and an idle rule or a detour only adds fresh
+    # atoms, derivable, that no other rule uses; fresh atoms have the highest ids so far, so appending
+    # them keeps `derivable` sorted.
+    derivable_set = set(range(len(cost)))
+    if not provable:
+        atom = missing
+        while atom != query:
+            derivable_set.discard(atom)
+            atom = parent[atom]
+        derivable_set.discard(query)
+    derivable = sorted(derivable_set)
+    for _ in range(randint(*spec.distractors)):
         kind = rng.choice(("dead", "idle", "detour") if spec.depths[0] >= 4 else ("dead", "idle"))
         if kind == "dead":  # a premise that nothing derives: a dead end, often to an atom of the proof
             head = rng.choice(proof_atoms) if rng.random() < 0.6 else fresh()
             known = [a for a in derivable if a != head]
-            premises = [*rng.sample(known, min(len(known), rng.randint(0, 1))), fresh()]
-            rng.shuffle(premises)
+            # (a sample of one is a choice: the same draw)
+            premises = [rng.choice(known)] if randint(0, 1) and known else []
+            premises.append(fresh())
+            if len(premises) > 1:
+                shuffle(premises)
             rules.append((tuple(premises), head))
         elif kind == "idle":  # derivable, but the query does not need it
-            rules.append((tuple(rng.sample(derivable, min(len(derivable), rng.randint(1, 2)))), fresh()))
+            count = min(len(derivable), randint(1, 2))
+            premises = (rng.choice(derivable),) if count == 1 else tuple(rng.sample(derivable, count))
+            head = fresh()
+            rules.append((premises, head))
+            derivable.append(head)
+            derivable_set.add(head)
         else:  # a detour: a second way, at least as long, to an atom of the proof
-            targets = [h for h in proof_atoms if h != query and h in derivable and 0 < cost[h] <= 3]
+            targets = [h for h in proof_atoms if h != query and h in derivable_set and 0 < cost[h] <= 3]
             if not targets:
                 continue
             target = rng.choice(targets)
             link = rng.choice(facts)
-            for _ in range(cost[target] - 1 + rng.randint(0, 1)):
+            for _ in range(cost[target] - 1 + randint(0, 1)):
                 atom = fresh()
                 rules.append(((link,), atom))
                 link = atom
+                derivable.append(atom)
+                derivable_set.add(atom)
             rules.append(((link,), target))
 
     if len(cost) > len(pool):
         return None
-    rng.shuffle(rules)
-    rng.shuffle(facts)
+    shuffle(rules)
+    shuffle(facts)
     theory = HornTheory(tuple(pool[: len(cost)]), tuple(facts), tuple(rules), query)
-    info = _analyse(theory)
+    info = theory.__dict__["_analysis"] = _build_analysis(theory, frozenset(derivable_set))  # (see _analysis)
     if info.provable != provable or query in facts or (not provable and not info.relevant):
         return None
     return theory
