@@ -210,18 +210,19 @@ class Zebra(Task[ZebraState, ZebraAction]):
             return ZebraState(puzzle, domains, tuple(action[1]))
         kind, v, house = action
         bit, d = 1 << house, domains[v]
-        value = _value_phrase(puzzle, v)
         if not d & bit:
-            raise InvalidStep(f"house {house + 1} was already ruled out for {value}")
+            raise InvalidStep(f"house {house + 1} was already ruled out for {_value_phrase(puzzle, v)}")
         if d == bit:
-            raise InvalidStep(f"{value} is already placed in house {house + 1}")
+            raise InvalidStep(f"{_value_phrase(puzzle, v)} is already placed in house {house + 1}")
         sources = _sources(puzzle, domains, v)
         if kind == "place":
             if not any(d & allowed == bit for allowed in sources):
+                value = _value_phrase(puzzle, v)
                 raise InvalidStep(f"no single clue or the all-different rule places {value} in house {house + 1} yet")
             new = bit
         else:
             if all(allowed & bit for allowed in sources):
+                value = _value_phrase(puzzle, v)
                 raise InvalidStep(f"no single clue or the all-different rule rules out house {house + 1} for {value}")
             new = d & ~bit
         return ZebraState(puzzle, domains[:v] + (new,) + domains[v + 1 :])
@@ -235,14 +236,38 @@ class Zebra(Task[ZebraState, ZebraAction]):
         negation = "not " if kind == "elim" else ""
         category, word = _category(puzzle, v), puzzle.values[v]
         if category == COLOUR:
-            return f"The {word} house is {negation}house {house + 1}"
-        subject = f"{word} drinker" if category == DRINK else word
-        return f"The {subject} is {negation}in house {house + 1}"
+            text = f"The {word} house is {negation}house {house + 1}"
+        else:
+            subject = f"{word} drinker" if category == DRINK else word
+            text = f"The {subject} is {negation}in house {house + 1}"
+        if (kind == "place" or kind == "elim") and type(v) is int and type(house) is int:
+            if 0 <= v < len(puzzle.values) and 0 <= house < puzzle.n_houses:  # parse_step(text) is action
+                self._parsed(puzzle)[text] = action
+        return text
+
+    def _parsed(self, puzzle: Puzzle) -> dict[str, ZebraAction]:
+        """Step texts already read in ``puzzle`` -> their action: `parse_step` is a pure function of the puzzle
+        and the text, and the texts an agent writes recur (above all the canonical ones, which `format_step`
+        enters as it writes them: the expert's next step is parsed right after it is shown). Kept for one
+        puzzle at a time (checked by identity; the memo holds the puzzle, so its id is not reused) and at
+        most 1024 texts, so nothing outlives the episode or grows without bound."""
+        memo = self.__dict__.get("_parse_memo")
+        if memo is None or memo[0] is not puzzle or len(memo[1]) >= 1024:
+            memo = self._parse_memo = (puzzle, {})
+        return memo[1]
 
     def parse_step(self, state: ZebraState, text: str) -> ZebraAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("expected a short step such as 'The dog is in house 2'")
         puzzle = state.puzzle
+        parsed = self._parsed(puzzle)
+        action = parsed.get(text)
+        if action is None:
+            action = parsed[text] = self._parse(puzzle, text)
+        return action
+
+    def _parse(self, puzzle: Puzzle, text: str) -> ZebraAction:
+        """`parse_step`, uncached."""
         stated = answer_text(text)
         if stated is not None:
             return ("answer", _read_assignment(puzzle, normalize(stated)))
@@ -312,15 +337,22 @@ class Zebra(Task[ZebraState, ZebraAction]):
                     wrong[v], wrong[u] = wrong[u], wrong[v]
                     swaps.append(("answer", tuple(wrong)))
             return rng.sample(swaps, min(3, len(swaps)))
-        open_values = [v for v, d in enumerate(state.domains) if d & (d - 1) and v != expert[1]]
+        domains = state.domains
+        open_values = [v for v, d in enumerate(domains) if d & (d - 1) and v != expert[1]]
         rng.shuffle(open_values)
         wrong = []
+        choice = rng.choice
         for v in (expert[1], *open_values):
-            d = state.domains[v]
-            houses = [h for h in range(n) if d >> h & 1 and h != truth[v]] or [h for h in range(n) if h != truth[v]]
-            wrong.append(("place", v, rng.choice(houses)))  # a false placement
+            wrong.append(("place", v, choice(_false_houses(n, domains[v], truth[v]))))  # a false placement
             wrong.append(("elim", v, truth[v]))  # ruling out the true house
         return [a for a in wrong if a != expert][:3]
+
+
+@lru_cache(maxsize=1024)
+def _false_houses(n: int, d: int, true_house: int) -> tuple[int, ...]:
+    """The houses of candidates ``d`` other than the true one, else every other house: where a false placement
+    goes (a pure function of three small ints, so cached)."""
+    return tuple(h for h in range(n) if d >> h & 1 and h != true_house) or tuple(h for h in range(n) if h != true_house)
 
 
 # ---------------------------------------------------------------------- propagation
@@ -504,7 +536,7 @@ def _tokens(puzzle: Puzzle, text: str) -> list[tuple[str, object]]:
     if not _ALLOWED_CHARS.fullmatch(text):
         raise InvalidStep("unexpected characters; write e.g. 'The dog is in house 2'")
     text = text.replace("can't", "cannot").replace("n't", " not")
-    index = {word.lower(): v for v, word in enumerate(puzzle.values)}
+    index = _value_index(puzzle.values)
     out: list[tuple[str, object]] = []
     for token in _TOKEN.findall(text):
         token = _ALIASES.get(token, token)
@@ -520,6 +552,13 @@ def _tokens(puzzle: Puzzle, text: str) -> list[tuple[str, object]]:
         else:
             out.append(("word", token))
     return out
+
+
+@lru_cache(maxsize=256)
+def _value_index(values: tuple[str, ...]) -> dict[str, int]:
+    """Each value's word (lower case) -> its index: what `_tokens` looks words up in (cached per puzzle's values;
+    never changed)."""
+    return {word.lower(): v for v, word in enumerate(values)}
 
 
 def _read_assignment(puzzle: Puzzle, text: str) -> tuple[int, ...]:

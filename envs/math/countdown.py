@@ -173,6 +173,10 @@ class Countdown(Task[CountdownState, CountdownAction]):
         if not (isinstance(action, tuple) and len(action) == 4 and action[1] in OPERATORS):
             raise InvalidStep("not a step")
         left, op, right, result = action
+        if type(left) is int and type(right) is int and type(result) is int:  # (what parse_step and the discrete
+            after = _after(state.numbers, action)  # candidates give; anything else takes the checks below)
+            if after is not None:
+                return CountdownState(state.target, after, (*state.history, action))
         numbers = list(state.numbers)
         for operand in (left, right):
             if operand not in numbers:
@@ -227,15 +231,17 @@ class Countdown(Task[CountdownState, CountdownAction]):
 
     def distractors(self, state: CountdownState, expert: CountdownAction, rng: random.Random) -> list:
         numbers = state.numbers
-        valid = [op for op in _operations(numbers) if op != expert]
+        valid = list(_operations(numbers))  # distinct operations: the expert's is at most one of them
+        if expert in valid:
+            valid.remove(expert)
         rng.shuffle(valid)
         wrong: list[CountdownAction] = []
         if expert == UNDO:
             wrong += valid[:2]  # from a dead end every operation leads to another one
         else:
             plan_length = len(_shortest_plan(numbers, state.target))
-            for op in valid[:6]:  # operations after which no shortest solution is left
-                if not _reachable_within(self.apply(state, op).numbers, state.target, plan_length - 1):
+            for op in valid[:6]:  # operations after which no shortest solution is left (each one valid)
+                if not _reachable_within(_after(numbers, op), state.target, plan_length - 1):
                     wrong.append(op)
                     if len(wrong) == 1 + (not state.history):
                         break
@@ -285,6 +291,24 @@ def _operations(numbers: tuple[int, ...]) -> tuple[Operation, ...]:
             if result is not None:
                 found.append((big, op, small, result))
     return tuple(found)
+
+
+@lru_cache(maxsize=1 << 16)
+def _after(numbers: tuple[int, ...], operation: Operation) -> tuple[int, ...] | None:
+    """The numbers (sorted) after ``operation`` on ``numbers``, or None where `Countdown.apply` refuses it.
+
+    A pure function of its arguments, cached: the discrete candidates and a random agent's steps try the
+    same operations on the same numbers again and again.
+    """
+    left, op, right, result = operation
+    numbers = list(numbers)
+    for operand in (left, right):
+        if operand not in numbers:
+            return None
+        numbers.remove(operand)
+    if op not in OPERATORS or _combine(left, op, right) != result:
+        return None
+    return tuple(sorted([*numbers, result]))
 
 
 def _random_expression_value(numbers: list[int], rng: random.Random) -> int:
@@ -386,6 +410,7 @@ def _shortest_plan(numbers: tuple[int, ...], target: int) -> tuple[Operation, ..
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def _reachable_within(numbers: tuple[int, ...], target: int, steps: int) -> bool:
     """Whether ``target`` can be put among ``numbers`` in at most ``steps`` operations."""
     if target in numbers:
