@@ -194,32 +194,20 @@ class Countdown(Task[CountdownState, CountdownAction]):
         if action == UNDO:
             return "Undo"
         left, op, right, result = action
-        return f"{left} {op} {right} = {result}"
+        text = f"{left} {op} {right} = {result}"
+        if type(left) is int and type(right) is int and type(result) is int and op in _CANONICAL_OPERATORS:
+            if 0 <= min(left, right, result) and max(left, right, result) < 10**12 and (op in "-/" or left >= right):
+                _remember(text, action)  # parse_step(text) gives this very action back
+        return text
 
     def parse_step(self, state: CountdownState, text: str) -> CountdownAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_TEXT:
             raise InvalidStep("not a Countdown step")
-        for symbol, word in (("\u00d7", " x "), ("\\times", " x "), ("\\cdot", " x "), ("\u00b7", " x ")):
-            text = text.replace(symbol, word)
-        for symbol in ("\u00f7", "\\div"):
-            text = text.replace(symbol, " / ")
-        text = re.sub(r"^\s*\*\s+", "", text.replace("**", " ")).replace("*", " x ")
-        step = normalize(text)
-        if _UNDO.match(step):
-            return UNDO
-        if match := _INFIX.match(step):
-            left, word, right, result = match.groups()
-            return _operation(int(left), _OP_WORDS[word], int(right), int(result))
-        if match := _VERB.match(step):
-            verb, first, joiner, second, result = match.groups()
-            op = {"add": "+", "multiply": "*", "subtract": "-", "take": "-", "divide": "/"}[verb]
-            left, right = int(first), int(second)
-            if op == "-" and joiner == "from" or op == "/" and joiner == "into":
-                left, right = right, left  # "subtract 4 from 25", "divide 4 into 100"
-            elif op in "-/" and joiner not in ("and", "by"):
-                raise InvalidStep(f"cannot read '{verb} ... {joiner} ...'")
-            return _operation(left, op, right, int(result))
-        raise InvalidStep("expected 'A op B = C' with op one of + - * /, e.g. '25 * 4 = 100', or 'Undo'")
+        action = _PARSED.get(text)
+        if action is None:
+            action = _parse(text)
+            _remember(text, action)
+        return action
 
     def known_expert_length(self, problem: Problem) -> int | None:
         state = problem.initial_state  # the oracle re-plans a shortest plan: one operation less per step
@@ -258,6 +246,46 @@ class Countdown(Task[CountdownState, CountdownAction]):
             wrong.append((numbers[0], "+", numbers[0], 2 * numbers[0]))
         wrong = [a for a in dict.fromkeys(wrong) if a != expert and (a == UNDO or a[3] > 0)]
         return wrong[: self.num_candidates - 1]
+
+
+#: One character each: what an `Operation` holds (``op in OPERATORS`` alone would take "+-" too).
+_CANONICAL_OPERATORS = frozenset(OPERATORS)
+#: Step text -> its action: `Countdown.parse_step`, a pure function of the text (not of the state), remembered
+#: (bounded: cleared at `_PARSED_MAX`). Texts recur: an agent's, and above all the canonical ones, which
+#: `Countdown.format_step` enters as it writes them (the expert's next step is parsed right after it is shown).
+_PARSED: dict[str, CountdownAction] = {}
+_PARSED_MAX = 4096
+
+
+def _remember(text: str, action: CountdownAction) -> None:
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[text] = action
+
+
+def _parse(text: str) -> CountdownAction:
+    """`Countdown.parse_step` of ``text`` (a str of at most `MAX_STEP_TEXT`), uncached."""
+    for symbol, word in (("\u00d7", " x "), ("\\times", " x "), ("\\cdot", " x "), ("\u00b7", " x ")):
+        text = text.replace(symbol, word)
+    for symbol in ("\u00f7", "\\div"):
+        text = text.replace(symbol, " / ")
+    text = re.sub(r"^\s*\*\s+", "", text.replace("**", " ")).replace("*", " x ")
+    step = normalize(text)
+    if _UNDO.match(step):
+        return UNDO
+    if match := _INFIX.match(step):
+        left, word, right, result = match.groups()
+        return _operation(int(left), _OP_WORDS[word], int(right), int(result))
+    if match := _VERB.match(step):
+        verb, first, joiner, second, result = match.groups()
+        op = {"add": "+", "multiply": "*", "subtract": "-", "take": "-", "divide": "/"}[verb]
+        left, right = int(first), int(second)
+        if op == "-" and joiner == "from" or op == "/" and joiner == "into":
+            left, right = right, left  # "subtract 4 from 25", "divide 4 into 100"
+        elif op in "-/" and joiner not in ("and", "by"):
+            raise InvalidStep(f"cannot read '{verb} ... {joiner} ...'")
+        return _operation(left, op, right, int(result))
+    raise InvalidStep("expected 'A op B = C' with op one of + - * /, e.g. '25 * 4 = 100', or 'Undo'")
 
 
 # ---------------------------------------------------------------------- arithmetic
