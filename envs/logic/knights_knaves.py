@@ -212,25 +212,18 @@ class KnightsKnaves(Task[KKState, KKAction]):
     def format_step(self, state: KKState, action: KKAction) -> str:
         names = state.puzzle.names
         if action[0] == "answer":
-            text = f"Answer: {_answer_text(names, action[1])}"
-            canonical = len(action) == 2 and type(action[1]) is int and 0 <= action[1] < 1 << len(names)
-        else:
-            text = f"{names[action[1]]} is a {'knight' if action[2] else 'knave'}"
-            canonical = action[0] == "deduce" and len(action) == 3 and type(action[1]) is int and action[1] >= 0
-            canonical = canonical and type(action[2]) is bool
-        if canonical:  # parse_step(text) gives this very action back
-            _remember(names, text, action)
-        return text
+            return f"Answer: {_answer_text(names, action[1])}"
+        return f"{names[action[1]]} is a {'knight' if action[2] else 'knave'}"
 
     def parse_step(self, state: KKState, text: str) -> KKAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("expected a short step such as 'Bob is a knave'")
         names = state.puzzle.names
-        action = _PARSED.get((names, text))
-        if action is None:
-            action = _parse(names, text)
-            _remember(names, text, action)
-        return action
+        match = _CANONICAL_STEP.fullmatch(text)  # format_step's own form, read at once (what _parse gives)
+        person = _name_index(names)[0].get(match[1].lower()) if match else None
+        if person is not None:
+            return ("deduce", person, match[2] == "knight")
+        return _parse(names, text)
 
     def known_expert_length(self, problem: Problem) -> int:
         state = problem.initial_state  # one deduction per islander not yet deduced, then the answer
@@ -277,18 +270,9 @@ class KnightsKnaves(Task[KKState, KKAction]):
 
 
 # ---------------------------------------------------------------------- reading steps
-#: (names, step text) -> its action: `KnightsKnaves.parse_step`, a pure function of the islanders' names and the
-#: text, remembered (bounded: cleared at `_PARSED_MAX`). Texts recur: an agent's, and above all the canonical ones,
-#: which `KnightsKnaves.format_step` enters as it writes them (the expert's next step is parsed right after it is
-#: shown).
-_PARSED: dict[tuple[tuple[str, ...], str], KKAction] = {}
-_PARSED_MAX = 4096
-
-
-def _remember(names: tuple[str, ...], text: str, action: KKAction) -> None:
-    if len(_PARSED) >= _PARSED_MAX:
-        _PARSED.clear()
-    _PARSED[names, text] = action
+#: A deduction exactly as `KnightsKnaves.format_step` writes it ("Bob is a knave"): `_parse` reads such a text, with
+#: one of the islanders' names, as that islander and kind; `KnightsKnaves.parse_step` reads it so without the rest.
+_CANONICAL_STEP = re.compile(r"([A-Z][a-z]+) is a (knight|knave)")
 
 
 def _parse(names: tuple[str, ...], text: str) -> KKAction:

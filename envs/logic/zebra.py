@@ -43,6 +43,10 @@ _FILLERS = frozenset(
 )
 _ALLOWED_CHARS = re.compile(r"[a-z0-9\s,.;:!?&=>()'\"#-]*")
 _TOKEN = re.compile(r"[a-z]+|\d+")
+#: A placement or elimination exactly as `Zebra.format_step` writes it ("The red house is not house 2", "The dog is
+#: in house 2"): `Zebra._parse` reads such a text, with one of the puzzle's values, as that value (the other words
+#: are fillers), the negation and the house; `Zebra.parse_step` reads it so without the rest.
+_CANONICAL_STEP = re.compile(r"The ([A-Za-z]+)(?: house| drinker)? is (not )?(?:in )?house ([1-5])")
 MAX_STEP_CHARS = 2000
 
 
@@ -236,35 +240,20 @@ class Zebra(Task[ZebraState, ZebraAction]):
         negation = "not " if kind == "elim" else ""
         category, word = _category(puzzle, v), puzzle.values[v]
         if category == COLOUR:
-            text = f"The {word} house is {negation}house {house + 1}"
-        else:
-            subject = f"{word} drinker" if category == DRINK else word
-            text = f"The {subject} is {negation}in house {house + 1}"
-        if (kind == "place" or kind == "elim") and type(v) is int and type(house) is int:
-            if 0 <= v < len(puzzle.values) and 0 <= house < puzzle.n_houses:  # parse_step(text) is action
-                self._parsed(puzzle)[text] = action
-        return text
-
-    def _parsed(self, puzzle: Puzzle) -> dict[str, ZebraAction]:
-        """Step texts already read in ``puzzle`` -> their action: `parse_step` is a pure function of the puzzle
-        and the text, and the texts an agent writes recur (above all the canonical ones, which `format_step`
-        enters as it writes them: the expert's next step is parsed right after it is shown). Kept for one
-        puzzle at a time (checked by identity; the memo holds the puzzle, so its id is not reused) and at
-        most 1024 texts, so nothing outlives the episode or grows without bound."""
-        memo = self.__dict__.get("_parse_memo")
-        if memo is None or memo[0] is not puzzle or len(memo[1]) >= 1024:
-            memo = self._parse_memo = (puzzle, {})
-        return memo[1]
+            return f"The {word} house is {negation}house {house + 1}"
+        subject = f"{word} drinker" if category == DRINK else word
+        return f"The {subject} is {negation}in house {house + 1}"
 
     def parse_step(self, state: ZebraState, text: str) -> ZebraAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("expected a short step such as 'The dog is in house 2'")
         puzzle = state.puzzle
-        parsed = self._parsed(puzzle)
-        action = parsed.get(text)
-        if action is None:
-            action = parsed[text] = self._parse(puzzle, text)
-        return action
+        match = _CANONICAL_STEP.fullmatch(text)  # format_step's own form, read at once (what _parse gives)
+        if match:
+            value, house = _value_index(puzzle.values).get(match[1].lower()), int(match[3])
+            if value is not None and house <= puzzle.n_houses:
+                return ("elim" if match[2] else "place", value, house - 1)
+        return self._parse(puzzle, text)
 
     def _parse(self, puzzle: Puzzle, text: str) -> ZebraAction:
         """`parse_step`, uncached."""

@@ -194,20 +194,15 @@ class Countdown(Task[CountdownState, CountdownAction]):
         if action == UNDO:
             return "Undo"
         left, op, right, result = action
-        text = f"{left} {op} {right} = {result}"
-        if type(left) is int and type(right) is int and type(result) is int and op in _CANONICAL_OPERATORS:
-            if 0 <= min(left, right, result) and max(left, right, result) < 10**12 and (op in "-/" or left >= right):
-                _remember(text, action)  # parse_step(text) gives this very action back
-        return text
+        return f"{left} {op} {right} = {result}"
 
     def parse_step(self, state: CountdownState, text: str) -> CountdownAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_TEXT:
             raise InvalidStep("not a Countdown step")
-        action = _PARSED.get(text)
-        if action is None:
-            action = _parse(text)
-            _remember(text, action)
-        return action
+        if match := _CANONICAL_STEP.fullmatch(text):  # format_step's own form, read at once (what _parse gives)
+            left, op, right, result = match.groups()
+            return _operation(int(left), op, int(right), int(result))
+        return _parse(text)
 
     def known_expert_length(self, problem: Problem) -> int | None:
         state = problem.initial_state  # the oracle re-plans a shortest plan: one operation less per step
@@ -248,19 +243,9 @@ class Countdown(Task[CountdownState, CountdownAction]):
         return wrong[: self.num_candidates - 1]
 
 
-#: One character each: what an `Operation` holds (``op in OPERATORS`` alone would take "+-" too).
-_CANONICAL_OPERATORS = frozenset(OPERATORS)
-#: Step text -> its action: `Countdown.parse_step`, a pure function of the text (not of the state), remembered
-#: (bounded: cleared at `_PARSED_MAX`). Texts recur: an agent's, and above all the canonical ones, which
-#: `Countdown.format_step` enters as it writes them (the expert's next step is parsed right after it is shown).
-_PARSED: dict[str, CountdownAction] = {}
-_PARSED_MAX = 4096
-
-
-def _remember(text: str, action: CountdownAction) -> None:
-    if len(_PARSED) >= _PARSED_MAX:
-        _PARSED.clear()
-    _PARSED[text] = action
+#: A step exactly as `Countdown.format_step` writes an operation ("25 * 4 = 100"): `_parse` reads such a text as
+#: these four groups (its "*" becomes "x", which means "*"); `Countdown.parse_step` reads it so without the rest.
+_CANONICAL_STEP = re.compile(r"(\d{1,12}) ([-+*/]) (\d{1,12}) = (\d{1,12})")
 
 
 def _parse(text: str) -> CountdownAction:
