@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from dataclasses import dataclass, field
@@ -160,8 +161,9 @@ class Zebra(Task[ZebraState, ZebraAction]):
             solution += rng.sample(range(n), n)
         full = (1 << n) - 1
         domains, clues, seen = [full] * len(values), [], set()
+        at_house = {(v // n, h): v for v, h in enumerate(solution)}  # (attribute, house) -> value
         while any(d & (d - 1) for d in domains):
-            clue = _random_clue(rng, n, solution)
+            clue = _random_clue(rng, n, solution, at_house)
             key = (clue[0], *sorted(clue[1:])) if clue[0] in ("same", "not_same", "next") else clue
             if key in seen:
                 continue
@@ -444,14 +446,14 @@ def _propagate(n: int, clues: list[Clue], domains: list[int]) -> list[int]:
     """The candidates once every clue and the all-different rule are applied until nothing changes."""
     domains = list(domains)
     full = (1 << n) - 1
+    pairs = [(clue, v) for clue in clues for v in _clue_values(clue)]  # (the same every round)
     changed = True
     while changed:
         changed = False
-        for clue in clues:
-            for v in _clue_values(clue):
-                narrowed = domains[v] & _allowed(clue, v, domains, full)
-                if narrowed != domains[v]:
-                    domains[v], changed = narrowed, True
+        for clue, v in pairs:
+            narrowed = domains[v] & _allowed(clue, v, domains, full)
+            if narrowed != domains[v]:
+                domains[v], changed = narrowed, True
         for first in range(0, len(domains), n):
             for v, allowed in enumerate(_all_different(n, domains, first), first):
                 if domains[v] & allowed != domains[v]:
@@ -459,19 +461,26 @@ def _propagate(n: int, clues: list[Clue], domains: list[int]) -> list[int]:
     return domains
 
 
-def _random_clue(rng: random.Random, n: int, solution: list[int]) -> Clue:
-    """A random clue that the solution satisfies."""
-    kind = rng.choices(tuple(CLUE_WEIGHTS), weights=tuple(CLUE_WEIGHTS.values()))[0]
+#: `CLUE_WEIGHTS` as ``choices`` takes them at once: the kinds and the cumulative weights (``choices`` accumulates
+#: plain weights into these very numbers, then draws the same one ``random()``).
+_CLUE_KINDS = tuple(CLUE_WEIGHTS)
+_CLUE_CUM_WEIGHTS = tuple(itertools.accumulate(CLUE_WEIGHTS.values()))
+#: ``_OTHER_HOUSES[n][h]``: the houses other than h among n.
+_OTHER_HOUSES = {n: tuple(tuple(h for h in range(n) if h != x) for x in range(n)) for n, _ in SIZES}
+
+
+def _random_clue(rng: random.Random, n: int, solution: list[int], at_house: dict[tuple[int, int], int]) -> Clue:
+    """A random clue that the solution satisfies (``at_house``: (attribute, house) -> value in the solution)."""
+    kind = rng.choices(_CLUE_KINDS, cum_weights=_CLUE_CUM_WEIGHTS)[0]
     n_attributes = len(solution) // n
-    at_house = {(v // n, h): v for v, h in enumerate(solution)}  # (attribute, house) -> value
     if kind in ("at", "not_at"):
         v = rng.randrange(len(solution))
-        house = solution[v] if kind == "at" else rng.choice([h for h in range(n) if h != solution[v]])
+        house = solution[v] if kind == "at" else rng.choice(_OTHER_HOUSES[n][solution[v]])
         return (kind, v, house)
     if kind in ("same", "not_same"):
         c1, c2 = rng.sample(range(n_attributes), 2)
         h1 = rng.randrange(n)
-        h2 = h1 if kind == "same" else rng.choice([h for h in range(n) if h != h1])
+        h2 = h1 if kind == "same" else rng.choice(_OTHER_HOUSES[n][h1])
         return (kind, at_house[c1, h1], at_house[c2, h2])
     h = rng.randrange(n - 1)
     a, b = at_house[rng.randrange(n_attributes), h], at_house[rng.randrange(n_attributes), h + 1]
