@@ -219,11 +219,8 @@ class KnightsKnaves(Task[KKState, KKAction]):
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("expected a short step such as 'Bob is a knave'")
         names = state.puzzle.names
-        match = _CANONICAL_STEP.fullmatch(text)  # format_step's own form, read at once (what _parse gives)
-        person = _name_index(names)[0].get(match[1].lower()) if match else None
-        if person is not None:
-            return ("deduce", person, match[2] == "knight")
-        return _parse(names, text)
+        action = _read_canonical(names, text)
+        return _parse(names, text) if action is None else action
 
     def known_expert_length(self, problem: Problem) -> int:
         state = problem.initial_state  # one deduction per islander not yet deduced, then the answer
@@ -273,6 +270,33 @@ class KnightsKnaves(Task[KKState, KKAction]):
 #: A deduction exactly as `KnightsKnaves.format_step` writes it ("Bob is a knave"): `_parse` reads such a text, with
 #: one of the islanders' names, as that islander and kind; `KnightsKnaves.parse_step` reads it so without the rest.
 _CANONICAL_STEP = re.compile(r"([A-Z][a-z]+) is a (knight|knave)")
+#: A final answer exactly as `KnightsKnaves.format_step` writes it ("Answer: Alice is a knight, Bob is a knave").
+_CANONICAL_ANSWER = re.compile(r"Answer: ([A-Z][a-z]+ is a (?:knight|knave)(?:, [A-Z][a-z]+ is a (?:knight|knave))*)")
+
+
+def _read_canonical(names: tuple[str, ...], text: str) -> KKAction | None:
+    """`_parse` of a text in `KnightsKnaves.format_step`'s own form, read at once; None for any other text.
+
+    A deduction names one of the islanders; an answer names each islander once (anything else, such as a name
+    given twice, is left to `_parse`). `_parse` reads such a text as the same names and kinds: the other words are
+    fillers and articles.
+    """
+    index = _name_index(names)[0]
+    match = _CANONICAL_STEP.fullmatch(text)
+    if match:
+        person = index.get(match[1].lower())
+        return None if person is None else ("deduce", person, match[2] == "knight")
+    match = _CANONICAL_ANSWER.fullmatch(text)
+    if not match:
+        return None
+    known = knights = 0
+    for name, kind in _CANONICAL_STEP.findall(match[1]):
+        person = index.get(name.lower())
+        if person is None or known >> person & 1:
+            return None
+        known |= 1 << person
+        knights |= (kind == "knight") << person
+    return ("answer", knights) if known == (1 << len(names)) - 1 else None
 
 
 def _parse(names: tuple[str, ...], text: str) -> KKAction:
