@@ -48,6 +48,40 @@ _TOKEN = re.compile(r"[a-z]+|\d+")
 #: in house 2"): `Zebra._parse` reads such a text, with one of the puzzle's values, as that value (the other words
 #: are fillers), the negation and the house; `Zebra.parse_step` reads it so without the rest.
 _CANONICAL_STEP = re.compile(r"The ([A-Za-z]+)(?: house| drinker)? is (not )?(?:in )?house ([1-5])")
+#: A final answer exactly as `Zebra.format_step` writes it ("Answer: house 1: red, dog; house 2: green, cat").
+_CANONICAL_ANSWER = re.compile(
+    r"Answer: (house [1-5]: [A-Za-z]+(?:, [A-Za-z]+)*(?:; house [1-5]: [A-Za-z]+(?:, [A-Za-z]+)*)*)"
+)
+_ANSWER_HOUSE = re.compile(r"house ([1-5]): ([A-Za-z, ]+)")
+
+
+def _read_canonical(puzzle: Puzzle, text: str) -> ZebraAction | None:
+    """`Zebra._parse` of a text in `Zebra.format_step`'s own form, read at once; None for any other text.
+
+    A step names one of the puzzle's values and a house it has; an answer names each value once, each after a house
+    it has (anything else is left to `Zebra._parse`). `Zebra._parse` reads such a text as the same values and
+    houses: the other words are fillers.
+    """
+    index, n = _value_index(puzzle.values), puzzle.n_houses
+    match = _CANONICAL_STEP.fullmatch(text)
+    if match:
+        value, house = index.get(match[1].lower()), int(match[3])
+        return None if value is None or house > n else ("elim" if match[2] else "place", value, house - 1)
+    match = _CANONICAL_ANSWER.fullmatch(text)
+    if not match:
+        return None
+    houses: list[int | None] = [None] * len(puzzle.values)
+    for house, words in _ANSWER_HOUSE.findall(match[1]):
+        if int(house) > n:
+            return None
+        for word in words.split(", "):
+            value = index.get(word.lower())
+            if value is None or houses[value] is not None:
+                return None
+            houses[value] = int(house) - 1
+    return None if None in houses else ("answer", tuple(houses))
+
+
 MAX_STEP_CHARS = 2000
 
 
@@ -250,12 +284,8 @@ class Zebra(Task[ZebraState, ZebraAction]):
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("expected a short step such as 'The dog is in house 2'")
         puzzle = state.puzzle
-        match = _CANONICAL_STEP.fullmatch(text)  # format_step's own form, read at once (what _parse gives)
-        if match:
-            value, house = _value_index(puzzle.values).get(match[1].lower()), int(match[3])
-            if value is not None and house <= puzzle.n_houses:
-                return ("elim" if match[2] else "place", value, house - 1)
-        return self._parse(puzzle, text)
+        action = _read_canonical(puzzle, text)
+        return self._parse(puzzle, text) if action is None else action
 
     def _parse(self, puzzle: Puzzle, text: str) -> ZebraAction:
         """`parse_step`, uncached."""
