@@ -300,7 +300,7 @@ def _read_canonical(names: tuple[str, ...], text: str) -> KKAction | None:
 
 
 def _parse(names: tuple[str, ...], text: str) -> KKAction:
-    """`KnightsKnaves.parse_step` of ``text`` (a str of at most `MAX_STEP_CHARS`), uncached."""
+    """`KnightsKnaves.parse_step` of ``text`` (a str of at most `MAX_STEP_CHARS`): the full reader."""
     stated = answer_text(text)
     if stated is not None:
         return ("answer", _read_assignment(names, normalize(stated)))

@@ -44,44 +44,6 @@ _FILLERS = frozenset(
 )
 _ALLOWED_CHARS = re.compile(r"[a-z0-9\s,.;:!?&=>()'\"#-]*")
 _TOKEN = re.compile(r"[a-z]+|\d+")
-#: A placement or elimination exactly as `Zebra.format_step` writes it ("The red house is not house 2", "The dog is
-#: in house 2"): `Zebra._parse` reads such a text, with one of the puzzle's values, as that value (the other words
-#: are fillers), the negation and the house; `Zebra.parse_step` reads it so without the rest.
-_CANONICAL_STEP = re.compile(r"The ([A-Za-z]+)(?: house| drinker)? is (not )?(?:in )?house ([1-5])")
-#: A final answer exactly as `Zebra.format_step` writes it ("Answer: house 1: red, dog; house 2: green, cat").
-_CANONICAL_ANSWER = re.compile(
-    r"Answer: (house [1-5]: [A-Za-z]+(?:, [A-Za-z]+)*(?:; house [1-5]: [A-Za-z]+(?:, [A-Za-z]+)*)*)"
-)
-_ANSWER_HOUSE = re.compile(r"house ([1-5]): ([A-Za-z, ]+)")
-
-
-def _read_canonical(puzzle: Puzzle, text: str) -> ZebraAction | None:
-    """`Zebra._parse` of a text in `Zebra.format_step`'s own form, read at once; None for any other text.
-
-    A step names one of the puzzle's values and a house it has; an answer names each value once, each after a house
-    it has (anything else is left to `Zebra._parse`). `Zebra._parse` reads such a text as the same values and
-    houses: the other words are fillers.
-    """
-    index, n = _value_index(puzzle.values), puzzle.n_houses
-    match = _CANONICAL_STEP.fullmatch(text)
-    if match:
-        value, house = index.get(match[1].lower()), int(match[3])
-        return None if value is None or house > n else ("elim" if match[2] else "place", value, house - 1)
-    match = _CANONICAL_ANSWER.fullmatch(text)
-    if not match:
-        return None
-    houses: list[int | None] = [None] * len(puzzle.values)
-    for house, words in _ANSWER_HOUSE.findall(match[1]):
-        if int(house) > n:
-            return None
-        for word in words.split(", "):
-            value = index.get(word.lower())
-            if value is None or houses[value] is not None:
-                return None
-            houses[value] = int(house) - 1
-    return None if None in houses else ("answer", tuple(houses))
-
-
 MAX_STEP_CHARS = 2000
 
 
@@ -288,7 +250,7 @@ class Zebra(Task[ZebraState, ZebraAction]):
         return self._parse(puzzle, text) if action is None else action
 
     def _parse(self, puzzle: Puzzle, text: str) -> ZebraAction:
-        """`parse_step`, uncached."""
+        """`parse_step` of any text: the full reader."""
         stated = answer_text(text)
         if stated is not None:
             return ("answer", _read_assignment(puzzle, normalize(stated)))
@@ -557,6 +519,44 @@ def _answer_text(puzzle: Puzzle, houses: tuple[int, ...]) -> str:
     for v, h in enumerate(houses):
         per_house[h].append(puzzle.values[v])
     return "; ".join(f"house {h}: {', '.join(vals)}" for h, vals in enumerate(per_house, 1))
+
+
+#: A placement or elimination exactly as `Zebra.format_step` writes it ("The red house is not house 2", "The dog is
+#: in house 2"): `Zebra._parse` reads such a text, with one of the puzzle's values, as that value (the other words
+#: are fillers), the negation and the house; `Zebra.parse_step` reads it so without the rest.
+_CANONICAL_STEP = re.compile(r"The ([A-Za-z]+)(?: house| drinker)? is (not )?(?:in )?house ([1-5])")
+#: A final answer exactly as `Zebra.format_step` writes it ("Answer: house 1: red, dog; house 2: green, cat").
+_CANONICAL_ANSWER = re.compile(
+    r"Answer: (house [1-5]: [A-Za-z]+(?:, [A-Za-z]+)*(?:; house [1-5]: [A-Za-z]+(?:, [A-Za-z]+)*)*)"
+)
+_ANSWER_HOUSE = re.compile(r"house ([1-5]): ([A-Za-z, ]+)")
+
+
+def _read_canonical(puzzle: Puzzle, text: str) -> ZebraAction | None:
+    """`Zebra._parse` of a text in `Zebra.format_step`'s own form, read at once; None for any other text.
+
+    A step names one of the puzzle's values and a house it has; an answer names each value once, each after a house
+    it has (anything else is left to `Zebra._parse`). `Zebra._parse` reads such a text as the same values and
+    houses: the other words are fillers.
+    """
+    index, n = _value_index(puzzle.values), puzzle.n_houses
+    match = _CANONICAL_STEP.fullmatch(text)
+    if match:
+        value, house = index.get(match[1].lower()), int(match[3])
+        return None if value is None or house > n else ("elim" if match[2] else "place", value, house - 1)
+    match = _CANONICAL_ANSWER.fullmatch(text)
+    if not match:
+        return None
+    houses: list[int | None] = [None] * len(puzzle.values)
+    for house, words in _ANSWER_HOUSE.findall(match[1]):
+        if int(house) > n:
+            return None
+        for word in words.split(", "):
+            value = index.get(word.lower())
+            if value is None or houses[value] is not None:
+                return None
+            houses[value] = int(house) - 1
+    return None if None in houses else ("answer", tuple(houses))
 
 
 def _tokens(puzzle: Puzzle, text: str) -> list[tuple[str, object]]:

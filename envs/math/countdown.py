@@ -173,8 +173,10 @@ class Countdown(Task[CountdownState, CountdownAction]):
         if not (isinstance(action, tuple) and len(action) == 4 and action[1] in OPERATORS):
             raise InvalidStep("not a step")
         left, op, right, result = action
-        if type(left) is int and type(right) is int and type(result) is int:  # (what parse_step and the discrete
-            after = _after(state.numbers, action)  # candidates give; anything else takes the checks below)
+        if type(left) is int and type(right) is int and type(result) is int:
+            # What parse_step and the discrete candidates give: `_after` (cached) decides. Any other action, and
+            # one it refuses, takes the checks below, which say why.
+            after = _after(state.numbers, action)
             if after is not None:
                 return CountdownState(state.target, after, (*state.history, action))
         numbers = list(state.numbers)
@@ -249,7 +251,7 @@ _CANONICAL_STEP = re.compile(r"(\d{1,12}) ([-+*/]) (\d{1,12}) = (\d{1,12})")
 
 
 def _parse(text: str) -> CountdownAction:
-    """`Countdown.parse_step` of ``text`` (a str of at most `MAX_STEP_TEXT`), uncached."""
+    """`Countdown.parse_step` of ``text`` (a str of at most `MAX_STEP_TEXT`): the full reader."""
     for symbol, word in (("\u00d7", " x "), ("\\times", " x "), ("\\cdot", " x "), ("\u00b7", " x ")):
         text = text.replace(symbol, word)
     for symbol in ("\u00f7", "\\div"):
