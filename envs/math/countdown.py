@@ -367,16 +367,24 @@ def _values(numbers: tuple[int, ...]) -> frozenset[int]:
 @lru_cache(maxsize=1 << 12)
 def _splits(numbers: tuple[int, ...]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     """The ways to split a sorted tuple in two non-empty parts, the smaller part first, each once."""
-    n = len(numbers)
     found = {}
-    for size in range(1, n // 2 + 1):
-        for chosen in itertools.combinations(range(n), size):
-            part = tuple(numbers[i] for i in chosen)
-            rest = tuple(numbers[i] for i in range(n) if i not in chosen)
-            if size * 2 == n and part > rest:
-                continue
-            found[part, rest] = None
+    for chosen, others, halves in _split_indices(len(numbers)):
+        part = tuple([numbers[i] for i in chosen])
+        rest = tuple([numbers[i] for i in others])
+        if halves and part > rest:
+            continue
+        found[part, rest] = None
     return tuple(found)
+
+
+@lru_cache(maxsize=16)
+def _split_indices(n: int) -> tuple[tuple[tuple[int, ...], tuple[int, ...], bool], ...]:
+    """`_splits`' positions for a tuple of ``n``: (chosen, the others, whether both parts have n / 2), in its order."""
+    return tuple(
+        (chosen, tuple(i for i in range(n) if i not in chosen), size * 2 == n)
+        for size in range(1, n // 2 + 1)
+        for chosen in itertools.combinations(range(n), size)
+    )
 
 
 def _partners(x: int, target: int) -> list[tuple[int, str, bool]]:
