@@ -183,8 +183,9 @@ class Trajectories(Task[tuple, str]):
 
     def format_step(self, state: tuple, action: str) -> str:
         index, taken, _ = state
-        step = min(taken, len(self._normalized[index]) - 1)
-        return self.trajectories[index].steps[step].text if self._normalized[index][step] == action else action
+        normalized = self._normalized[index]
+        step = taken if taken < len(normalized) else len(normalized) - 1
+        return self.trajectories[index].steps[step].text if normalized[step] == action else action
 
     def parse_step(self, state: tuple, text: str) -> str:
         step = normalize(text)
@@ -196,7 +197,10 @@ class Trajectories(Task[tuple, str]):
         final = state[2]
         if final is None:
             return ""
-        return answer_text(final) or final
+        stated = self._stated.get(final, _UNKNOWN)  # a step of the dataset (what the expert and candidates say)
+        if stated is _UNKNOWN:
+            stated = answer_text(final)
+        return stated or final
 
     def verify(self, problem: Problem, answer: str) -> bool:
         if not isinstance(answer, str) or not answer.strip():
@@ -221,7 +225,8 @@ class Trajectories(Task[tuple, str]):
     # ------------------------------------------------------------------ discrete interface
     def distractors(self, state: tuple, expert: str, rng: random.Random) -> list[str]:
         index, taken, _ = state
-        pool = [s for i, s in enumerate(self._normalized[index]) if i != taken]
+        steps = self._normalized[index]
+        pool = [*steps[:taken], *steps[taken + 1 :]] if taken >= 0 else list(steps)  # every step but the one taken
         other = self._normalized[rng.randrange(len(self.trajectories))]
         pool.append(other[min(taken, len(other) - 1)])
         rng.shuffle(pool)

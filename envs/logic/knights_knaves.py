@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from srl_gym.parsing import answer_text, normalize
+from srl_gym.rng import FastRandom
 from srl_gym.task import InvalidStep, Problem, Task, TaskConfig
 
 #: Names with distinct initials, so an initial ("B is a knave") names one islander.
@@ -218,13 +219,8 @@ class KnightsKnaves(Task[KKState, KKAction]):
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("expected a short step such as 'Bob is a knave'")
         names = state.puzzle.names
-        stated = answer_text(text)
-        if stated is not None:
-            return ("answer", _read_assignment(names, normalize(stated)))
-        pairs = _read_pairs(names, normalize(text))
-        if len(pairs) != 1:
-            raise InvalidStep("write exactly one deduction per step, e.g. 'Bob is a knave'")
-        return ("deduce", *pairs[0])
+        action = _read_canonical(names, text)
+        return _parse(names, text) if action is None else action
 
     def known_expert_length(self, problem: Problem) -> int:
         state = problem.initial_state  # one deduction per islander not yet deduced, then the answer
@@ -268,6 +264,50 @@ class KnightsKnaves(Task[KKState, KKAction]):
         if len(wrong) < 3:
             wrong.append(("answer", puzzle.solution ^ (1 << expert[1])))
         return wrong[:3]
+
+
+# ---------------------------------------------------------------------- reading steps
+#: A deduction exactly as `KnightsKnaves.format_step` writes it ("Bob is a knave"): `_parse` reads such a text, with
+#: one of the islanders' names, as that islander and kind; `KnightsKnaves.parse_step` reads it so without the rest.
+_CANONICAL_STEP = re.compile(r"([A-Z][a-z]+) is a (knight|knave)")
+#: A final answer exactly as `KnightsKnaves.format_step` writes it ("Answer: Alice is a knight, Bob is a knave").
+_CANONICAL_ANSWER = re.compile(r"Answer: ([A-Z][a-z]+ is a (?:knight|knave)(?:, [A-Z][a-z]+ is a (?:knight|knave))*)")
+
+
+def _read_canonical(names: tuple[str, ...], text: str) -> KKAction | None:
+    """`_parse` of a text in `KnightsKnaves.format_step`'s own form, read at once; None for any other text.
+
+    A deduction names one of the islanders; an answer names each islander once (anything else, such as a name
+    given twice, is left to `_parse`). `_parse` reads such a text as the same names and kinds: the other words are
+    fillers and articles.
+    """
+    index = _name_index(names)[0]
+    match = _CANONICAL_STEP.fullmatch(text)
+    if match:
+        person = index.get(match[1].lower())
+        return None if person is None else ("deduce", person, match[2] == "knight")
+    match = _CANONICAL_ANSWER.fullmatch(text)
+    if not match:
+        return None
+    known = knights = 0
+    for name, kind in _CANONICAL_STEP.findall(match[1]):
+        person = index.get(name.lower())
+        if person is None or known >> person & 1:
+            return None
+        known |= 1 << person
+        knights |= (kind == "knight") << person
+    return ("answer", knights) if known == (1 << len(names)) - 1 else None
+
+
+def _parse(names: tuple[str, ...], text: str) -> KKAction:
+    """`KnightsKnaves.parse_step` of ``text`` (a str of at most `MAX_STEP_CHARS`): the full reader."""
+    stated = answer_text(text)
+    if stated is not None:
+        return ("answer", _read_assignment(names, normalize(stated)))
+    pairs = _read_pairs(names, normalize(text))
+    if len(pairs) != 1:
+        raise InvalidStep("write exactly one deduction per step, e.g. 'Bob is a knave'")
+    return ("deduce", *pairs[0])
 
 
 # ---------------------------------------------------------------------- logic
@@ -385,22 +425,48 @@ def _draw_statements(rng: random.Random, kinds: tuple[str, ...], n: int) -> tupl
             statements[speaker] = _random_statement(rng, kinds, n, speaker, solution)
 
 
+#: ``_OTHERS[n][speaker]``: the islanders other than ``speaker`` among ``n`` (what a statement "X is a ..." names).
+_OTHERS = {n: tuple(tuple(p for p in range(n) if p != s) for s in range(n)) for n in PEOPLE_PER_LEVEL}
+
+
+def _two_of(rng: random.Random, n: int) -> tuple[int, int]:
+    """``rng.sample(range(n), 2)`` (2 <= n <= 21), the same two draws without `FastRandom.sample`'s checks.
+
+    For such a ``sample`` both ``random.Random`` and `FastRandom` take an index below n, then one below n - 1
+    into the pool where the last islander has moved into the first one's place, each by
+    ``getrandbits(bit_length)`` redrawn while out of range (``_randbelow``); other RNG classes keep ``sample``.
+    """
+    if type(rng) is not FastRandom and type(rng) is not random.Random:
+        return tuple(rng.sample(range(n), 2))
+    getrandbits = rng.getrandbits
+    bits = n.bit_length()
+    first = getrandbits(bits)
+    while first >= n:
+        first = getrandbits(bits)
+    last = n - 1
+    bits = last.bit_length()
+    second = getrandbits(bits)
+    while second >= last:
+        second = getrandbits(bits)
+    return first, (last if second == first else second)
+
+
 def _random_statement(rng: random.Random, kinds: tuple[str, ...], n: int, speaker: int, solution: int) -> Statement:
     """A random statement that is true iff ``speaker`` is a knight in ``solution``."""
     truthful = bool(solution >> speaker & 1)
-    others = [p for p in range(n) if p != speaker]
+    others = _OTHERS[n][speaker]
     while True:
         kind = rng.choice(kinds)
         if kind == "is":
             statement = ("is", rng.choice(others), rng.random() < 0.5)
         elif kind in ("same", "diff"):
-            x, y = sorted(rng.sample(range(n), 2))
+            x, y = sorted(_two_of(rng, n))
             statement = (kind, x, y)
         elif kind in ("both", "some"):
-            x, y = sorted(rng.sample(range(n), 2))
+            x, y = sorted(_two_of(rng, n))
             statement = (kind, x, y, rng.random() < 0.5)
         elif kind == "if":
-            x, y = rng.sample(range(n), 2)
+            x, y = _two_of(rng, n)
             statement = ("if", x, rng.random() < 0.5, y, rng.random() < 0.5)
         else:
             statement = ("exactly", rng.randint(1, n - 1), rng.random() < 0.5)
@@ -451,8 +517,7 @@ def _read_pairs(names: tuple[str, ...], text: str) -> list[tuple[int, bool]]:
     """The (islander, is_knight) claims in ``text``: names, then a kind word, repeated."""
     if not _ALLOWED_CHARS.fullmatch(text):
         raise InvalidStep("unexpected characters; write e.g. 'Bob is a knave'")
-    full = {name.lower(): i for i, name in enumerate(names)}
-    initials = {name[0].lower(): i for i, name in enumerate(names)}
+    full, initials = _name_index(names)
     tokens = _TOKEN.findall(text.replace("truth teller", "truth-teller"))
     pairs, pending = [], []
     for k, token in enumerate(tokens):
@@ -473,6 +538,13 @@ def _read_pairs(names: tuple[str, ...], text: str) -> list[tuple[int, bool]]:
     if pending or not pairs:
         raise InvalidStep("expected 'NAME is a knight' or 'NAME is a knave'")
     return pairs
+
+
+@lru_cache(maxsize=1024)
+def _name_index(names: tuple[str, ...]) -> tuple[dict[str, int], dict[str, int]]:
+    """Each name and each initial (lower case) -> the islander: what `_read_pairs` looks tokens up in (cached per
+    puzzle's names; never changed)."""
+    return {name.lower(): i for i, name in enumerate(names)}, {name[0].lower(): i for i, name in enumerate(names)}
 
 
 def _read_assignment(names: tuple[str, ...], text: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from dataclasses import dataclass, field
@@ -156,8 +157,9 @@ class Zebra(Task[ZebraState, ZebraAction]):
             solution += rng.sample(range(n), n)
         full = (1 << n) - 1
         domains, clues, seen = [full] * len(values), [], set()
+        at_house = {(v // n, h): v for v, h in enumerate(solution)}  # (attribute, house) -> value
         while any(d & (d - 1) for d in domains):
-            clue = _random_clue(rng, n, solution)
+            clue = _random_clue(rng, n, solution, at_house)
             key = (clue[0], *sorted(clue[1:])) if clue[0] in ("same", "not_same", "next") else clue
             if key in seen:
                 continue
@@ -210,18 +212,19 @@ class Zebra(Task[ZebraState, ZebraAction]):
             return ZebraState(puzzle, domains, tuple(action[1]))
         kind, v, house = action
         bit, d = 1 << house, domains[v]
-        value = _value_phrase(puzzle, v)
         if not d & bit:
-            raise InvalidStep(f"house {house + 1} was already ruled out for {value}")
+            raise InvalidStep(f"house {house + 1} was already ruled out for {_value_phrase(puzzle, v)}")
         if d == bit:
-            raise InvalidStep(f"{value} is already placed in house {house + 1}")
+            raise InvalidStep(f"{_value_phrase(puzzle, v)} is already placed in house {house + 1}")
         sources = _sources(puzzle, domains, v)
         if kind == "place":
             if not any(d & allowed == bit for allowed in sources):
+                value = _value_phrase(puzzle, v)
                 raise InvalidStep(f"no single clue or the all-different rule places {value} in house {house + 1} yet")
             new = bit
         else:
             if all(allowed & bit for allowed in sources):
+                value = _value_phrase(puzzle, v)
                 raise InvalidStep(f"no single clue or the all-different rule rules out house {house + 1} for {value}")
             new = d & ~bit
         return ZebraState(puzzle, domains[:v] + (new,) + domains[v + 1 :])
@@ -243,6 +246,11 @@ class Zebra(Task[ZebraState, ZebraAction]):
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("expected a short step such as 'The dog is in house 2'")
         puzzle = state.puzzle
+        action = _read_canonical(puzzle, text)
+        return self._parse(puzzle, text) if action is None else action
+
+    def _parse(self, puzzle: Puzzle, text: str) -> ZebraAction:
+        """`parse_step` of any text: the full reader."""
         stated = answer_text(text)
         if stated is not None:
             return ("answer", _read_assignment(puzzle, normalize(stated)))
@@ -312,15 +320,22 @@ class Zebra(Task[ZebraState, ZebraAction]):
                     wrong[v], wrong[u] = wrong[u], wrong[v]
                     swaps.append(("answer", tuple(wrong)))
             return rng.sample(swaps, min(3, len(swaps)))
-        open_values = [v for v, d in enumerate(state.domains) if d & (d - 1) and v != expert[1]]
+        domains = state.domains
+        open_values = [v for v, d in enumerate(domains) if d & (d - 1) and v != expert[1]]
         rng.shuffle(open_values)
         wrong = []
+        choice = rng.choice
         for v in (expert[1], *open_values):
-            d = state.domains[v]
-            houses = [h for h in range(n) if d >> h & 1 and h != truth[v]] or [h for h in range(n) if h != truth[v]]
-            wrong.append(("place", v, rng.choice(houses)))  # a false placement
+            wrong.append(("place", v, choice(_false_houses(n, domains[v], truth[v]))))  # a false placement
             wrong.append(("elim", v, truth[v]))  # ruling out the true house
         return [a for a in wrong if a != expert][:3]
+
+
+@lru_cache(maxsize=1024)
+def _false_houses(n: int, d: int, true_house: int) -> tuple[int, ...]:
+    """The houses of candidates ``d`` other than the true one, else every other house: where a false placement
+    goes (a pure function of three small ints, so cached)."""
+    return tuple(h for h in range(n) if d >> h & 1 and h != true_house) or tuple(h for h in range(n) if h != true_house)
 
 
 # ---------------------------------------------------------------------- propagation
@@ -423,14 +438,14 @@ def _propagate(n: int, clues: list[Clue], domains: list[int]) -> list[int]:
     """The candidates once every clue and the all-different rule are applied until nothing changes."""
     domains = list(domains)
     full = (1 << n) - 1
+    pairs = [(clue, v) for clue in clues for v in _clue_values(clue)]  # (the same every round)
     changed = True
     while changed:
         changed = False
-        for clue in clues:
-            for v in _clue_values(clue):
-                narrowed = domains[v] & _allowed(clue, v, domains, full)
-                if narrowed != domains[v]:
-                    domains[v], changed = narrowed, True
+        for clue, v in pairs:
+            narrowed = domains[v] & _allowed(clue, v, domains, full)
+            if narrowed != domains[v]:
+                domains[v], changed = narrowed, True
         for first in range(0, len(domains), n):
             for v, allowed in enumerate(_all_different(n, domains, first), first):
                 if domains[v] & allowed != domains[v]:
@@ -438,19 +453,26 @@ def _propagate(n: int, clues: list[Clue], domains: list[int]) -> list[int]:
     return domains
 
 
-def _random_clue(rng: random.Random, n: int, solution: list[int]) -> Clue:
-    """A random clue that the solution satisfies."""
-    kind = rng.choices(tuple(CLUE_WEIGHTS), weights=tuple(CLUE_WEIGHTS.values()))[0]
+#: `CLUE_WEIGHTS` as ``choices`` takes them at once: the kinds and the cumulative weights (``choices`` accumulates
+#: plain weights into these very numbers, then draws the same one ``random()``).
+_CLUE_KINDS = tuple(CLUE_WEIGHTS)
+_CLUE_CUM_WEIGHTS = tuple(itertools.accumulate(CLUE_WEIGHTS.values()))
+#: ``_OTHER_HOUSES[n][h]``: the houses other than h among n.
+_OTHER_HOUSES = {n: tuple(tuple(h for h in range(n) if h != x) for x in range(n)) for n, _ in SIZES}
+
+
+def _random_clue(rng: random.Random, n: int, solution: list[int], at_house: dict[tuple[int, int], int]) -> Clue:
+    """A random clue that the solution satisfies (``at_house``: (attribute, house) -> value in the solution)."""
+    kind = rng.choices(_CLUE_KINDS, cum_weights=_CLUE_CUM_WEIGHTS)[0]
     n_attributes = len(solution) // n
-    at_house = {(v // n, h): v for v, h in enumerate(solution)}  # (attribute, house) -> value
     if kind in ("at", "not_at"):
         v = rng.randrange(len(solution))
-        house = solution[v] if kind == "at" else rng.choice([h for h in range(n) if h != solution[v]])
+        house = solution[v] if kind == "at" else rng.choice(_OTHER_HOUSES[n][solution[v]])
         return (kind, v, house)
     if kind in ("same", "not_same"):
         c1, c2 = rng.sample(range(n_attributes), 2)
         h1 = rng.randrange(n)
-        h2 = h1 if kind == "same" else rng.choice([h for h in range(n) if h != h1])
+        h2 = h1 if kind == "same" else rng.choice(_OTHER_HOUSES[n][h1])
         return (kind, at_house[c1, h1], at_house[c2, h2])
     h = rng.randrange(n - 1)
     a, b = at_house[rng.randrange(n_attributes), h], at_house[rng.randrange(n_attributes), h + 1]
@@ -499,12 +521,50 @@ def _answer_text(puzzle: Puzzle, houses: tuple[int, ...]) -> str:
     return "; ".join(f"house {h}: {', '.join(vals)}" for h, vals in enumerate(per_house, 1))
 
 
+#: A placement or elimination exactly as `Zebra.format_step` writes it ("The red house is not house 2", "The dog is
+#: in house 2"): `Zebra._parse` reads such a text, with one of the puzzle's values, as that value (the other words
+#: are fillers), the negation and the house; `Zebra.parse_step` reads it so without the rest.
+_CANONICAL_STEP = re.compile(r"The ([A-Za-z]+)(?: house| drinker)? is (not )?(?:in )?house ([1-5])")
+#: A final answer exactly as `Zebra.format_step` writes it ("Answer: house 1: red, dog; house 2: green, cat").
+_CANONICAL_ANSWER = re.compile(
+    r"Answer: (house [1-5]: [A-Za-z]+(?:, [A-Za-z]+)*(?:; house [1-5]: [A-Za-z]+(?:, [A-Za-z]+)*)*)"
+)
+_ANSWER_HOUSE = re.compile(r"house ([1-5]): ([A-Za-z, ]+)")
+
+
+def _read_canonical(puzzle: Puzzle, text: str) -> ZebraAction | None:
+    """`Zebra._parse` of a text in `Zebra.format_step`'s own form, read at once; None for any other text.
+
+    A step names one of the puzzle's values and a house it has; an answer names each value once, each after a house
+    it has (anything else is left to `Zebra._parse`). `Zebra._parse` reads such a text as the same values and
+    houses: the other words are fillers.
+    """
+    index, n = _value_index(puzzle.values), puzzle.n_houses
+    match = _CANONICAL_STEP.fullmatch(text)
+    if match:
+        value, house = index.get(match[1].lower()), int(match[3])
+        return None if value is None or house > n else ("elim" if match[2] else "place", value, house - 1)
+    match = _CANONICAL_ANSWER.fullmatch(text)
+    if not match:
+        return None
+    houses: list[int | None] = [None] * len(puzzle.values)
+    for house, words in _ANSWER_HOUSE.findall(match[1]):
+        if int(house) > n:
+            return None
+        for word in words.split(", "):
+            value = index.get(word.lower())
+            if value is None or houses[value] is not None:
+                return None
+            houses[value] = int(house) - 1
+    return None if None in houses else ("answer", tuple(houses))
+
+
 def _tokens(puzzle: Puzzle, text: str) -> list[tuple[str, object]]:
     """Classify the words of a normalised step: ("value", v), ("house", h), ("not", None), ("word", w)."""
     if not _ALLOWED_CHARS.fullmatch(text):
         raise InvalidStep("unexpected characters; write e.g. 'The dog is in house 2'")
     text = text.replace("can't", "cannot").replace("n't", " not")
-    index = {word.lower(): v for v, word in enumerate(puzzle.values)}
+    index = _value_index(puzzle.values)
     out: list[tuple[str, object]] = []
     for token in _TOKEN.findall(text):
         token = _ALIASES.get(token, token)
@@ -520,6 +580,13 @@ def _tokens(puzzle: Puzzle, text: str) -> list[tuple[str, object]]:
         else:
             out.append(("word", token))
     return out
+
+
+@lru_cache(maxsize=256)
+def _value_index(values: tuple[str, ...]) -> dict[str, int]:
+    """Each value's word (lower case) -> its index: what `_tokens` looks words up in (cached per puzzle's values;
+    never changed)."""
+    return {word.lower(): v for v, word in enumerate(values)}
 
 
 def _read_assignment(puzzle: Puzzle, text: str) -> tuple[int, ...]:

@@ -173,6 +173,12 @@ class Countdown(Task[CountdownState, CountdownAction]):
         if not (isinstance(action, tuple) and len(action) == 4 and action[1] in OPERATORS):
             raise InvalidStep("not a step")
         left, op, right, result = action
+        if type(left) is int and type(right) is int and type(result) is int:
+            # What parse_step and the discrete candidates give: `_after` (cached) decides. Any other action, and
+            # one it refuses, takes the checks below, which say why.
+            after = _after(state.numbers, action)
+            if after is not None:
+                return CountdownState(state.target, after, (*state.history, action))
         numbers = list(state.numbers)
         for operand in (left, right):
             if operand not in numbers:
@@ -195,27 +201,10 @@ class Countdown(Task[CountdownState, CountdownAction]):
     def parse_step(self, state: CountdownState, text: str) -> CountdownAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_TEXT:
             raise InvalidStep("not a Countdown step")
-        for symbol, word in (("\u00d7", " x "), ("\\times", " x "), ("\\cdot", " x "), ("\u00b7", " x ")):
-            text = text.replace(symbol, word)
-        for symbol in ("\u00f7", "\\div"):
-            text = text.replace(symbol, " / ")
-        text = re.sub(r"^\s*\*\s+", "", text.replace("**", " ")).replace("*", " x ")
-        step = normalize(text)
-        if _UNDO.match(step):
-            return UNDO
-        if match := _INFIX.match(step):
-            left, word, right, result = match.groups()
-            return _operation(int(left), _OP_WORDS[word], int(right), int(result))
-        if match := _VERB.match(step):
-            verb, first, joiner, second, result = match.groups()
-            op = {"add": "+", "multiply": "*", "subtract": "-", "take": "-", "divide": "/"}[verb]
-            left, right = int(first), int(second)
-            if op == "-" and joiner == "from" or op == "/" and joiner == "into":
-                left, right = right, left  # "subtract 4 from 25", "divide 4 into 100"
-            elif op in "-/" and joiner not in ("and", "by"):
-                raise InvalidStep(f"cannot read '{verb} ... {joiner} ...'")
-            return _operation(left, op, right, int(result))
-        raise InvalidStep("expected 'A op B = C' with op one of + - * /, e.g. '25 * 4 = 100', or 'Undo'")
+        if match := _CANONICAL_STEP.fullmatch(text):  # format_step's own form, read at once (what _parse gives)
+            left, op, right, result = match.groups()
+            return _operation(int(left), op, int(right), int(result))
+        return _parse(text)
 
     def known_expert_length(self, problem: Problem) -> int | None:
         state = problem.initial_state  # the oracle re-plans a shortest plan: one operation less per step
@@ -227,15 +216,17 @@ class Countdown(Task[CountdownState, CountdownAction]):
 
     def distractors(self, state: CountdownState, expert: CountdownAction, rng: random.Random) -> list:
         numbers = state.numbers
-        valid = [op for op in _operations(numbers) if op != expert]
+        valid = list(_operations(numbers))  # distinct operations: the expert's is at most one of them
+        if expert in valid:
+            valid.remove(expert)
         rng.shuffle(valid)
         wrong: list[CountdownAction] = []
         if expert == UNDO:
             wrong += valid[:2]  # from a dead end every operation leads to another one
         else:
             plan_length = len(_shortest_plan(numbers, state.target))
-            for op in valid[:6]:  # operations after which no shortest solution is left
-                if not _reachable_within(self.apply(state, op).numbers, state.target, plan_length - 1):
+            for op in valid[:6]:  # operations after which no shortest solution is left (each one valid)
+                if not _reachable_within(_after(numbers, op), state.target, plan_length - 1):
                     wrong.append(op)
                     if len(wrong) == 1 + (not state.history):
                         break
@@ -252,6 +243,36 @@ class Countdown(Task[CountdownState, CountdownAction]):
             wrong.append((numbers[0], "+", numbers[0], 2 * numbers[0]))
         wrong = [a for a in dict.fromkeys(wrong) if a != expert and (a == UNDO or a[3] > 0)]
         return wrong[: self.num_candidates - 1]
+
+
+#: A step exactly as `Countdown.format_step` writes an operation ("25 * 4 = 100"): `_parse` reads such a text as
+#: these four groups (its "*" becomes "x", which means "*"); `Countdown.parse_step` reads it so without the rest.
+_CANONICAL_STEP = re.compile(r"(\d{1,12}) ([-+*/]) (\d{1,12}) = (\d{1,12})")
+
+
+def _parse(text: str) -> CountdownAction:
+    """`Countdown.parse_step` of ``text`` (a str of at most `MAX_STEP_TEXT`): the full reader."""
+    for symbol, word in (("\u00d7", " x "), ("\\times", " x "), ("\\cdot", " x "), ("\u00b7", " x ")):
+        text = text.replace(symbol, word)
+    for symbol in ("\u00f7", "\\div"):
+        text = text.replace(symbol, " / ")
+    text = re.sub(r"^\s*\*\s+", "", text.replace("**", " ")).replace("*", " x ")
+    step = normalize(text)
+    if _UNDO.match(step):
+        return UNDO
+    if match := _INFIX.match(step):
+        left, word, right, result = match.groups()
+        return _operation(int(left), _OP_WORDS[word], int(right), int(result))
+    if match := _VERB.match(step):
+        verb, first, joiner, second, result = match.groups()
+        op = {"add": "+", "multiply": "*", "subtract": "-", "take": "-", "divide": "/"}[verb]
+        left, right = int(first), int(second)
+        if op == "-" and joiner == "from" or op == "/" and joiner == "into":
+            left, right = right, left  # "subtract 4 from 25", "divide 4 into 100"
+        elif op in "-/" and joiner not in ("and", "by"):
+            raise InvalidStep(f"cannot read '{verb} ... {joiner} ...'")
+        return _operation(left, op, right, int(result))
+    raise InvalidStep("expected 'A op B = C' with op one of + - * /, e.g. '25 * 4 = 100', or 'Undo'")
 
 
 # ---------------------------------------------------------------------- arithmetic
@@ -285,6 +306,24 @@ def _operations(numbers: tuple[int, ...]) -> tuple[Operation, ...]:
             if result is not None:
                 found.append((big, op, small, result))
     return tuple(found)
+
+
+@lru_cache(maxsize=1 << 16)
+def _after(numbers: tuple[int, ...], operation: Operation) -> tuple[int, ...] | None:
+    """The numbers (sorted) after ``operation`` on ``numbers``, or None where `Countdown.apply` refuses it.
+
+    A pure function of its arguments, cached: the discrete candidates and a random agent's steps try the
+    same operations on the same numbers again and again.
+    """
+    left, op, right, result = operation
+    numbers = list(numbers)
+    for operand in (left, right):
+        if operand not in numbers:
+            return None
+        numbers.remove(operand)
+    if op not in OPERATORS or _combine(left, op, right) != result:
+        return None
+    return tuple(sorted([*numbers, result]))
 
 
 def _random_expression_value(numbers: list[int], rng: random.Random) -> int:
@@ -328,16 +367,24 @@ def _values(numbers: tuple[int, ...]) -> frozenset[int]:
 @lru_cache(maxsize=1 << 12)
 def _splits(numbers: tuple[int, ...]) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     """The ways to split a sorted tuple in two non-empty parts, the smaller part first, each once."""
-    n = len(numbers)
     found = {}
-    for size in range(1, n // 2 + 1):
-        for chosen in itertools.combinations(range(n), size):
-            part = tuple(numbers[i] for i in chosen)
-            rest = tuple(numbers[i] for i in range(n) if i not in chosen)
-            if size * 2 == n and part > rest:
-                continue
-            found[part, rest] = None
+    for chosen, others, halves in _split_indices(len(numbers)):
+        part = tuple([numbers[i] for i in chosen])
+        rest = tuple([numbers[i] for i in others])
+        if halves and part > rest:
+            continue
+        found[part, rest] = None
     return tuple(found)
+
+
+@lru_cache(maxsize=16)
+def _split_indices(n: int) -> tuple[tuple[tuple[int, ...], tuple[int, ...], bool], ...]:
+    """`_splits`' positions for a tuple of ``n``: (chosen, the others, whether both parts have n / 2), in its order."""
+    return tuple(
+        (chosen, tuple(i for i in range(n) if i not in chosen), size * 2 == n)
+        for size in range(1, n // 2 + 1)
+        for chosen in itertools.combinations(range(n), size)
+    )
 
 
 def _partners(x: int, target: int) -> list[tuple[int, str, bool]]:
@@ -386,6 +433,7 @@ def _shortest_plan(numbers: tuple[int, ...], target: int) -> tuple[Operation, ..
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def _reachable_within(numbers: tuple[int, ...], target: int, steps: int) -> bool:
     """Whether ``target`` can be put among ``numbers`` in at most ``steps`` operations."""
     if target in numbers:
