@@ -47,6 +47,7 @@ RULES_TEXT = (
     "Darii: Some A are B; All B are C => Some A are C. Ferio: Some A are B; No B are C => Some A are not C.\n"
     "Conversion: No A are B => No B are A; Some A are B => Some B are A.\n"
 )
+_RULES_TEMPLATE = RULES_TEXT.replace("{", "{{").replace("}", "}}")  # (as written in `_problem_template`)
 
 _STATEMENT = re.compile(r"\b(all|every|no|some)\s+([a-z]+)\s+(?:are|is)\s+(not\s+)?([a-z]+)")
 _TOKEN = re.compile(r"[a-z]+|\d+")
@@ -174,30 +175,19 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
 
     def generate(self, rng: random.Random) -> Problem:
         spec = LEVEL_SPECS[self.difficulty]
+        most = MAX_EXPERT_STEPS[self.difficulty]
         follows = rng.random() >= self.config.no_rate
         while True:
             drawn = _draw_theory(rng, spec, follows)
             if drawn is None:
                 continue
-            theory, chain = drawn
-            state = SyllogismState(theory, frozenset(theory.premises))
-            steps = _expert_length(theory, MAX_EXPERT_STEPS[self.difficulty])
+            theory, chain, info = drawn
+            steps = _expert_length(info, most)
             # A "yes" needs every premise of the chain (no distractor shortcut); a "no" at least one derivation.
-            if (chain if follows else 2) <= steps <= MAX_EXPERT_STEPS[self.difficulty]:
+            if (chain if follows else 2) <= steps <= most:
                 break
-        names = theory.names
-        premises = "".join(f"{i}. {_text(s, names)}.\n" for i, s in enumerate(theory.premises, 1))
-        subject = names[theory.question[1]]
-        question = _text(theory.question, names)
-        text = (
-            f"Premises:\n{premises}Question: does it follow that {question[0].lower()}{question[1:]}?\n"
-            "Derive one new statement per step from one or two known statements (premises or derived) by one rule.\n"
-            f"{RULES_TEXT}"
-            "Write each step as: <new statement> (from: <statement>; <statement>)\n"
-            f"When the statement in question is derived, finish with: Answer: yes. If it does not follow, first "
-            f"derive every statement about {subject} (with {subject} as subject) that follows, then finish with: "
-            "Answer: no"
-        )
+        text = _problem_template(info).format(*theory.names)
+        state = SyllogismState(theory, frozenset(theory.premises))
         meta = {"steps": steps, "entailed": follows}
         return Problem(text=text, initial_state=state, answer="yes" if follows else "no", meta=meta)
 
@@ -211,7 +201,7 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
     def expert_action(self, state: SyllogismState) -> SyllogismAction | None:
         if state.answer is not None:
             return None
-        return _expert(state.theory, state.known)
+        return _oracle(_analyse(state.theory), state.known)
 
     def apply(self, state: SyllogismState, action: SyllogismAction) -> SyllogismState:
         if state.answer is not None:
@@ -327,9 +317,11 @@ def _derivations(statement: Statement, known: frozenset[Statement], n: int) -> t
     return tuple(ways)
 
 
-@dataclass(eq=False)  # built once per theory, never compared: a plain class's cheaper __init__
+@dataclass(eq=False)  # built once per structure, never compared: a plain class's cheaper __init__ (hashed by id)
 class _Analysis:
-    index: dict[str, int]  # category name -> id
+    premises: tuple[Statement, ...]  # the theory's premises, in its order
+    question: Statement
+    n: int  # number of categories
     statements: tuple[Statement, ...]  # the closure of the premises, in the order found
     order: dict[Statement, int]  # statement -> its position in `statements`
     ways: tuple[tuple[tuple[int, ...], ...], ...]  # position -> its derivations (tuples of premise positions)
@@ -338,14 +330,27 @@ class _Analysis:
     users: tuple[tuple[int, ...], ...]  # position -> the `derivations` (indices) that use it
     follows: bool
     targets: tuple[int, ...]  # what the expert derives before "Answer: no" (empty for "yes")
+    template: str | None = None  # `_problem_template`, once asked for
 
 
-@lru_cache(maxsize=4096)
 def _analyse(theory: SyllogismTheory) -> _Analysis:
-    """The closure of the premises under the rules, with every derivation of each statement."""
+    """The closure of the premises under the rules, with every derivation of each statement (see `_structure`)."""
+    return _structure(theory.premises, theory.question, len(theory.names))
+
+
+@lru_cache(maxsize=1 << 14)
+def _structure(premises: tuple[Statement, ...], question: Statement, n: int) -> _Analysis:
+    """`_analyse` of every theory with these premises, question and number of categories, whatever the names.
+
+    Everything the oracle, the checks and the distractors compute is a pure function of the theory's
+    structure (categories are ids; the names are only written into texts), and structures recur across
+    problems far more than theories do (level 0 has a few hundred): so the analysis, and the memos keyed
+    by it (`_oracle`, `_expert_length`, `_wrong_statements`, the text templates), are shared by every theory
+    of one structure. An `_Analysis` is hashed by identity, which these memos' keys hold on to.
+    """
     order: dict[Statement, int] = {}  # statement -> its position, in the order found
     found: list[list[tuple[int, ...]]] = []  # position -> its derivations (premise positions)
-    for s in theory.premises:
+    for s in premises:
         if s not in order:
             order[s] = len(found)
             found.append([])
@@ -354,7 +359,7 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
     all_by_predicate: dict[int, list[tuple[int, int]]] = {}
     no_by_subject: dict[int, list[tuple[int, int]]] = {}
     some_by_predicate: dict[int, list[tuple[int, int]]] = {}
-    queue = list(theory.premises)
+    queue = list(premises)
     for s in queue:  # the queue grows while it is read
         at = order[s]
         form, x, y = s
@@ -409,12 +414,12 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
             some_by_predicate.setdefault(y, []).append((x, at))
     statements = tuple(order)
     ways = tuple(map(tuple, found))
-    follows = theory.question in order
+    follows = question in order
     if follows:
-        goals = [order[theory.question]]
+        goals = [order[question]]
     else:
-        premises = set(theory.premises)
-        goals = [i for i, s in enumerate(statements) if s[1] == theory.question[1] and s not in premises]
+        premise_set = set(premises)
+        goals = [i for i, s in enumerate(statements) if s[1] == question[1] and s not in premise_set]
     # Only the statements that can take part in deriving a goal matter to the oracle.
     relevant, stack = set(goals), list(goals)
     while stack:
@@ -444,7 +449,9 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
     for p, uses in used_by.items():
         users[p] = tuple(uses)
     info = _Analysis(
-        index=dict(zip(theory.names, range(len(theory.names)), strict=True)),
+        premises=premises,
+        question=question,
+        n=n,
         statements=statements,
         order=order,
         ways=ways,
@@ -455,9 +462,15 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
         targets=(),
     )
     if not follows:  # the targets' order needs the costs, which need the rest (set once, before anyone sees it)
-        start = _costs(info, frozenset(theory.premises))
+        start = _costs(info, frozenset(premises))
         info.targets = tuple(sorted(goals, key=lambda i: (start[i], statements[i])))
     return info
+
+
+@lru_cache(maxsize=64)
+def _index(names: tuple[str, ...]) -> dict[str, int]:
+    """Category name -> id (read by the parser; a fresh dict per name tuple, never written to)."""
+    return dict(zip(names, range(len(names)), strict=True))
 
 
 def _truth(theory: SyllogismTheory) -> str:
@@ -496,13 +509,12 @@ def _costs(info: _Analysis, known: frozenset[Statement]) -> list[float]:
 
 
 @lru_cache(maxsize=65536)
-def _expert(theory: SyllogismTheory, known: frozenset[Statement]) -> SyllogismAction:
+def _oracle(info: _Analysis, known: frozenset[Statement]) -> SyllogismAction:
     """The oracle's next action: a step of a shortest derivation of the next goal, or the answer."""
-    info = _analyse(theory)
     if info.follows:
-        if theory.question in known:
+        if info.question in known:
             return ("answer", "yes")
-        goal = info.order[theory.question]
+        goal = info.order[info.question]
     else:
         goal = next((i for i in info.targets if info.statements[i] not in known), None)
         if goal is None:
@@ -516,15 +528,16 @@ def _expert(theory: SyllogismTheory, known: frozenset[Statement]) -> SyllogismAc
         goal = unknown[0]
 
 
-def _expert_length(theory: SyllogismTheory, most: int) -> int:
+@lru_cache(maxsize=1 << 14)
+def _expert_length(info: _Analysis, most: int) -> int:
     """``len(expert_trajectory(...))`` from the premises, or ``most + 1`` once it is longer than ``most``.
 
     The oracle's actions alone: its derivations are valid, so `Syllogism.apply` adds each to the known
     statements, and the answer ends the trajectory; no step text or state is built.
     """
-    known = frozenset(theory.premises)
+    known = frozenset(info.premises)
     for steps in range(1, most + 1):
-        kind, value = _expert(theory, known)
+        kind, value = _oracle(info, known)
         if kind == "answer":
             return steps
         known = known | {value}
@@ -676,8 +689,20 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[Sy
         form = rng.choice((ALL, ALL, NO, SOME))
         premises.append((form, old, new) if rng.random() < 0.5 else (form, new, old))
     n = count[0]
-    if len(set(premises)) < len(premises) or question in premises or question[1] == question[2]:
+    if not _admissible(tuple(premises), question, n, follows):
         return None
+    rng.shuffle(premises)
+    info = _structure(tuple(premises), question, n)
+    if info.follows != follows or (not follows and not info.targets):
+        return None
+    return SyllogismTheory(tuple(names[:n]), info.premises, question), chain, info
+
+
+@lru_cache(maxsize=1 << 14)
+def _admissible(premises: tuple[Statement, ...], question: Statement, n: int, follows: bool) -> bool:
+    """`_draw_theory`'s semantic checks of a draw, before its premises are shuffled (a pure function of them)."""
+    if len(set(premises)) < len(premises) or question in premises or question[1] == question[2]:
+        return False
     # No category may be forced empty, and a "no" must hold even if every category has members.
     exist = [(SOME, c, c) for c in range(n)]
     form, x, y = question
@@ -689,20 +714,31 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[Sy
         alone = _satisfiable([*premises, *exist], n, negation)
         if not alone:  # which of the two failed: the first (redraw) or the negation (entailed)?
             if not _satisfiable([*premises, *exist], n):
-                return None
-        if (not alone) != follows:
-            return None
-    else:
-        if not _satisfiable([*premises, *exist], n):
-            return None
-        if _entails(premises, question, n, existential=not follows) != follows:
-            return None
-    rng.shuffle(premises)
-    theory = SyllogismTheory(tuple(names[:n]), tuple(premises), question)
-    info = _analyse(theory)
-    if info.follows != follows or (not follows and not info.targets):
-        return None
-    return theory, chain
+                return False
+        return (not alone) == follows
+    if not _satisfiable([*premises, *exist], n):
+        return False
+    return _entails(premises, question, n, existential=not follows) == follows
+
+
+def _problem_template(info: _Analysis) -> str:
+    """The problem text of a theory of this structure, with ``{i}`` for the name of category i (`str.format`)."""
+    template = info.template
+    if template is None:
+        names = tuple(f"{{{i}}}" for i in range(info.n))
+        premises = "".join(f"{i}. {_text(s, names)}.\n" for i, s in enumerate(info.premises, 1))
+        subject = names[info.question[1]]
+        question = _text(info.question, names)
+        template = info.template = (
+            f"Premises:\n{premises}Question: does it follow that {question[0].lower()}{question[1:]}?\n"
+            "Derive one new statement per step from one or two known statements (premises or derived) by one rule.\n"
+            f"{_RULES_TEMPLATE}"
+            "Write each step as: <new statement> (from: <statement>; <statement>)\n"
+            f"When the statement in question is derived, finish with: Answer: yes. If it does not follow, first "
+            f"derive every statement about {subject} (with {subject} as subject) that follows, then finish with: "
+            "Answer: no"
+        )
+    return template
 
 
 # ---------------------------------------------------------------------- parsing
@@ -726,7 +762,7 @@ def _parse_derivation(state: SyllogismState, line: str) -> Statement:
     matches = list(_STATEMENT.finditer(line))
     if not matches:
         raise InvalidStep("expected a statement such as 'All A are B (from: ...)'")
-    index = _analyse(theory).index
+    index = _index(names)
     statements = [_parse_statement(m, index) for m in matches]
     bounds = [0, *(p for m in matches for p in (m.start(), m.end())), len(line)]
     gaps = [_TOKEN.findall(line[bounds[2 * i] : bounds[2 * i + 1]]) for i in range(len(matches) + 1)]
