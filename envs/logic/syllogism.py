@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import random
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 from srl_gym.parsing import normalize, yes_no_answer
@@ -19,6 +19,8 @@ CATEGORIES = (
     "plimbs", "krells", "vorns", "grups", "quoxes", "slithies", "borogoves",
 )  # fmt: skip
 ALL, NO, SOME, SOME_NOT = 0, 1, 2, 3
+#: ``{i}`` for category i: the "names" of the memoised text templates, which `str.format` fills with the names.
+_PLACEHOLDERS = tuple(f"{{{i}}}" for i in range(len(CATEGORIES)))
 #: A statement: (form, subject, predicate), with the categories as ids into the theory's names.
 Statement = tuple[int, int, int]
 #: An action: ("derive", statement) or ("answer", "yes" / "no").
@@ -210,7 +212,7 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
         if kind == "answer":
             if value not in ("yes", "no"):
                 raise InvalidStep("the answer is yes or no")
-            return replace(state, answer=value)
+            return SyllogismState(state.theory, state.known, value)  # (dataclasses.replace's result, sooner)
         names = state.theory.names
         if value in state.known:
             raise InvalidStep(f"{_text(value, names)} is already known")
@@ -251,27 +253,24 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
         return _answer_value(answer) == _truth(problem.initial_state.theory)
 
     def render_state(self, state: SyllogismState) -> str:
-        theory = state.theory
-        order = _analyse(theory).order
-        derived = sorted(state.known - set(theory.premises), key=lambda s: order.get(s, -1), reverse=True)
-        text = "Derived: " + ("; ".join(_text(s, theory.names) for s in derived) or "none")
+        text = _derived_template(_analyse(state.theory), state.known).format(*state.theory.names)
         return f"Answer: {state.answer}. {text}" if state.answer else text
 
     def distractors(self, state: SyllogismState, expert: SyllogismAction, rng: random.Random) -> list[SyllogismAction]:
-        theory = state.theory
-        fallacies, idle = _wrong_statements(theory, state.known, expert)
+        info = _analyse(state.theory)
+        fallacies, idle = _wrong_steps(info, state.known, expert)
         picks: list[SyllogismAction] = []
         for pool in (fallacies, idle):
-            pool = [("derive", s) for s in pool if ("derive", s) != expert]
             if pool:
                 picks.append(rng.choice(pool))
-        wrong_answer = ("answer", "no" if _analyse(theory).follows else "yes")
-        if expert[0] == "answer" or len(picks) < self.num_candidates - 1:
-            picks.insert(0, wrong_answer)
-        rest = [("derive", s) for s in fallacies if ("derive", s) not in picks and ("derive", s) != expert]
-        while len(picks) < self.num_candidates - 1 and rest:
-            picks.append(rest.pop(rng.randrange(len(rest))))
-        return picks[: self.num_candidates - 1]
+        wanted = self.num_candidates - 1
+        if expert[0] == "answer" or len(picks) < wanted:
+            picks.insert(0, ("answer", "no" if info.follows else "yes"))  # the wrong answer
+        if len(picks) < wanted:  # (else nothing is drawn from the rest)
+            rest = [action for action in fallacies if action not in picks]
+            while len(picks) < wanted and rest:
+                picks.append(rest.pop(rng.randrange(len(rest))))
+        return picks[:wanted]
 
 
 # ---------------------------------------------------------------------- statements and rules
@@ -286,21 +285,24 @@ def _text(statement: Statement, names: tuple[str, ...]) -> str:
     return ("All {} are {}", "No {} are {}", "Some {} are {}", "Some {} are not {}")[form].format(names[x], names[y])
 
 
-def _wrong_statements(
-    theory: SyllogismTheory, known: frozenset[Statement], expert: SyllogismAction
-) -> tuple[tuple[Statement, ...], tuple[Statement, ...]]:
-    """What `Syllogism.distractors` draws from: fallacies (statements that do not follow) and idle
-    derivations (statements that follow but that the expert does not derive now)."""
-    n = len(theory.names)
-    target = expert[1] if expert[0] == "derive" else theory.question
+@lru_cache(maxsize=1 << 14)
+def _wrong_steps(
+    info: _Analysis, known: frozenset[Statement], expert: SyllogismAction
+) -> tuple[tuple[SyllogismAction, ...], tuple[SyllogismAction, ...]]:
+    """What `Syllogism.distractors` draws from, as derive actions other than ``expert``: fallacies (statements
+    that do not follow) and idle derivations (statements that follow but that the expert does not derive now)."""
+    n = info.n
+    target = expert[1] if expert[0] == "derive" else info.question
     form, x, y = target
     # Wrong quantifiers and illicit conversions of the step the expert takes.
     fallacies = [(f, x, y) for f in range(4) if f != form] + [(form, y, x)]
     # Illicit conversions of known "All" and "Some ... not" statements.
     fallacies += [(f, b, a) for f, a, b in sorted(known) if f in (ALL, SOME_NOT)]
     fallacies = [s for s in fallacies if s not in known and not _derivations(s, known, n)]
-    idle = [s for s in _analyse(theory).statements if s not in known and _derivations(s, known, n)]
-    return tuple(fallacies), tuple(idle)
+    idle = [s for s in info.statements if s not in known and _derivations(s, known, n)]
+    return tuple(("derive", s) for s in fallacies if ("derive", s) != expert), tuple(
+        ("derive", s) for s in idle if ("derive", s) != expert
+    )
 
 
 @lru_cache(maxsize=1 << 16)
@@ -345,7 +347,7 @@ def _structure(premises: tuple[Statement, ...], question: Statement, n: int) -> 
     Everything the oracle, the checks and the distractors compute is a pure function of the theory's
     structure (categories are ids; the names are only written into texts), and structures recur across
     problems far more than theories do (level 0 has a few hundred): so the analysis, and the memos keyed
-    by it (`_oracle`, `_expert_length`, `_wrong_statements`, the text templates), are shared by every theory
+    by it (`_oracle`, `_expert_length`, `_wrong_steps`, the text templates), are shared by every theory
     of one structure. An `_Analysis` is hashed by identity, which these memos' keys hold on to.
     """
     order: dict[Statement, int] = {}  # statement -> its position, in the order found
@@ -465,6 +467,15 @@ def _structure(premises: tuple[Statement, ...], question: Statement, n: int) -> 
         start = _costs(info, frozenset(premises))
         info.targets = tuple(sorted(goals, key=lambda i: (start[i], statements[i])))
     return info
+
+
+@lru_cache(maxsize=1 << 14)
+def _derived_template(info: _Analysis, known: frozenset[Statement]) -> str:
+    """`Syllogism.render_state`'s list of the derived statements (latest found first), ``{i}`` for name i."""
+    order = info.order
+    names = _PLACEHOLDERS
+    derived = sorted(known - set(info.premises), key=lambda s: order.get(s, -1), reverse=True)
+    return "Derived: " + ("; ".join(_text(s, names) for s in derived) or "none")
 
 
 @lru_cache(maxsize=64)
@@ -725,7 +736,7 @@ def _problem_template(info: _Analysis) -> str:
     """The problem text of a theory of this structure, with ``{i}`` for the name of category i (`str.format`)."""
     template = info.template
     if template is None:
-        names = tuple(f"{{{i}}}" for i in range(info.n))
+        names = _PLACEHOLDERS
         premises = "".join(f"{i}. {_text(s, names)}.\n" for i, s in enumerate(info.premises, 1))
         subject = names[info.question[1]]
         question = _text(info.question, names)
