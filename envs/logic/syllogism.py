@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -49,7 +50,15 @@ RULES_TEXT = (
     "Darii: Some A are B; All B are C => Some A are C. Ferio: Some A are B; No B are C => Some A are not C.\n"
     "Conversion: No A are B => No B are A; Some A are B => Some B are A.\n"
 )
-_RULES_TEMPLATE = RULES_TEXT.replace("{", "{{").replace("}", "}}")  # (as written in `_problem_template`)
+#: The problem text after the question, up to the question's subject, which it names twice (see `Syllogism._draft`).
+_INSTRUCTIONS = (
+    "Derive one new statement per step from one or two known statements (premises or derived) by one rule.\n"
+    f"{RULES_TEXT}"
+    "Write each step as: <new statement> (from: <statement>; <statement>)\n"
+    "When the statement in question is derived, finish with: Answer: yes. If it does not follow, first "
+    "derive every statement about "
+)
+_INSTRUCTIONS_END = " as subject) that follows, then finish with: Answer: no"
 
 _STATEMENT = re.compile(r"\b(all|every|no|some)\s+([a-z]+)\s+(?:are|is)\s+(not\s+)?([a-z]+)")
 _TOKEN = re.compile(r"[a-z]+|\d+")
@@ -176,6 +185,10 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
     config_class = SyllogismConfig
 
     def generate(self, rng: random.Random) -> Problem:
+        return self._draft(rng)[1]()
+
+    def _draft(self, rng: random.Random) -> tuple[str, Callable[[], Problem]]:
+        # The problem's text, then (for the problems that `generate_split` keeps) the rest of it.
         spec = LEVEL_SPECS[self.difficulty]
         most = MAX_EXPERT_STEPS[self.difficulty]
         follows = rng.random() >= self.config.no_rate
@@ -183,15 +196,22 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
             drawn = _draw_theory(rng, spec, follows)
             if drawn is None:
                 continue
-            theory, chain, info = drawn
+            names, chain, info = drawn
             steps = _expert_length(info, most)
             # A "yes" needs every premise of the chain (no distractor shortcut); a "no" at least one derivation.
             if (chain if follows else 2) <= steps <= most:
                 break
-        text = _problem_template(info).format(*theory.names)
-        state = SyllogismState(theory, frozenset(theory.premises))
-        meta = {"steps": steps, "entailed": follows}
-        return Problem(text=text, initial_state=state, answer="yes" if follows else "no", meta=meta)
+        names = tuple(names[: info.n])
+        subject = names[info.question[1]]
+        text = f"{_problem_template(info).format(*names)}{_INSTRUCTIONS}{subject} (with {subject}{_INSTRUCTIONS_END}"
+
+        def finish() -> Problem:
+            theory = SyllogismTheory(names, info.premises, info.question)
+            state = SyllogismState(theory, frozenset(theory.premises))
+            meta = {"steps": steps, "entailed": follows}
+            return Problem(text=text, initial_state=state, answer="yes" if follows else "no", meta=meta)
+
+        return text, finish
 
     # ------------------------------------------------------------------ dynamics
     def is_terminal(self, state: SyllogismState) -> bool:
@@ -628,59 +648,56 @@ def _entails(premises, statement: Statement, n: int, existential: bool = False) 
 
 
 # ---------------------------------------------------------------------- generation
-def _chain(rng: random.Random, length: int, fresh) -> tuple[list[Statement], Statement]:
-    """Premises of a chain of ``length`` statements and the statement that follows from them."""
-
-    def up(start: int, links: int) -> int:  # All start are c1, All c1 are c2, ...: returns the top
-        for _ in range(links):
-            top = fresh()
-            premises.append((ALL, start, top))
-            start = top
-        return start
-
-    def oriented(form: int, a: int, b: int) -> Statement:
-        return (form, a, b) if rng.random() < 0.5 else (form, b, a)
-
-    def split(total: int, parts: int) -> list[int]:
-        cuts = sorted(rng.randint(0, total) for _ in range(parts - 1))
-        return [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
-
+def _chain(rng: random.Random, length: int) -> tuple[list[Statement], Statement, int]:
+    """Premises of a chain of ``length`` statements, the statement that follows from them and the number of
+    categories, numbered 0, 1, ... in the order they are introduced."""
     premises: list[Statement] = []
     form = rng.choice((ALL, NO, SOME, SOME_NOT)) if length >= 2 else rng.choice((NO, SOME))
-    subject = fresh()
+    subject = 0
     if form == ALL:
-        return premises, (ALL, subject, up(subject, length))
+        top, n = _up(premises, subject, length, 1)
+        return premises, (ALL, subject, top), n
     if form == NO:
-        a, b = split(length - 1, 2)
-        predicate = fresh()
-        premises.append(oriented(NO, up(subject, a), up(predicate, b)))
-        return premises, oriented(NO, subject, predicate)
-    premises.append(oriented(SOME, subject, fresh()))
+        a = rng.randint(0, length - 1)  # the two parts of length - 1 links, cut at a
+        predicate = 1
+        low, n = _up(premises, subject, a, 2)
+        high, n = _up(premises, predicate, length - 1 - a, n)
+        premises.append((NO, low, high) if rng.random() < 0.5 else (NO, high, low))
+        return premises, ((NO, subject, predicate) if rng.random() < 0.5 else (NO, predicate, subject)), n
+    premises.append((SOME, subject, 1) if rng.random() < 0.5 else (SOME, 1, subject))
     some_side, other_side = premises[-1][1], premises[-1][2]
     if form == SOME:
-        a, b = split(length - 1, 2)
-        ends = (up(some_side, a), up(other_side, b))
-        return premises, oriented(SOME, *ends)
-    a, c, b = split(length - 2, 3)
-    top = up(some_side, a)
-    shared = up(other_side, c)
-    predicate = fresh()
-    premises.append(oriented(NO, shared, up(predicate, b)))
-    return premises, (SOME_NOT, top, predicate)
+        a = rng.randint(0, length - 1)
+        left, n = _up(premises, some_side, a, 2)
+        right, n = _up(premises, other_side, length - 1 - a, n)
+        return premises, ((SOME, left, right) if rng.random() < 0.5 else (SOME, right, left)), n
+    total = length - 2  # in three parts: cut at the two draws, in order
+    first, second = rng.randint(0, total), rng.randint(0, total)
+    if second < first:
+        first, second = second, first
+    top, n = _up(premises, some_side, first, 2)
+    shared, n = _up(premises, other_side, second - first, n)
+    predicate = n
+    high, n = _up(premises, predicate, total - second, n + 1)
+    premises.append((NO, shared, high) if rng.random() < 0.5 else (NO, high, shared))
+    return premises, (SOME_NOT, top, predicate), n
 
 
-def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[SyllogismTheory, int] | None:
-    """A random problem of the level and its chain length, or None when this draw missed its constraints."""
+def _up(premises: list[Statement], start: int, links: int, fresh: int) -> tuple[int, int]:
+    """Append "All start are c1", "All c1 are c2", ... (``links`` of them, c1 = ``fresh``, c2 = ``fresh + 1``, ...):
+    returns the top category and the next fresh one."""
+    for top in range(fresh, fresh + links):
+        premises.append((ALL, start, top))
+        start = top
+    return start, fresh + links
+
+
+def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[list[str], int, _Analysis] | None:
+    """A random problem of the level (its category names, the first ``n`` of the list, and its structure) and
+    its chain length, or None when this draw missed its constraints."""
     names = rng.sample(CATEGORIES, len(CATEGORIES))
-    count = [0]
-
-    def fresh() -> int:
-        count[0] += 1
-        return count[0] - 1
-
     chain = rng.randint(*spec.chain)
-    premises, question = _chain(rng, chain, fresh)
-    chain_categories = count[0]
+    premises, question, n = _chain(rng, chain)
     if not follows:  # a fallacy: reverse one "All" premise, or ask a statement the chain does not give
         form, x, y = question
         alls = [i for i, s in enumerate(premises) if s[0] == ALL]
@@ -691,22 +708,24 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[Sy
         elif choice < 0.7:
             question = rng.choice([(f, x, y) for f in range(4) if f != form] + [(form, y, x)])
         else:
-            question = (form, x, rng.choice([c for c in range(chain_categories) if c not in (x, y)] or [y]))
+            question = (form, x, rng.choice([c for c in range(n) if c not in (x, y)] or [y]))
     for _ in range(rng.randint(*spec.distractors)):
-        old = rng.randrange(count[0])
-        new = fresh() if rng.random() < 0.7 else rng.randrange(count[0])
-        if new == old:
-            continue
+        old = rng.randrange(n)
+        if rng.random() < 0.7:
+            new, n = n, n + 1  # a fresh category
+        else:
+            new = rng.randrange(n)
+            if new == old:
+                continue
         form = rng.choice((ALL, ALL, NO, SOME))
         premises.append((form, old, new) if rng.random() < 0.5 else (form, new, old))
-    n = count[0]
     if not _admissible(tuple(premises), question, n, follows):
         return None
     rng.shuffle(premises)
     info = _structure(tuple(premises), question, n)
     if info.follows != follows or (not follows and not info.targets):
         return None
-    return SyllogismTheory(tuple(names[:n]), info.premises, question), chain, info
+    return names, chain, info
 
 
 @lru_cache(maxsize=1 << 14)
@@ -733,21 +752,15 @@ def _admissible(premises: tuple[Statement, ...], question: Statement, n: int, fo
 
 
 def _problem_template(info: _Analysis) -> str:
-    """The problem text of a theory of this structure, with ``{i}`` for the name of category i (`str.format`)."""
+    """The problem text of a theory of this structure up to its question (`_INSTRUCTIONS` follow), with ``{i}``
+    for the name of category i (`str.format`)."""
     template = info.template
     if template is None:
         names = _PLACEHOLDERS
         premises = "".join(f"{i}. {_text(s, names)}.\n" for i, s in enumerate(info.premises, 1))
-        subject = names[info.question[1]]
         question = _text(info.question, names)
         template = info.template = (
             f"Premises:\n{premises}Question: does it follow that {question[0].lower()}{question[1:]}?\n"
-            "Derive one new statement per step from one or two known statements (premises or derived) by one rule.\n"
-            f"{_RULES_TEMPLATE}"
-            "Write each step as: <new statement> (from: <statement>; <statement>)\n"
-            f"When the statement in question is derived, finish with: Answer: yes. If it does not follow, first "
-            f"derive every statement about {subject} (with {subject} as subject) that follows, then finish with: "
-            "Answer: no"
         )
     return template
 
