@@ -244,11 +244,7 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
         kind, value = action
         if kind == "answer":
             return f"Answer: {value}"
-        names = state.theory.names
-        ways = _derivations(value, state.known, len(names))
-        if not ways:
-            return _text(value, names)
-        return f"{_text(value, names)} (from: {'; '.join(_text(p, names) for p in ways[0])})"
+        return _step_template(_analyse(state.theory), state.known, value).format(*state.theory.names)
 
     def parse_step(self, state: SyllogismState, text: str) -> SyllogismAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
@@ -487,6 +483,16 @@ def _structure(premises: tuple[Statement, ...], question: Statement, n: int) -> 
         start = _costs(info, frozenset(premises))
         info.targets = tuple(sorted(goals, key=lambda i: (start[i], statements[i])))
     return info
+
+
+@lru_cache(maxsize=1 << 15)
+def _step_template(info: _Analysis, known: frozenset[Statement], statement: Statement) -> str:
+    """`Syllogism.format_step`'s text of deriving ``statement`` (by its first way), ``{i}`` for name i."""
+    names = _PLACEHOLDERS
+    ways = _derivations(statement, known, info.n)
+    if not ways:
+        return _text(statement, names)
+    return f"{_text(statement, names)} (from: {'; '.join(_text(p, names) for p in ways[0])})"
 
 
 @lru_cache(maxsize=1 << 14)
