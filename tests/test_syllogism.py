@@ -315,3 +315,22 @@ def test_render_state_lists_derived_statements():
     assert task.render_state(START) == "Derived: none"
     state = task.apply(START, ("derive", (ALL, 0, 2)))
     assert task.render_state(state) == "Derived: All cats are animals"
+
+
+@pytest.mark.parametrize("level", range(4))
+def test_the_expert_step_fast_path_is_what_the_parser_reads(level):
+    """parse_step returns the oracle's step for its exact text without parsing it: the parse must agree, from
+    any reachable state (and the other steps' texts still go through the parser)."""
+    task = Syllogism(difficulty=level)
+    rng = random.Random(300 + level)
+    for seed in range(40):
+        state = random_valid_steps(task, task.generate(random.Random(seed)).initial_state, rng, rng.randint(0, 4))
+        while not task.is_terminal(state):
+            expert = task.expert_action(state)
+            text = task.format_step(state, expert)
+            assert task._parse(state, text) == expert == task.parse_step(state, text)
+            for action in task.distractors(state, expert, rng):
+                assert task.parse_step(state, task.format_step(state, action)) == task._parse(
+                    state, task.format_step(state, action)
+                )
+            state = task.apply(state, expert)

@@ -249,6 +249,18 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
     def parse_step(self, state: SyllogismState, text: str) -> SyllogismAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("a step is a short text")
+        if state.answer is None:
+            # The oracle's own step, written as format_step writes it (what an expert replay or a model copying
+            # it sends), reads back as that step: "Answer: yes/no", or its statement, whose only gap words are
+            # "(from:" (a filler, no consequence word: the first statement is the conclusion) and whose cited
+            # statements are the first way that derives it from known statements, or none. So it skips the parse
+            # (tests/test_syllogism.py checks the parse gives the same step).
+            expert = _oracle(_analyse(state.theory), state.known)
+            if text == self.format_step(state, expert):
+                return expert
+        return self._parse(state, text)
+
+    def _parse(self, state: SyllogismState, text: str) -> SyllogismAction:
         line = normalize(text)
         if "answer" in line or "boxed" in line or line in ("yes", "no", "true", "false"):
             value = _answer_value(text)
