@@ -6,8 +6,8 @@ import heapq
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache, wraps
 
 from srl_gym.parsing import normalize, yes_no_answer
 from srl_gym.task import InvalidStep, Problem, Task, TaskConfig, check_fraction
@@ -302,6 +302,33 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
 
 
 # ---------------------------------------------------------------------- statements and rules
+#: Most results one structure's `_Analysis.memo` holds; it is emptied when full (the memo stays bounded).
+_MEMO_ENTRIES = 512
+_MISSING = object()
+
+
+def _per_structure(function: Callable) -> Callable:
+    """Memoise ``function(info, *args)``, a pure function of a theory's structure (`_structure`), in ``info.memo``.
+
+    The memo lives and dies with its analysis, which `_structure`'s bounded cache keeps: so the memoised results
+    are shared by every problem of one structure (level 0 has a few hundred), yet nothing outlives the analyses
+    kept, and a memo holds at most `_MEMO_ENTRIES` results.
+    """
+
+    @wraps(function)
+    def memoised(info, *args):
+        memo = info.memo
+        key = (function, *args)
+        value = memo.get(key, _MISSING)
+        if value is _MISSING:
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()
+            value = memo[key] = function(info, *args)
+        return value
+
+    return memoised
+
+
 def _text(statement: Statement, names: tuple[str, ...]) -> str:
     form, x, y = statement
     if form == ALL:
@@ -313,7 +340,7 @@ def _text(statement: Statement, names: tuple[str, ...]) -> str:
     return ("All {} are {}", "No {} are {}", "Some {} are {}", "Some {} are not {}")[form].format(names[x], names[y])
 
 
-@lru_cache(maxsize=1 << 14)
+@_per_structure
 def _wrong_steps(
     info: _Analysis, known: frozenset[Statement], expert: SyllogismAction
 ) -> tuple[tuple[SyllogismAction, ...], tuple[SyllogismAction, ...]]:
@@ -361,6 +388,7 @@ class _Analysis:
     follows: bool
     targets: tuple[int, ...]  # what the expert derives before "Answer: no" (empty for "yes")
     template: str | None = None  # `_problem_template`, once asked for
+    memo: dict = field(default_factory=dict)  # the `_per_structure` functions' results: (function, *args) -> value
 
 
 def _analyse(theory: SyllogismTheory) -> _Analysis:
@@ -368,15 +396,15 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
     return _structure(theory.premises, theory.question, len(theory.names))
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1024)
 def _structure(premises: tuple[Statement, ...], question: Statement, n: int) -> _Analysis:
     """`_analyse` of every theory with these premises, question and number of categories, whatever the names.
 
     Everything the oracle, the checks and the distractors compute is a pure function of the theory's
     structure (categories are ids; the names are only written into texts), and structures recur across
-    problems far more than theories do (level 0 has a few hundred): so the analysis, and the memos keyed
-    by it (`_oracle`, `_expert_length`, `_wrong_steps`, the text templates), are shared by every theory
-    of one structure. An `_Analysis` is hashed by identity, which these memos' keys hold on to.
+    problems far more than theories do (level 0 has a few hundred): so the analysis, and what is memoised in
+    it (`_per_structure`: the oracle, its length, the distractor pools, the text templates), are shared by
+    every theory of one structure.
     """
     order: dict[Statement, int] = {}  # statement -> its position, in the order found
     found: list[list[tuple[int, ...]]] = []  # position -> its derivations (premise positions)
@@ -497,7 +525,7 @@ def _structure(premises: tuple[Statement, ...], question: Statement, n: int) -> 
     return info
 
 
-@lru_cache(maxsize=1 << 15)
+@_per_structure
 def _step_template(info: _Analysis, known: frozenset[Statement], statement: Statement) -> str:
     """`Syllogism.format_step`'s text of deriving ``statement`` (by its first way), ``{i}`` for name i."""
     names = _PLACEHOLDERS
@@ -507,7 +535,7 @@ def _step_template(info: _Analysis, known: frozenset[Statement], statement: Stat
     return f"{_text(statement, names)} (from: {'; '.join(_text(p, names) for p in ways[0])})"
 
 
-@lru_cache(maxsize=1 << 14)
+@_per_structure
 def _derived_template(info: _Analysis, known: frozenset[Statement]) -> str:
     """`Syllogism.render_state`'s list of the derived statements (latest found first), ``{i}`` for name i."""
     order = info.order
@@ -557,7 +585,7 @@ def _costs(info: _Analysis, known: frozenset[Statement]) -> list[float]:
     return cost
 
 
-@lru_cache(maxsize=65536)
+@_per_structure
 def _oracle(info: _Analysis, known: frozenset[Statement]) -> SyllogismAction:
     """The oracle's next action: a step of a shortest derivation of the next goal, or the answer."""
     if info.follows:
@@ -577,7 +605,7 @@ def _oracle(info: _Analysis, known: frozenset[Statement]) -> SyllogismAction:
         goal = unknown[0]
 
 
-@lru_cache(maxsize=1 << 14)
+@_per_structure
 def _expert_length(info: _Analysis, most: int) -> int:
     """``len(expert_trajectory(...))`` from the premises, or ``most + 1`` once it is longer than ``most``.
 
@@ -746,7 +774,7 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[li
     return names, chain, info
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=4096)
 def _admissible(premises: tuple[Statement, ...], question: Statement, n: int, follows: bool) -> bool:
     """`_draw_theory`'s semantic checks of a draw, before its premises are shuffled (a pure function of them)."""
     if len(set(premises)) < len(premises) or question in premises or question[1] == question[2]:
