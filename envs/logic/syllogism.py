@@ -360,7 +360,7 @@ def _wrong_steps(
     )
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def _derivations(statement: Statement, known: frozenset[Statement], n: int) -> tuple[tuple[Statement, ...], ...]:
     """The ways to derive ``statement`` from ``known`` by one rule, as tuples of premises (minor first)."""
     form, x, z = statement
