@@ -334,3 +334,27 @@ def test_the_expert_step_fast_path_is_what_the_parser_reads(level):
                     state, task.format_step(state, action)
                 )
             state = task.apply(state, expert)
+
+
+@pytest.mark.parametrize("level", range(4))
+def test_distractor_pools_read_the_closure_as_the_rules_do(level):
+    """_wrong_steps reads "follows by one rule now" off the closure's ways; the rules (_derivations) must agree."""
+    from srl_gym.envs.logic import syllogism
+
+    task = Syllogism(difficulty=level)
+    rng = random.Random(400 + level)
+    for seed in range(30):
+        state = random_valid_steps(task, task.generate(random.Random(seed)).initial_state, rng, rng.randint(0, 5))
+        info, known, n = syllogism._analyse(state.theory), state.known, len(state.theory.names)
+        if task.is_terminal(state):
+            continue
+        expert = task.expert_action(state)
+        fallacies, idle = syllogism._wrong_steps(info, known, expert)
+        target = expert[1] if expert[0] == "derive" else state.theory.question
+        form, x, y = target
+        wrong = [(f, x, y) for f in range(4) if f != form] + [(form, y, x)]
+        wrong += [(f, b, a) for f, a, b in sorted(known) if f in (ALL, SOME_NOT)]
+        wrong = [s for s in wrong if s not in known and not syllogism._derivations(s, known, n)]
+        follow = [s for s in info.statements if s not in known and syllogism._derivations(s, known, n)]
+        assert fallacies == tuple(("derive", s) for s in wrong if ("derive", s) != expert)
+        assert idle == tuple(("derive", s) for s in follow if ("derive", s) != expert)

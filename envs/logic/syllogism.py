@@ -353,8 +353,19 @@ def _wrong_steps(
     fallacies = [(f, x, y) for f in range(4) if f != form] + [(form, y, x)]
     # Illicit conversions of known "All" and "Some ... not" statements.
     fallacies += [(f, b, a) for f, a, b in sorted(known) if f in (ALL, SOME_NOT)]
-    fallacies = [s for s in fallacies if s not in known and not _derivations(s, known, n)]
-    idle = [s for s in info.statements if s not in known and _derivations(s, known, n)]
+    order, ways = info.order, info.ways
+    at = {order[s] for s in known if s in order}  # the positions of the known statements in the closure
+    if len(at) == len(known):
+        # As from any state the premises lead to: a statement follows from the known ones by one rule iff it is in
+        # the closure with a way (the closure lists every rule instance over it) whose premises are all known.
+        def follows_now(i: int) -> bool:  # the statement at position i
+            return any(all(p in at for p in way) for way in ways[i])
+
+        fallacies = [s for s in fallacies if s not in order or (order[s] not in at and not follows_now(order[s]))]
+        idle = [s for i, s in enumerate(info.statements) if i not in at and follows_now(i)]
+    else:  # a known statement outside the closure (a state built by hand): the rules themselves
+        fallacies = [s for s in fallacies if s not in known and not _derivations(s, known, n)]
+        idle = [s for s in info.statements if s not in known and _derivations(s, known, n)]
     return tuple(("derive", s) for s in fallacies if ("derive", s) != expert), tuple(
         ("derive", s) for s in idle if ("derive", s) != expert
     )
