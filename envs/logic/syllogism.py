@@ -404,7 +404,16 @@ class _Analysis:
 
 def _analyse(theory: SyllogismTheory) -> _Analysis:
     """The closure of the premises under the rules, with every derivation of each statement (see `_structure`)."""
-    return _structure(theory.premises, theory.question, len(theory.names))
+    global _last_analysed
+    last = _last_analysed
+    if last[0] is theory:  # an episode asks of one theory several times a step: spare hashing its premises
+        return last[1]
+    info = _structure(theory.premises, theory.question, len(theory.names))
+    _last_analysed = (theory, info)  # (one assignment: a thread reads a consistent pair)
+    return info
+
+
+_last_analysed: tuple[SyllogismTheory | None, _Analysis | None] = (None, None)
 
 
 @lru_cache(maxsize=1024)
