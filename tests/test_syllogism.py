@@ -358,3 +358,17 @@ def test_distractor_pools_read_the_closure_as_the_rules_do(level):
         follow = [s for s in info.statements if s not in known and syllogism._derivations(s, known, n)]
         assert fallacies == tuple(("derive", s) for s in wrong if ("derive", s) != expert)
         assert idle == tuple(("derive", s) for s in follow if ("derive", s) != expert)
+
+
+def test_name_draws_are_random_sample_of_the_names():
+    """The generator draws the names' shuffle index by index (_name_draws) and plays out only the names a problem
+    uses: the same names and the same generator state after as random.Random.sample of all the names."""
+    from srl_gym.envs.logic import syllogism
+
+    for seed in range(300):
+        ours, theirs = random.Random(seed), random.Random(seed)
+        draws = syllogism._name_draws(ours)
+        names = theirs.sample(syllogism.CATEGORIES, len(syllogism.CATEGORIES))
+        for n in (1, 3, 13, len(names)):
+            assert syllogism._names(draws, n) == tuple(names[:n])
+        assert ours.getstate() == theirs.getstate()
