@@ -315,3 +315,60 @@ def test_render_state_lists_derived_statements():
     assert task.render_state(START) == "Derived: none"
     state = task.apply(START, ("derive", (ALL, 0, 2)))
     assert task.render_state(state) == "Derived: All cats are animals"
+
+
+@pytest.mark.parametrize("level", range(4))
+def test_the_expert_step_fast_path_is_what_the_parser_reads(level):
+    """parse_step returns the oracle's step for its exact text without parsing it: the parse must agree, from
+    any reachable state (and the other steps' texts still go through the parser)."""
+    task = Syllogism(difficulty=level)
+    rng = random.Random(300 + level)
+    for seed in range(40):
+        state = random_valid_steps(task, task.generate(random.Random(seed)).initial_state, rng, rng.randint(0, 4))
+        while not task.is_terminal(state):
+            expert = task.expert_action(state)
+            text = task.format_step(state, expert)
+            assert task._parse(state, text) == expert == task.parse_step(state, text)
+            for action in task.distractors(state, expert, rng):
+                assert task.parse_step(state, task.format_step(state, action)) == task._parse(
+                    state, task.format_step(state, action)
+                )
+            state = task.apply(state, expert)
+
+
+@pytest.mark.parametrize("level", range(4))
+def test_distractor_pools_read_the_closure_as_the_rules_do(level):
+    """_wrong_steps reads "follows by one rule now" off the closure's ways; the rules (_derivations) must agree."""
+    from srl_gym.envs.logic import syllogism
+
+    task = Syllogism(difficulty=level)
+    rng = random.Random(400 + level)
+    for seed in range(30):
+        state = random_valid_steps(task, task.generate(random.Random(seed)).initial_state, rng, rng.randint(0, 5))
+        info, known, n = syllogism._analyse(state.theory), state.known, len(state.theory.names)
+        if task.is_terminal(state):
+            continue
+        expert = task.expert_action(state)
+        fallacies, idle = syllogism._wrong_steps(info, known, expert)
+        target = expert[1] if expert[0] == "derive" else state.theory.question
+        form, x, y = target
+        wrong = [(f, x, y) for f in range(4) if f != form] + [(form, y, x)]
+        wrong += [(f, b, a) for f, a, b in sorted(known) if f in (ALL, SOME_NOT)]
+        wrong = [s for s in wrong if s not in known and not syllogism._derivations(s, known, n)]
+        follow = [s for s in info.statements if s not in known and syllogism._derivations(s, known, n)]
+        assert fallacies == tuple(("derive", s) for s in wrong if ("derive", s) != expert)
+        assert idle == tuple(("derive", s) for s in follow if ("derive", s) != expert)
+
+
+def test_name_draws_are_random_sample_of_the_names():
+    """The generator draws the names' shuffle index by index (_name_draws) and plays out only the names a problem
+    uses: the same names and the same generator state after as random.Random.sample of all the names."""
+    from srl_gym.envs.logic import syllogism
+
+    for seed in range(300):
+        ours, theirs = random.Random(seed), random.Random(seed)
+        draws = syllogism._name_draws(ours)
+        names = theirs.sample(syllogism.CATEGORIES, len(syllogism.CATEGORIES))
+        for n in (1, 3, 13, len(names)):
+            assert syllogism._names(draws, n) == tuple(names[:n])
+        assert ours.getstate() == theirs.getstate()

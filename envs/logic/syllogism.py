@@ -5,8 +5,9 @@ from __future__ import annotations
 import heapq
 import random
 import re
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache, wraps
 
 from srl_gym.parsing import normalize, yes_no_answer
 from srl_gym.task import InvalidStep, Problem, Task, TaskConfig, check_fraction
@@ -19,6 +20,8 @@ CATEGORIES = (
     "plimbs", "krells", "vorns", "grups", "quoxes", "slithies", "borogoves",
 )  # fmt: skip
 ALL, NO, SOME, SOME_NOT = 0, 1, 2, 3
+#: ``{i}`` for category i: the "names" of the memoised text templates, which `str.format` fills with the names.
+_PLACEHOLDERS = tuple(f"{{{i}}}" for i in range(len(CATEGORIES)))
 #: A statement: (form, subject, predicate), with the categories as ids into the theory's names.
 Statement = tuple[int, int, int]
 #: An action: ("derive", statement) or ("answer", "yes" / "no").
@@ -47,6 +50,15 @@ RULES_TEXT = (
     "Darii: Some A are B; All B are C => Some A are C. Ferio: Some A are B; No B are C => Some A are not C.\n"
     "Conversion: No A are B => No B are A; Some A are B => Some B are A.\n"
 )
+#: The problem text after the question, up to the question's subject, which it names twice (see `Syllogism._draft`).
+_INSTRUCTIONS = (
+    "Derive one new statement per step from one or two known statements (premises or derived) by one rule.\n"
+    f"{RULES_TEXT}"
+    "Write each step as: <new statement> (from: <statement>; <statement>)\n"
+    "When the statement in question is derived, finish with: Answer: yes. If it does not follow, first "
+    "derive every statement about "
+)
+_INSTRUCTIONS_END = " as subject) that follows, then finish with: Answer: no"
 
 _STATEMENT = re.compile(r"\b(all|every|no|some)\s+([a-z]+)\s+(?:are|is)\s+(not\s+)?([a-z]+)")
 _TOKEN = re.compile(r"[a-z]+|\d+")
@@ -173,33 +185,33 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
     config_class = SyllogismConfig
 
     def generate(self, rng: random.Random) -> Problem:
+        return self._draft(rng)[1]()
+
+    def _draft(self, rng: random.Random) -> tuple[str, Callable[[], Problem]]:
+        # The problem's text, then (for the problems that `generate_split` keeps) the rest of it.
         spec = LEVEL_SPECS[self.difficulty]
+        most = MAX_EXPERT_STEPS[self.difficulty]
         follows = rng.random() >= self.config.no_rate
         while True:
             drawn = _draw_theory(rng, spec, follows)
             if drawn is None:
                 continue
-            theory, chain = drawn
-            state = SyllogismState(theory, frozenset(theory.premises))
-            steps = _expert_length(theory, MAX_EXPERT_STEPS[self.difficulty])
+            draws, chain, info = drawn
+            steps = _expert_length(info, most)
             # A "yes" needs every premise of the chain (no distractor shortcut); a "no" at least one derivation.
-            if (chain if follows else 2) <= steps <= MAX_EXPERT_STEPS[self.difficulty]:
+            if (chain if follows else 2) <= steps <= most:
                 break
-        names = theory.names
-        premises = "".join(f"{i}. {_text(s, names)}.\n" for i, s in enumerate(theory.premises, 1))
-        subject = names[theory.question[1]]
-        question = _text(theory.question, names)
-        text = (
-            f"Premises:\n{premises}Question: does it follow that {question[0].lower()}{question[1:]}?\n"
-            "Derive one new statement per step from one or two known statements (premises or derived) by one rule.\n"
-            f"{RULES_TEXT}"
-            "Write each step as: <new statement> (from: <statement>; <statement>)\n"
-            f"When the statement in question is derived, finish with: Answer: yes. If it does not follow, first "
-            f"derive every statement about {subject} (with {subject} as subject) that follows, then finish with: "
-            "Answer: no"
-        )
-        meta = {"steps": steps, "entailed": follows}
-        return Problem(text=text, initial_state=state, answer="yes" if follows else "no", meta=meta)
+        names = _names(draws, info.n)
+        subject = names[info.question[1]]
+        text = f"{_problem_template(info).format(*names)}{_INSTRUCTIONS}{subject} (with {subject}{_INSTRUCTIONS_END}"
+
+        def finish() -> Problem:
+            theory = SyllogismTheory(names, info.premises, info.question)
+            state = SyllogismState(theory, frozenset(theory.premises))
+            meta = {"steps": steps, "entailed": follows}
+            return Problem(text=text, initial_state=state, answer="yes" if follows else "no", meta=meta)
+
+        return text, finish
 
     # ------------------------------------------------------------------ dynamics
     def is_terminal(self, state: SyllogismState) -> bool:
@@ -211,7 +223,7 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
     def expert_action(self, state: SyllogismState) -> SyllogismAction | None:
         if state.answer is not None:
             return None
-        return _expert(state.theory, state.known)
+        return _oracle(_analyse(state.theory), state.known)
 
     def apply(self, state: SyllogismState, action: SyllogismAction) -> SyllogismState:
         if state.answer is not None:
@@ -220,7 +232,7 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
         if kind == "answer":
             if value not in ("yes", "no"):
                 raise InvalidStep("the answer is yes or no")
-            return replace(state, answer=value)
+            return SyllogismState(state.theory, state.known, value)  # (dataclasses.replace's result, sooner)
         names = state.theory.names
         if value in state.known:
             raise InvalidStep(f"{_text(value, names)} is already known")
@@ -232,15 +244,23 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
         kind, value = action
         if kind == "answer":
             return f"Answer: {value}"
-        names = state.theory.names
-        ways = _derivations(value, state.known, len(names))
-        if not ways:
-            return _text(value, names)
-        return f"{_text(value, names)} (from: {'; '.join(_text(p, names) for p in ways[0])})"
+        return _step_template(_analyse(state.theory), state.known, value).format(*state.theory.names)
 
     def parse_step(self, state: SyllogismState, text: str) -> SyllogismAction:
         if not isinstance(text, str) or len(text) > MAX_STEP_CHARS:
             raise InvalidStep("a step is a short text")
+        if state.answer is None:
+            # The oracle's own step, written as format_step writes it (what an expert replay or a model copying
+            # it sends), reads back as that step: "Answer: yes/no", or its statement, whose only gap words are
+            # "(from:" (a filler, no consequence word: the first statement is the conclusion) and whose cited
+            # statements are the first way that derives it from known statements, or none. So it skips the parse
+            # (tests/test_syllogism.py checks the parse gives the same step).
+            expert = _oracle(_analyse(state.theory), state.known)
+            if text == self.format_step(state, expert):
+                return expert
+        return self._parse(state, text)
+
+    def _parse(self, state: SyllogismState, text: str) -> SyllogismAction:
         line = normalize(text)
         if "answer" in line or "boxed" in line or line in ("yes", "no", "true", "false"):
             value = _answer_value(text)
@@ -261,30 +281,54 @@ class Syllogism(Task[SyllogismState, SyllogismAction]):
         return _answer_value(answer) == _truth(problem.initial_state.theory)
 
     def render_state(self, state: SyllogismState) -> str:
-        theory = state.theory
-        order = _analyse(theory).order
-        derived = sorted(state.known - set(theory.premises), key=lambda s: order.get(s, -1), reverse=True)
-        text = "Derived: " + ("; ".join(_text(s, theory.names) for s in derived) or "none")
+        text = _derived_template(_analyse(state.theory), state.known).format(*state.theory.names)
         return f"Answer: {state.answer}. {text}" if state.answer else text
 
     def distractors(self, state: SyllogismState, expert: SyllogismAction, rng: random.Random) -> list[SyllogismAction]:
-        theory = state.theory
-        fallacies, idle = _wrong_statements(theory, state.known, expert)
+        info = _analyse(state.theory)
+        fallacies, idle = _wrong_steps(info, state.known, expert)
         picks: list[SyllogismAction] = []
         for pool in (fallacies, idle):
-            pool = [("derive", s) for s in pool if ("derive", s) != expert]
             if pool:
                 picks.append(rng.choice(pool))
-        wrong_answer = ("answer", "no" if _analyse(theory).follows else "yes")
-        if expert[0] == "answer" or len(picks) < self.num_candidates - 1:
-            picks.insert(0, wrong_answer)
-        rest = [("derive", s) for s in fallacies if ("derive", s) not in picks and ("derive", s) != expert]
-        while len(picks) < self.num_candidates - 1 and rest:
-            picks.append(rest.pop(rng.randrange(len(rest))))
-        return picks[: self.num_candidates - 1]
+        wanted = self.num_candidates - 1
+        if expert[0] == "answer" or len(picks) < wanted:
+            picks.insert(0, ("answer", "no" if info.follows else "yes"))  # the wrong answer
+        if len(picks) < wanted:  # (else nothing is drawn from the rest)
+            rest = [action for action in fallacies if action not in picks]
+            while len(picks) < wanted and rest:
+                picks.append(rest.pop(rng.randrange(len(rest))))
+        return picks[:wanted]
 
 
 # ---------------------------------------------------------------------- statements and rules
+#: Most results one structure's `_Analysis.memo` holds; it is emptied when full (the memo stays bounded).
+_MEMO_ENTRIES = 512
+_MISSING = object()
+
+
+def _per_structure(function: Callable) -> Callable:
+    """Memoise ``function(info, *args)``, a pure function of a theory's structure (`_structure`), in ``info.memo``.
+
+    The memo lives and dies with its analysis, which `_structure`'s bounded cache keeps: so the memoised results
+    are shared by every problem of one structure (level 0 has a few hundred), yet nothing outlives the analyses
+    kept, and a memo holds at most `_MEMO_ENTRIES` results.
+    """
+
+    @wraps(function)
+    def memoised(info, *args):
+        memo = info.memo
+        key = (function, *args)
+        value = memo.get(key, _MISSING)
+        if value is _MISSING:
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()
+            value = memo[key] = function(info, *args)
+        return value
+
+    return memoised
+
+
 def _text(statement: Statement, names: tuple[str, ...]) -> str:
     form, x, y = statement
     if form == ALL:
@@ -296,24 +340,38 @@ def _text(statement: Statement, names: tuple[str, ...]) -> str:
     return ("All {} are {}", "No {} are {}", "Some {} are {}", "Some {} are not {}")[form].format(names[x], names[y])
 
 
-def _wrong_statements(
-    theory: SyllogismTheory, known: frozenset[Statement], expert: SyllogismAction
-) -> tuple[tuple[Statement, ...], tuple[Statement, ...]]:
-    """What `Syllogism.distractors` draws from: fallacies (statements that do not follow) and idle
-    derivations (statements that follow but that the expert does not derive now)."""
-    n = len(theory.names)
-    target = expert[1] if expert[0] == "derive" else theory.question
+@_per_structure
+def _wrong_steps(
+    info: _Analysis, known: frozenset[Statement], expert: SyllogismAction
+) -> tuple[tuple[SyllogismAction, ...], tuple[SyllogismAction, ...]]:
+    """What `Syllogism.distractors` draws from, as derive actions other than ``expert``: fallacies (statements
+    that do not follow) and idle derivations (statements that follow but that the expert does not derive now)."""
+    n = info.n
+    target = expert[1] if expert[0] == "derive" else info.question
     form, x, y = target
     # Wrong quantifiers and illicit conversions of the step the expert takes.
     fallacies = [(f, x, y) for f in range(4) if f != form] + [(form, y, x)]
     # Illicit conversions of known "All" and "Some ... not" statements.
     fallacies += [(f, b, a) for f, a, b in sorted(known) if f in (ALL, SOME_NOT)]
-    fallacies = [s for s in fallacies if s not in known and not _derivations(s, known, n)]
-    idle = [s for s in _analyse(theory).statements if s not in known and _derivations(s, known, n)]
-    return tuple(fallacies), tuple(idle)
+    order, ways = info.order, info.ways
+    at = {order[s] for s in known if s in order}  # the positions of the known statements in the closure
+    if len(at) == len(known):
+        # As from any state the premises lead to: a statement follows from the known ones by one rule iff it is in
+        # the closure with a way (the closure lists every rule instance over it) whose premises are all known.
+        def follows_now(i: int) -> bool:  # the statement at position i
+            return any(all(p in at for p in way) for way in ways[i])
+
+        fallacies = [s for s in fallacies if s not in order or (order[s] not in at and not follows_now(order[s]))]
+        idle = [s for i, s in enumerate(info.statements) if i not in at and follows_now(i)]
+    else:  # a known statement outside the closure (a state built by hand): the rules themselves
+        fallacies = [s for s in fallacies if s not in known and not _derivations(s, known, n)]
+        idle = [s for s in info.statements if s not in known and _derivations(s, known, n)]
+    return tuple(("derive", s) for s in fallacies if ("derive", s) != expert), tuple(
+        ("derive", s) for s in idle if ("derive", s) != expert
+    )
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def _derivations(statement: Statement, known: frozenset[Statement], n: int) -> tuple[tuple[Statement, ...], ...]:
     """The ways to derive ``statement`` from ``known`` by one rule, as tuples of premises (minor first)."""
     form, x, z = statement
@@ -327,9 +385,11 @@ def _derivations(statement: Statement, known: frozenset[Statement], n: int) -> t
     return tuple(ways)
 
 
-@dataclass(eq=False)  # built once per theory, never compared: a plain class's cheaper __init__
+@dataclass(eq=False)  # built once per structure, never compared: a plain class's cheaper __init__ (hashed by id)
 class _Analysis:
-    index: dict[str, int]  # category name -> id
+    premises: tuple[Statement, ...]  # the theory's premises, in its order
+    question: Statement
+    n: int  # number of categories
     statements: tuple[Statement, ...]  # the closure of the premises, in the order found
     order: dict[Statement, int]  # statement -> its position in `statements`
     ways: tuple[tuple[tuple[int, ...], ...], ...]  # position -> its derivations (tuples of premise positions)
@@ -338,14 +398,37 @@ class _Analysis:
     users: tuple[tuple[int, ...], ...]  # position -> the `derivations` (indices) that use it
     follows: bool
     targets: tuple[int, ...]  # what the expert derives before "Answer: no" (empty for "yes")
+    template: str | None = None  # `_problem_template`, once asked for
+    memo: dict = field(default_factory=dict)  # the `_per_structure` functions' results: (function, *args) -> value
 
 
-@lru_cache(maxsize=4096)
 def _analyse(theory: SyllogismTheory) -> _Analysis:
-    """The closure of the premises under the rules, with every derivation of each statement."""
+    """The closure of the premises under the rules, with every derivation of each statement (see `_structure`)."""
+    global _last_analysed
+    last = _last_analysed
+    if last[0] is theory:  # an episode asks of one theory several times a step: spare hashing its premises
+        return last[1]
+    info = _structure(theory.premises, theory.question, len(theory.names))
+    _last_analysed = (theory, info)  # (one assignment: a thread reads a consistent pair)
+    return info
+
+
+_last_analysed: tuple[SyllogismTheory | None, _Analysis | None] = (None, None)
+
+
+@lru_cache(maxsize=1024)
+def _structure(premises: tuple[Statement, ...], question: Statement, n: int) -> _Analysis:
+    """`_analyse` of every theory with these premises, question and number of categories, whatever the names.
+
+    Everything the oracle, the checks and the distractors compute is a pure function of the theory's
+    structure (categories are ids; the names are only written into texts), and structures recur across
+    problems far more than theories do (level 0 has a few hundred): so the analysis, and what is memoised in
+    it (`_per_structure`: the oracle, its length, the distractor pools, the text templates), are shared by
+    every theory of one structure.
+    """
     order: dict[Statement, int] = {}  # statement -> its position, in the order found
     found: list[list[tuple[int, ...]]] = []  # position -> its derivations (premise positions)
-    for s in theory.premises:
+    for s in premises:
         if s not in order:
             order[s] = len(found)
             found.append([])
@@ -354,7 +437,7 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
     all_by_predicate: dict[int, list[tuple[int, int]]] = {}
     no_by_subject: dict[int, list[tuple[int, int]]] = {}
     some_by_predicate: dict[int, list[tuple[int, int]]] = {}
-    queue = list(theory.premises)
+    queue = list(premises)
     for s in queue:  # the queue grows while it is read
         at = order[s]
         form, x, y = s
@@ -409,12 +492,12 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
             some_by_predicate.setdefault(y, []).append((x, at))
     statements = tuple(order)
     ways = tuple(map(tuple, found))
-    follows = theory.question in order
+    follows = question in order
     if follows:
-        goals = [order[theory.question]]
+        goals = [order[question]]
     else:
-        premises = set(theory.premises)
-        goals = [i for i, s in enumerate(statements) if s[1] == theory.question[1] and s not in premises]
+        premise_set = set(premises)
+        goals = [i for i, s in enumerate(statements) if s[1] == question[1] and s not in premise_set]
     # Only the statements that can take part in deriving a goal matter to the oracle.
     relevant, stack = set(goals), list(goals)
     while stack:
@@ -444,7 +527,9 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
     for p, uses in used_by.items():
         users[p] = tuple(uses)
     info = _Analysis(
-        index=dict(zip(theory.names, range(len(theory.names)), strict=True)),
+        premises=premises,
+        question=question,
+        n=n,
         statements=statements,
         order=order,
         ways=ways,
@@ -455,9 +540,34 @@ def _analyse(theory: SyllogismTheory) -> _Analysis:
         targets=(),
     )
     if not follows:  # the targets' order needs the costs, which need the rest (set once, before anyone sees it)
-        start = _costs(info, frozenset(theory.premises))
+        start = _costs(info, frozenset(premises))
         info.targets = tuple(sorted(goals, key=lambda i: (start[i], statements[i])))
     return info
+
+
+@_per_structure
+def _step_template(info: _Analysis, known: frozenset[Statement], statement: Statement) -> str:
+    """`Syllogism.format_step`'s text of deriving ``statement`` (by its first way), ``{i}`` for name i."""
+    names = _PLACEHOLDERS
+    ways = _derivations(statement, known, info.n)
+    if not ways:
+        return _text(statement, names)
+    return f"{_text(statement, names)} (from: {'; '.join(_text(p, names) for p in ways[0])})"
+
+
+@_per_structure
+def _derived_template(info: _Analysis, known: frozenset[Statement]) -> str:
+    """`Syllogism.render_state`'s list of the derived statements (latest found first), ``{i}`` for name i."""
+    order = info.order
+    names = _PLACEHOLDERS
+    derived = sorted(known - set(info.premises), key=lambda s: order.get(s, -1), reverse=True)
+    return "Derived: " + ("; ".join(_text(s, names) for s in derived) or "none")
+
+
+@lru_cache(maxsize=64)
+def _index(names: tuple[str, ...]) -> dict[str, int]:
+    """Category name -> id (read by the parser; a fresh dict per name tuple, never written to)."""
+    return dict(zip(names, range(len(names)), strict=True))
 
 
 def _truth(theory: SyllogismTheory) -> str:
@@ -495,14 +605,13 @@ def _costs(info: _Analysis, known: frozenset[Statement]) -> list[float]:
     return cost
 
 
-@lru_cache(maxsize=65536)
-def _expert(theory: SyllogismTheory, known: frozenset[Statement]) -> SyllogismAction:
+@_per_structure
+def _oracle(info: _Analysis, known: frozenset[Statement]) -> SyllogismAction:
     """The oracle's next action: a step of a shortest derivation of the next goal, or the answer."""
-    info = _analyse(theory)
     if info.follows:
-        if theory.question in known:
+        if info.question in known:
             return ("answer", "yes")
-        goal = info.order[theory.question]
+        goal = info.order[info.question]
     else:
         goal = next((i for i in info.targets if info.statements[i] not in known), None)
         if goal is None:
@@ -516,15 +625,16 @@ def _expert(theory: SyllogismTheory, known: frozenset[Statement]) -> SyllogismAc
         goal = unknown[0]
 
 
-def _expert_length(theory: SyllogismTheory, most: int) -> int:
+@_per_structure
+def _expert_length(info: _Analysis, most: int) -> int:
     """``len(expert_trajectory(...))`` from the premises, or ``most + 1`` once it is longer than ``most``.
 
     The oracle's actions alone: its derivations are valid, so `Syllogism.apply` adds each to the known
     statements, and the answer ends the trajectory; no step text or state is built.
     """
-    known = frozenset(theory.premises)
+    known = frozenset(info.premises)
     for steps in range(1, most + 1):
-        kind, value = _expert(theory, known)
+        kind, value = _oracle(info, known)
         if kind == "answer":
             return steps
         known = known | {value}
@@ -604,59 +714,56 @@ def _entails(premises, statement: Statement, n: int, existential: bool = False) 
 
 
 # ---------------------------------------------------------------------- generation
-def _chain(rng: random.Random, length: int, fresh) -> tuple[list[Statement], Statement]:
-    """Premises of a chain of ``length`` statements and the statement that follows from them."""
-
-    def up(start: int, links: int) -> int:  # All start are c1, All c1 are c2, ...: returns the top
-        for _ in range(links):
-            top = fresh()
-            premises.append((ALL, start, top))
-            start = top
-        return start
-
-    def oriented(form: int, a: int, b: int) -> Statement:
-        return (form, a, b) if rng.random() < 0.5 else (form, b, a)
-
-    def split(total: int, parts: int) -> list[int]:
-        cuts = sorted(rng.randint(0, total) for _ in range(parts - 1))
-        return [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
-
+def _chain(rng: random.Random, length: int) -> tuple[list[Statement], Statement, int]:
+    """Premises of a chain of ``length`` statements, the statement that follows from them and the number of
+    categories, numbered 0, 1, ... in the order they are introduced."""
     premises: list[Statement] = []
     form = rng.choice((ALL, NO, SOME, SOME_NOT)) if length >= 2 else rng.choice((NO, SOME))
-    subject = fresh()
+    subject = 0
     if form == ALL:
-        return premises, (ALL, subject, up(subject, length))
+        top, n = _up(premises, subject, length, 1)
+        return premises, (ALL, subject, top), n
     if form == NO:
-        a, b = split(length - 1, 2)
-        predicate = fresh()
-        premises.append(oriented(NO, up(subject, a), up(predicate, b)))
-        return premises, oriented(NO, subject, predicate)
-    premises.append(oriented(SOME, subject, fresh()))
+        a = rng.randint(0, length - 1)  # the two parts of length - 1 links, cut at a
+        predicate = 1
+        low, n = _up(premises, subject, a, 2)
+        high, n = _up(premises, predicate, length - 1 - a, n)
+        premises.append((NO, low, high) if rng.random() < 0.5 else (NO, high, low))
+        return premises, ((NO, subject, predicate) if rng.random() < 0.5 else (NO, predicate, subject)), n
+    premises.append((SOME, subject, 1) if rng.random() < 0.5 else (SOME, 1, subject))
     some_side, other_side = premises[-1][1], premises[-1][2]
     if form == SOME:
-        a, b = split(length - 1, 2)
-        ends = (up(some_side, a), up(other_side, b))
-        return premises, oriented(SOME, *ends)
-    a, c, b = split(length - 2, 3)
-    top = up(some_side, a)
-    shared = up(other_side, c)
-    predicate = fresh()
-    premises.append(oriented(NO, shared, up(predicate, b)))
-    return premises, (SOME_NOT, top, predicate)
+        a = rng.randint(0, length - 1)
+        left, n = _up(premises, some_side, a, 2)
+        right, n = _up(premises, other_side, length - 1 - a, n)
+        return premises, ((SOME, left, right) if rng.random() < 0.5 else (SOME, right, left)), n
+    total = length - 2  # in three parts: cut at the two draws, in order
+    first, second = rng.randint(0, total), rng.randint(0, total)
+    if second < first:
+        first, second = second, first
+    top, n = _up(premises, some_side, first, 2)
+    shared, n = _up(premises, other_side, second - first, n)
+    predicate = n
+    high, n = _up(premises, predicate, total - second, n + 1)
+    premises.append((NO, shared, high) if rng.random() < 0.5 else (NO, high, shared))
+    return premises, (SOME_NOT, top, predicate), n
 
 
-def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[SyllogismTheory, int] | None:
-    """A random problem of the level and its chain length, or None when this draw missed its constraints."""
-    names = rng.sample(CATEGORIES, len(CATEGORIES))
-    count = [0]
+def _up(premises: list[Statement], start: int, links: int, fresh: int) -> tuple[int, int]:
+    """Append "All start are c1", "All c1 are c2", ... (``links`` of them, c1 = ``fresh``, c2 = ``fresh + 1``, ...):
+    returns the top category and the next fresh one."""
+    for top in range(fresh, fresh + links):
+        premises.append((ALL, start, top))
+        start = top
+    return start, fresh + links
 
-    def fresh() -> int:
-        count[0] += 1
-        return count[0] - 1
 
+def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[list[int], int, _Analysis] | None:
+    """A random problem of the level (the `_name_draws` of its category names, and its structure) and its chain
+    length, or None when this draw missed its constraints."""
+    draws = _name_draws(rng)
     chain = rng.randint(*spec.chain)
-    premises, question = _chain(rng, chain, fresh)
-    chain_categories = count[0]
+    premises, question, n = _chain(rng, chain)
     if not follows:  # a fallacy: reverse one "All" premise, or ask a statement the chain does not give
         form, x, y = question
         alls = [i for i, s in enumerate(premises) if s[0] == ALL]
@@ -667,17 +774,65 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[Sy
         elif choice < 0.7:
             question = rng.choice([(f, x, y) for f in range(4) if f != form] + [(form, y, x)])
         else:
-            question = (form, x, rng.choice([c for c in range(chain_categories) if c not in (x, y)] or [y]))
+            question = (form, x, rng.choice([c for c in range(n) if c not in (x, y)] or [y]))
     for _ in range(rng.randint(*spec.distractors)):
-        old = rng.randrange(count[0])
-        new = fresh() if rng.random() < 0.7 else rng.randrange(count[0])
-        if new == old:
-            continue
+        old = rng.randrange(n)
+        if rng.random() < 0.7:
+            new, n = n, n + 1  # a fresh category
+        else:
+            new = rng.randrange(n)
+            if new == old:
+                continue
         form = rng.choice((ALL, ALL, NO, SOME))
         premises.append((form, old, new) if rng.random() < 0.5 else (form, new, old))
-    n = count[0]
-    if len(set(premises)) < len(premises) or question in premises or question[1] == question[2]:
+    if not _admissible(tuple(premises), question, n, follows):
         return None
+    rng.shuffle(premises)
+    info = _structure(tuple(premises), question, n)
+    if info.follows != follows or (not follows and not info.targets):
+        return None
+    return draws, chain, info
+
+
+#: ``(last, bits)`` of each index that ``random.Random.sample(CATEGORIES, len(CATEGORIES))`` draws, in order: its pool
+#: algorithm (36 names are below its set-size threshold) draws ``_randbelow(last + 1)``, ``getrandbits(bits)`` until
+#: the value is at most ``last``, for ``last`` = 35, 34, ..., 0.
+_NAME_DRAWS = tuple((last, (last + 1).bit_length()) for last in range(len(CATEGORIES) - 1, -1, -1))
+
+
+def _name_draws(rng: random.Random) -> list[int]:
+    """The indices that ``rng.sample(CATEGORIES, len(CATEGORIES))`` draws, with the same calls to ``rng``.
+
+    A problem names only its first few categories, and most draws are rejected: so the shuffle of the names
+    is drawn (as it must be, for every later draw to stay the same) but only played out, by `_names`, for the
+    draw kept. It is 1.5x faster than the sample itself.
+    """
+    getrandbits = rng.getrandbits
+    draws: list[int] = []
+    append = draws.append
+    for last, bits in _NAME_DRAWS:
+        j = getrandbits(bits)
+        while j > last:
+            j = getrandbits(bits)
+        append(j)
+    return draws
+
+
+def _names(draws: list[int], n: int) -> tuple[str, ...]:
+    """``rng.sample(CATEGORIES, len(CATEGORIES))[:n]``, from its `_name_draws`."""
+    pool = list(CATEGORIES)
+    names = []
+    for (last, _), j in zip(_NAME_DRAWS[:n], draws, strict=False):
+        names.append(pool[j])
+        pool[j] = pool[last]
+    return tuple(names)
+
+
+@lru_cache(maxsize=4096)
+def _admissible(premises: tuple[Statement, ...], question: Statement, n: int, follows: bool) -> bool:
+    """`_draw_theory`'s semantic checks of a draw, before its premises are shuffled (a pure function of them)."""
+    if len(set(premises)) < len(premises) or question in premises or question[1] == question[2]:
+        return False
     # No category may be forced empty, and a "no" must hold even if every category has members.
     exist = [(SOME, c, c) for c in range(n)]
     form, x, y = question
@@ -689,20 +844,25 @@ def _draw_theory(rng: random.Random, spec: LevelSpec, follows: bool) -> tuple[Sy
         alone = _satisfiable([*premises, *exist], n, negation)
         if not alone:  # which of the two failed: the first (redraw) or the negation (entailed)?
             if not _satisfiable([*premises, *exist], n):
-                return None
-        if (not alone) != follows:
-            return None
-    else:
-        if not _satisfiable([*premises, *exist], n):
-            return None
-        if _entails(premises, question, n, existential=not follows) != follows:
-            return None
-    rng.shuffle(premises)
-    theory = SyllogismTheory(tuple(names[:n]), tuple(premises), question)
-    info = _analyse(theory)
-    if info.follows != follows or (not follows and not info.targets):
-        return None
-    return theory, chain
+                return False
+        return (not alone) == follows
+    if not _satisfiable([*premises, *exist], n):
+        return False
+    return _entails(premises, question, n, existential=not follows) == follows
+
+
+def _problem_template(info: _Analysis) -> str:
+    """The problem text of a theory of this structure up to its question (`_INSTRUCTIONS` follow), with ``{i}``
+    for the name of category i (`str.format`)."""
+    template = info.template
+    if template is None:
+        names = _PLACEHOLDERS
+        premises = "".join(f"{i}. {_text(s, names)}.\n" for i, s in enumerate(info.premises, 1))
+        question = _text(info.question, names)
+        template = info.template = (
+            f"Premises:\n{premises}Question: does it follow that {question[0].lower()}{question[1:]}?\n"
+        )
+    return template
 
 
 # ---------------------------------------------------------------------- parsing
@@ -726,7 +886,7 @@ def _parse_derivation(state: SyllogismState, line: str) -> Statement:
     matches = list(_STATEMENT.finditer(line))
     if not matches:
         raise InvalidStep("expected a statement such as 'All A are B (from: ...)'")
-    index = _analyse(theory).index
+    index = _index(names)
     statements = [_parse_statement(m, index) for m in matches]
     bounds = [0, *(p for m in matches for p in (m.start(), m.end())), len(line)]
     gaps = [_TOKEN.findall(line[bounds[2 * i] : bounds[2 * i + 1]]) for i in range(len(matches) + 1)]
