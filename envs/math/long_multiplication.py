@@ -394,8 +394,9 @@ _FIELDS = {
 }
 
 
+@lru_cache(maxsize=1 << 14)
 def _mismatch(action: MulAction, expected: MulAction) -> str:
-    """Why ``action`` is not the next step ``expected``."""
+    """Why ``action`` is not the next step ``expected`` (memoised: a discrete agent's wrong steps recur)."""
     if action[0] != expected[0] or len(action) != len(expected):
         what = {"mul": "a digit product", "pp": "a partial product", "col": "a column of the addition"}
         return f"the next step is {what.get(expected[0], 'the answer')}, not that"
