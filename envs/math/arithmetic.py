@@ -55,6 +55,8 @@ _SYMBOLS = str.maketrans({"\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "x": "*",
 _SYMBOLS.update(str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "[": "(", "]": ")", "{": "(", "}": ")"}))
 _LATEX = (("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("\\left", ""), ("\\right", ""))
 _TOKEN = re.compile(r"\d+|[-+*/()]")
+#: A rewrite written as `Arithmetic.format_step` writes it ("= 2 + 12"), which `Arithmetic.parse_step` reads directly.
+_CANONICAL_REWRITE = re.compile(r"= [0-9 +\-*/()]*")
 _NUMBER = re.compile(r"[-\u2212]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
 
@@ -205,20 +207,25 @@ class Arithmetic(Task[tuple, tuple]):
         if not isinstance(text, str) or len(text) > MAX_TEXT:
             raise InvalidStep(f"a step is a short text (at most {MAX_TEXT} characters)")
         tree = state[0]
-        stated = answer_text(text)
-        if stated is not None:
-            value = _read_number(stated.lstrip("= "))
-            if value is None:
-                raise InvalidStep("the answer must be a number, e.g. 'Answer: 14'")
-            return ("answer", value)
-        parts = _clean(text).split("=")
-        if len(parts) > 2:
-            raise InvalidStep("evaluate one operation per step: write '= <expression>'")
-        new = _parse_expression(parts[-1])
-        if len(parts) == 2 and parts[0].strip():
-            left = _parse_expression(parts[0])
-            if left != tree:
-                new = _replace_operation(tree, left, new)
+        if _CANONICAL_REWRITE.fullmatch(text) and "**" not in text:
+            # The canonical form (format_step's): no answer, label, markup or synonym in it, so the tolerant
+            # reading below would only collapse its spaces, which the parser drops anyway.
+            new = _parse_expression(text[1:])
+        else:
+            stated = answer_text(text)
+            if stated is not None:
+                value = _read_number(stated.lstrip("= "))
+                if value is None:
+                    raise InvalidStep("the answer must be a number, e.g. 'Answer: 14'")
+                return ("answer", value)
+            parts = _clean(text).split("=")
+            if len(parts) > 2:
+                raise InvalidStep("evaluate one operation per step: write '= <expression>'")
+            new = _parse_expression(parts[-1])
+            if len(parts) == 2 and parts[0].strip():
+                left = _parse_expression(parts[0])
+                if left != tree:
+                    new = _replace_operation(tree, left, new)
         if isinstance(tree, int) and isinstance(new, int):
             return ("answer", Fraction(new))
         return ("rewrite", new)
