@@ -178,20 +178,7 @@ class LinearEquation(Task[tuple, tuple]):
     def parse_step(self, state: EquationState, text: str) -> EquationAction:
         if not isinstance(text, str) or len(text) > MAX_TEXT:
             raise InvalidStep(f"a step is a short text (at most {MAX_TEXT} characters)")
-        stated = answer_text(text)
-        if stated is not None:
-            value = _read_answer(stated)
-            if value is None:
-                raise InvalidStep("the answer must be a number, e.g. 'Answer: x = 5'")
-            return ("answer", value)
-        cleaned = normalize(_DECIMAL_POINT.sub("\u2024", _MUL_STAR.sub("\u00d7", text))).translate(_SYMBOLS)
-        words = list(_WORD.finditer(cleaned))  # a comment before the equation ("so", "subtract 5:")
-        cleaned = _LEAD.sub("", cleaned[words[-1].end() :] if words else cleaned)
-        sides = cleaned.split("=")
-        if len(sides) != 2:
-            raise InvalidStep("write one equation with a single '=', e.g. '3x = 15'")
-        lhs, rhs = _parse_side(sides[0]), _parse_side(sides[1])
-        return ("rewrite", (lhs, rhs))
+        return _read_step(text)
 
     def known_expert_length(self, problem: Problem) -> int | None:
         lhs, rhs, _ = problem.initial_state
@@ -518,6 +505,26 @@ def _parse_factor(tokens: list[str], i: int, depth: int) -> tuple[tuple, int]:
     if all(term[0] == "c" for term in inner):
         return (_num(sum(term[1] for term in inner)), None), j + 1
     return (1, inner), j + 1
+
+
+@lru_cache(maxsize=1 << 12)
+def _read_step(text: str) -> EquationAction:
+    """`LinearEquation.parse_step` of ``text`` (the state plays no part): memoised, as the last equations
+    ("x = 5") and the answers recur across problems."""
+    stated = answer_text(text)
+    if stated is not None:
+        value = _read_answer(stated)
+        if value is None:
+            raise InvalidStep("the answer must be a number, e.g. 'Answer: x = 5'")
+        return ("answer", value)
+    cleaned = normalize(_DECIMAL_POINT.sub("\u2024", _MUL_STAR.sub("\u00d7", text))).translate(_SYMBOLS)
+    words = list(_WORD.finditer(cleaned))  # a comment before the equation ("so", "subtract 5:")
+    cleaned = _LEAD.sub("", cleaned[words[-1].end() :] if words else cleaned)
+    sides = cleaned.split("=")
+    if len(sides) != 2:
+        raise InvalidStep("write one equation with a single '=', e.g. '3x = 15'")
+    lhs, rhs = _parse_side(sides[0]), _parse_side(sides[1])
+    return ("rewrite", (lhs, rhs))
 
 
 def _read_answer(text: str) -> Number | None:
