@@ -257,7 +257,9 @@ class Arithmetic(Task[tuple, tuple]):
             if type(payload) is Fraction and payload.denominator == 1:  # (the oracle's answer): no Fraction sums
                 return [("answer", Fraction(payload.numerator + d)) for d in offsets[:3]]
             return [("answer", payload + d) for d in offsets[:3]]
-        plan = _plan(tree).distractors_known(tree)
+        plan = _plan(tree)
+        if plan.slips is None:
+            plan.find_distractors(tree)
         path, value, rewrites, slips = plan.path, plan.value, plan.rewrites, plan.slips
         root = not path
         wrong: list[ArithmeticAction] = []
@@ -398,16 +400,14 @@ class _Plan:
         self.value = value = _compute(*self.operation)
         self.expert = ("rewrite", _replace(tree, path, value))
         self.rewrites: dict[int, ArithmeticAction] = {}
-        self.slips: tuple[ArithmeticAction, ...] | None = None  # slips and facts: `distractors_known` finds them
+        self.slips: tuple[ArithmeticAction, ...] | None = None  # slips and facts: `find_distractors` finds them
         self.facts: tuple[int, int] = (0, 0)
 
-    def distractors_known(self, tree: tuple) -> _Plan:
-        """The plan with its precedence slips and wrong facts (what only the distractors need) found."""
-        if self.slips is None:
-            op, a, b = self.operation
-            self.facts = {"+": (a * b, a - b), "-": (a + b, b - a), "*": (a + b, a * (b + 1)), "/": (a * b, a - b)}[op]
-            self.slips = tuple(("rewrite", slip) for slip in _precedence_slips(tree))
-        return self
+    def find_distractors(self, tree: tuple) -> None:
+        """Find the precedence slips and the wrong facts of the plan's expression (what only the distractors need)."""
+        op, a, b = self.operation
+        self.facts = {"+": (a * b, a - b), "-": (a + b, b - a), "*": (a + b, a * (b + 1)), "/": (a * b, a - b)}[op]
+        self.slips = tuple(("rewrite", slip) for slip in _precedence_slips(tree))
 
 
 _plan = lru_cache(maxsize=1 << 14)(_Plan)
@@ -493,17 +493,15 @@ def _precedence_slips(tree: Expr) -> tuple[Expr, ...]:
 # ---------------------------------------------------------------------- generation
 def _flat_tree(leaves: list[Expr], ops: list[str]) -> Expr:
     """The tree of ``leaves[0] ops[0] leaves[1] ...`` under the usual precedence (no brackets)."""
-    products, additive = [leaves[0]], []
+    tree = add = None  # the sum of the products before the current one, and the operator joining them
+    product = leaves[0]
     for op, leaf in zip(ops, leaves[1:], strict=True):
         if op in "*/":
-            products[-1] = (op, products[-1], leaf)
+            product = (op, product, leaf)
         else:
-            additive.append(op)
-            products.append(leaf)
-    tree = products[0]
-    for op, product in zip(additive, products[1:], strict=True):
-        tree = (op, tree, product)
-    return tree
+            tree = product if add is None else (add, tree, product)
+            add, product = op, leaf
+    return product if add is None else (add, tree, product)
 
 
 def _random_shape(rng: random.Random, n: int, ops: str) -> tuple[Expr, int]:
