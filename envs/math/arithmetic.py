@@ -410,7 +410,7 @@ class _Plan:
         self.slips = tuple(("rewrite", slip) for slip in _precedence_slips(tree))
 
 
-_plan = lru_cache(maxsize=1 << 14)(_Plan)
+_plan = lru_cache(maxsize=1 << 12)(_Plan)  # (a plan holds up to a dozen trees: fewer than the other memos)
 
 
 def _check_rewrite(old: Expr, new: Expr) -> None:

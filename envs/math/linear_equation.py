@@ -379,7 +379,7 @@ class _Slips:
         return slip
 
 
-_slips = lru_cache(maxsize=1 << 14)(_Slips)
+_slips = lru_cache(maxsize=1 << 12)(_Slips)  # (a plan holds up to a dozen equations: fewer than the other memos)
 #: The nudges of a number that `LinearEquation.distractors` draws from.
 _STEPS = (1, -1)
 
