@@ -325,25 +325,14 @@ def render(tree: Expr) -> str:
     return str(tree) if isinstance(tree, int) else _text(tree)
 
 
-def _text(node: Expr) -> str:
-    """`render` of a subexpression: its tokens joined by spaces, a negative number in brackets."""
+def _text(node: Expr, bracketed: frozenset[str] = frozenset()) -> str:
+    """`render` of a subexpression whose parent brackets the operations in ``bracketed``: its tokens joined by
+    spaces, a negative number in brackets."""
     if isinstance(node, int):
         return str(node) if node >= 0 else f"({node})"
     op, left, right = node
-    # A number operand is written here rather than in a call of its own: half the nodes are numbers.
-    if isinstance(left, int):
-        left_text = str(left) if left >= 0 else f"({left})"
-    else:
-        left_text = _text(left)
-        if left[0] in _LEFT_BRACKETED[op]:
-            left_text = f"({left_text})"
-    if isinstance(right, int):
-        right_text = str(right) if right >= 0 else f"({right})"
-    else:
-        right_text = _text(right)
-        if right[0] in _RIGHT_BRACKETED[op]:
-            right_text = f"({right_text})"
-    return f"{left_text} {op} {right_text}"
+    text = f"{_text(left, _LEFT_BRACKETED[op])} {op} {_text(right, _RIGHT_BRACKETED[op])}"
+    return f"({text})" if op in bracketed else text
 
 
 def _reducible(node: Expr, depth: int = 0, offset: int = 0, path: tuple[int, ...] = ()):
