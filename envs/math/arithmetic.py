@@ -20,6 +20,13 @@ ArithmeticState = tuple
 ArithmeticAction = tuple
 
 PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+#: The operations whose left (right) operand needs brackets when it is the given operation: one of lower
+#: precedence (and, on the right, of equal precedence too, as "-" and "/" are left-associative). Tables
+#: rather than `PRECEDENCE` comparisons: rendering and the oracle's search ask this for every node.
+_LEFT_BRACKETED = {op: frozenset(c for c in PRECEDENCE if PRECEDENCE[c] < PRECEDENCE[op]) for op in PRECEDENCE}
+_RIGHT_BRACKETED = {op: frozenset(c for c in PRECEDENCE if PRECEDENCE[c] <= PRECEDENCE[op]) for op in PRECEDENCE}
+#: The off-by-something slips of a result that `Arithmetic.distractors` draws from.
+_NUDGES = (1, -1, 2, 10)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ _SYMBOLS = str.maketrans({"\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "x": "*",
 _SYMBOLS.update(str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "[": "(", "]": ")", "{": "(", "}": ")"}))
 _LATEX = (("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("\\left", ""), ("\\right", ""))
 _TOKEN = re.compile(r"\d+|[-+*/()]")
+#: A rewrite written as `Arithmetic.format_step` writes it ("= 2 + 12"), which `Arithmetic.parse_step` reads directly.
+_CANONICAL_REWRITE = re.compile(r"= [0-9 +\-*/()]*")
 _NUMBER = re.compile(r"[-\u2212]?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
 
@@ -142,20 +151,18 @@ class Arithmetic(Task[tuple, tuple]):
     def generate(self, rng: random.Random) -> Problem:
         level = self.level
         ops = "+-*/" if self.config.division and self.difficulty > 0 else "+-*"
-        tree = None
-        while tree is None:
+        while True:
             n = rng.randint(*level.operands)
             if level.bracket_depth == 0:
                 shape = _flat_tree([0] * n, [rng.choice(ops) for _ in range(n - 1)])
             else:
-                shape = _random_shape(rng, n, ops)
-                depth = _bracket_depth(shape)
+                shape, depth = _random_shape(rng, n, ops)
                 if depth == 0 or (depth > 1) != (level.bracket_depth > 1):
                     continue
             filled = _fill(rng, shape, level, root=True)
             if filled is not None and isinstance(filled[0], tuple):
-                tree = filled[0]
-        value = _value(tree)
+                break
+        tree, value = filled
         expression = render(tree)
         text = (
             f"Evaluate: {expression}\n"
@@ -170,7 +177,7 @@ class Arithmetic(Task[tuple, tuple]):
         return state[1] is not None
 
     def is_solved(self, problem: Problem, state: ArithmeticState) -> bool:
-        return state[1] is not None and state[1] == Fraction(problem.answer)
+        return state[1] is not None and state[1] == _fraction(problem.answer)
 
     def expert_action(self, state: ArithmeticState) -> ArithmeticAction | None:
         tree, stated = state
@@ -178,8 +185,7 @@ class Arithmetic(Task[tuple, tuple]):
             return None
         if isinstance(tree, int):
             return ("answer", Fraction(tree))
-        path = _expert_path(tree)
-        return ("rewrite", _replace(tree, path, _value(_node(tree, path))))
+        return _plan(tree).expert
 
     def apply(self, state: ArithmeticState, action: ArithmeticAction) -> ArithmeticState:
         tree, stated = state
@@ -187,34 +193,39 @@ class Arithmetic(Task[tuple, tuple]):
             raise InvalidStep("the answer was already given")
         kind, payload = action
         if kind == "answer":
-            return (tree, Fraction(payload))
+            return (tree, payload if type(payload) is Fraction else Fraction(payload))
         _check_rewrite(tree, payload)
         return (payload, None)
 
     def format_step(self, state: ArithmeticState, action: ArithmeticAction) -> str:
         kind, payload = action
         if kind == "answer":
-            return f"Answer: {format_number(payload)}"
+            return f"Answer: {_number_text(payload)}"
         return f"= {render(payload)}"
 
     def parse_step(self, state: ArithmeticState, text: str) -> ArithmeticAction:
         if not isinstance(text, str) or len(text) > MAX_TEXT:
             raise InvalidStep(f"a step is a short text (at most {MAX_TEXT} characters)")
         tree = state[0]
-        stated = answer_text(text)
-        if stated is not None:
-            value = _read_number(stated.lstrip("= "))
-            if value is None:
-                raise InvalidStep("the answer must be a number, e.g. 'Answer: 14'")
-            return ("answer", value)
-        parts = _clean(text).split("=")
-        if len(parts) > 2:
-            raise InvalidStep("evaluate one operation per step: write '= <expression>'")
-        new = _parse_expression(parts[-1])
-        if len(parts) == 2 and parts[0].strip():
-            left = _parse_expression(parts[0])
-            if left != tree:
-                new = _replace_operation(tree, left, new)
+        if _CANONICAL_REWRITE.fullmatch(text) and "**" not in text:
+            # The canonical form (format_step's): no answer, label, markup or synonym in it, so the tolerant
+            # reading below would only collapse its spaces, which the parser drops anyway.
+            new = _parse_expression(text[1:])
+        else:
+            stated = answer_text(text)
+            if stated is not None:
+                value = _read_number(stated.lstrip("= "))
+                if value is None:
+                    raise InvalidStep("the answer must be a number, e.g. 'Answer: 14'")
+                return ("answer", value)
+            parts = _clean(text).split("=")
+            if len(parts) > 2:
+                raise InvalidStep("evaluate one operation per step: write '= <expression>'")
+            new = _parse_expression(parts[-1])
+            if len(parts) == 2 and parts[0].strip():
+                left = _parse_expression(parts[0])
+                if left != tree:
+                    new = _replace_operation(tree, left, new)
         if isinstance(tree, int) and isinstance(new, int):
             return ("answer", Fraction(new))
         return ("rewrite", new)
@@ -224,18 +235,18 @@ class Arithmetic(Task[tuple, tuple]):
         return _leaves(tree)  # one step per operation (one fewer than the numbers), then the answer
 
     def answer(self, problem: Problem, state: ArithmeticState, steps) -> str:
-        return "" if state[1] is None else format_number(state[1])
+        return "" if state[1] is None else _number_text(state[1])
 
     def verify(self, problem: Problem, answer: str) -> bool:
         if not isinstance(answer, str) or len(answer) > MAX_TEXT or problem.answer is None:
             return False
         stated = answer_text(answer)
         value = _read_number((answer if stated is None else stated).strip().lstrip("= "))
-        return value is not None and value == Fraction(problem.answer)
+        return value is not None and value == _fraction(problem.answer)
 
     def render_state(self, state: ArithmeticState) -> str:
         tree, stated = state
-        return render(tree) if stated is None else f"Answer: {format_number(stated)}"
+        return render(tree) if stated is None else f"Answer: {_number_text(stated)}"
 
     def distractors(self, state: ArithmeticState, expert: ArithmeticAction, rng: random.Random) -> list:
         tree, _ = state
@@ -243,31 +254,40 @@ class Arithmetic(Task[tuple, tuple]):
         if kind == "answer":
             offsets = [1, -1, 2, -2, 10, -10]
             rng.shuffle(offsets)
+            if type(payload) is Fraction and payload.denominator == 1:  # (the oracle's answer): no Fraction sums
+                return [("answer", Fraction(payload.numerator + d)) for d in offsets[:3]]
             return [("answer", payload + d) for d in offsets[:3]]
-        path = _expert_path(tree)
-        op, a, b = _node(tree, path)
-        value = _value((op, a, b))
+        plan = _plan(tree)
+        if plan.slips is None:
+            plan.find_distractors(tree)
+        path, value, rewrites, slips = plan.path, plan.value, plan.rewrites, plan.slips
         root = not path
         wrong: list[ArithmeticAction] = []
-        slips = _precedence_slips(tree)
         if slips:
-            wrong.append(("rewrite", rng.choice(slips)))
-        facts = {"+": (a * b, a - b), "-": (a + b, b - a), "*": (a + b, a * (b + 1)), "/": (a * b, a - b)}[op]
-        for wrong_value in (rng.choice(facts), value + rng.choice((1, -1, 2, 10)), value - 1, value + 1):
-            action = ("rewrite", _replace(tree, path, wrong_value))
-            if wrong_value != value and (root or wrong_value >= 0) and action not in wrong:
-                wrong.append(action)
+            wrong.append(rng.choice(slips))
+        for wrong_value in (rng.choice(plan.facts), value + rng.choice(_NUDGES), value - 1, value + 1):
+            if wrong_value != value and (root or wrong_value >= 0):
+                action = rewrites.get(wrong_value)
+                if action is None:
+                    action = rewrites[wrong_value] = ("rewrite", _replace(tree, path, wrong_value))
+                if action not in wrong:
+                    wrong.append(action)
         return wrong
 
 
+#: ``Fraction`` of a problem's answer text, memoised: `Arithmetic.is_solved` asks at the end of every episode.
+_fraction = lru_cache(maxsize=1 << 10)(Fraction)
+
+
+def _number_text(value: Fraction) -> str:
+    """`format_number`, with a shortcut for a whole ``Fraction`` (every answer the oracle and the distractors
+    state), which it would convert to a ``Fraction`` again."""
+    if type(value) is Fraction and value.denominator == 1:
+        return str(value.numerator)
+    return format_number(value)
+
+
 # ---------------------------------------------------------------------- expression trees
-def _value(node: Expr) -> int:
-    if isinstance(node, int):
-        return node
-    op, left, right = node
-    return _compute(op, _value(left), _value(right))
-
-
 def _compute(op: str, a: int, b: int) -> int:
     if op == "+":
         return a + b
@@ -296,39 +316,23 @@ def _replace(tree: Expr, path: tuple[int, ...], new: Expr) -> Expr:
 def _needs_brackets(child: Expr, parent_op: str, is_right: bool) -> bool:
     if isinstance(child, int):
         return False
-    child_prec, parent_prec = PRECEDENCE[child[0]], PRECEDENCE[parent_op]
-    return child_prec < parent_prec or (is_right and child_prec == parent_prec)
+    return child[0] in (_RIGHT_BRACKETED if is_right else _LEFT_BRACKETED)[parent_op]
 
 
 @lru_cache(maxsize=1 << 14)
 def render(tree: Expr) -> str:
     """The expression with the fewest brackets that keep its structure (left-associative)."""
-    return str(tree) if isinstance(tree, int) else " ".join(_tokens(tree))
+    return str(tree) if isinstance(tree, int) else _text(tree)
 
 
-def _tokens(node: Expr) -> list[str]:
+def _text(node: Expr, bracketed: frozenset[str] = frozenset()) -> str:
+    """`render` of a subexpression whose parent brackets the operations in ``bracketed``: its tokens joined by
+    spaces, a negative number in brackets."""
     if isinstance(node, int):
-        return [str(node) if node >= 0 else f"({node})"]
+        return str(node) if node >= 0 else f"({node})"
     op, left, right = node
-    out = []
-    for child, is_right in ((left, False), (right, True)):
-        part = _tokens(child)
-        if _needs_brackets(child, op, is_right):
-            part = ["(" + part[0], *part[1:-1], part[-1] + ")"] if len(part) > 1 else [f"({part[0]})"]
-        out += part
-        if not is_right:
-            out.append(op)
-    return out
-
-
-def _bracket_depth(node: Expr) -> int:
-    if isinstance(node, int):
-        return 0
-    op, left, right = node
-    return max(
-        _bracket_depth(child) + _needs_brackets(child, op, is_right)
-        for child, is_right in ((left, False), (right, True))
-    )
+    text = f"{_text(left, _LEFT_BRACKETED[op])} {op} {_text(right, _RIGHT_BRACKETED[op])}"
+    return f"({text})" if op in bracketed else text
 
 
 def _reducible(node: Expr, depth: int = 0, offset: int = 0, path: tuple[int, ...] = ()):
@@ -347,37 +351,94 @@ def _leaves(node: Expr) -> int:
     return 1 if isinstance(node, int) else _leaves(node[1]) + _leaves(node[2])
 
 
-@lru_cache(maxsize=1 << 14)
 def _expert_path(tree: Expr) -> tuple[int, ...]:
-    """The innermost bracketed operation on two numbers, leftmost first."""
-    return min(_reducible(tree), key=lambda item: (-item[0], item[1]))[2]
+    """The innermost bracketed operation on two numbers, leftmost first (the first of `_reducible`'s
+    operations at its greatest bracket depth, searched without the generator)."""
+    return _innermost(tree, 0, ())[1]
+
+
+def _innermost(node: tuple, depth: int, path: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+    """``(bracket_depth, path)`` of the expert's operation within ``node`` (an operation, not a number)."""
+    op, left, right = node
+    left_leaf, right_leaf = isinstance(left, int), isinstance(right, int)
+    if left_leaf and right_leaf:
+        return depth, path
+    if right_leaf:
+        return _innermost(left, depth + (left[0] in _LEFT_BRACKETED[op]), (*path, 0))
+    found = _innermost(right, depth + (right[0] in _RIGHT_BRACKETED[op]), (*path, 1))
+    if left_leaf:
+        return found
+    left_found = _innermost(left, depth + (left[0] in _LEFT_BRACKETED[op]), (*path, 0))
+    return left_found if left_found[0] >= found[0] else found  # a tie goes to the leftmost
+
+
+class _Plan:
+    """What the oracle and `Arithmetic.distractors` need of an expression (an operation, not a number).
+
+    A pure function of the expression, memoised by `_plan` (the candidates of a state are drawn again after
+    every invalid step): the path of the expert's operation and its value, the oracle's action, the wrong
+    facts of the operation, the wrong-result rewrites drawn so far (``wrong_value -> action``, at most 7)
+    and the precedence slips as actions (found when the distractors first ask: the text interface never does).
+    """
+
+    __slots__ = ("path", "operation", "value", "expert", "rewrites", "slips", "facts")
+
+    def __init__(self, tree: tuple) -> None:
+        self.path = path = _expert_path(tree)
+        self.operation = _node(tree, path)
+        self.value = value = _compute(*self.operation)
+        self.expert = ("rewrite", _replace(tree, path, value))
+        self.rewrites: dict[int, ArithmeticAction] = {}
+        self.slips: tuple[ArithmeticAction, ...] | None = None  # slips and facts: `find_distractors` finds them
+        self.facts: tuple[int, int] = (0, 0)
+
+    def find_distractors(self, tree: tuple) -> None:
+        """Find the precedence slips and the wrong facts of the plan's expression (what only the distractors need)."""
+        op, a, b = self.operation
+        self.facts = {"+": (a * b, a - b), "-": (a + b, b - a), "*": (a + b, a * (b + 1)), "/": (a * b, a - b)}[op]
+        self.slips = tuple(("rewrite", slip) for slip in _precedence_slips(tree))
+
+
+_plan = lru_cache(maxsize=1 << 12)(_Plan)  # (a plan holds up to a dozen trees: fewer than the other memos)
 
 
 def _check_rewrite(old: Expr, new: Expr) -> None:
     """Raise `InvalidStep` unless ``new`` is ``old`` with one allowed operation evaluated correctly."""
-    diffs = _differences(old, new)
+    error = _rewrite_error(old, new)
+    if error is not None:
+        raise InvalidStep(error)
+
+
+def _rewrite_error(old: Expr, new: Expr) -> str | None:
+    """Why ``new`` is not ``old`` with one allowed operation evaluated correctly, or None if it is (without
+    the exception: `_precedence_slips` asks of every candidate slip)."""
+    diffs: list[tuple[Expr, Expr]] = []
+    _differences(old, new, diffs)
     if not diffs:
-        raise InvalidStep("the step evaluates no operation")
+        return "the step evaluates no operation"
     if len(diffs) > 1:
-        raise InvalidStep("evaluate exactly one operation per step and keep the rest of the expression")
+        return "evaluate exactly one operation per step and keep the rest of the expression"
     before, after = diffs[0]
     if isinstance(before, int) or not isinstance(after, int):
-        raise InvalidStep(
-            f"'{render(new)}' is not the expression with one operation evaluated (mind the order of operations)"
-        )
+        return f"'{render(new)}' is not the expression with one operation evaluated (mind the order of operations)"
     op, a, b = before
     if not (isinstance(a, int) and isinstance(b, int)):
-        raise InvalidStep(f"'{render(before)}' needs more than one operation; evaluate one that precedence allows")
-    if _value(before) != after:
-        raise InvalidStep(f"wrong result: {render(before)} = {_value(before)}, not {after}")
+        return f"'{render(before)}' needs more than one operation; evaluate one that precedence allows"
+    value = _compute(op, a, b)
+    if value != after:
+        return f"wrong result: {render(before)} = {value}, not {after}"
+    return None
 
 
-def _differences(old: Expr, new: Expr) -> list[tuple[Expr, Expr]]:
+def _differences(old: Expr, new: Expr, out: list[tuple[Expr, Expr]]) -> None:
+    """Append to ``out`` the ``(old_part, new_part)`` pairs where the two trees differ, left to right."""
     if old == new:
-        return []
+        return
     if isinstance(old, tuple) and isinstance(new, tuple) and old[0] == new[0]:
-        return _differences(old[1], new[1]) + _differences(old[2], new[2])
-    return [(old, new)]
+        _differences(old[1], new[1], out)
+        _differences(old[2], new[2], out)
+    else:
+        out.append((old, new))
 
 
 def _replace_operation(tree: Expr, operation: Expr, result: Expr) -> Expr:
@@ -392,23 +453,28 @@ def _replace_operation(tree: Expr, operation: Expr, result: Expr) -> Expr:
     raise InvalidStep(f"{render(operation)} cannot be evaluated now (order of operations)")
 
 
-@lru_cache(maxsize=1 << 14)
 def _precedence_slips(tree: Expr) -> tuple[Expr, ...]:
     """Typical mistakes: two neighbouring numbers combined although precedence forbids it."""
-    tokens = _tokens(tree)
+    text = _text(tree)
+    tokens = text.split(" ")  # numbers (brackets attached: "(3", "4)", "(-2)") and operators, alternating
+    # Without brackets (nor negative numbers, written in brackets) the text of a slip is numbers and
+    # operators only, whose parse is `_flat_tree`'s tree: built directly, rather than written and parsed.
+    flat = "(" not in text
+    numbers, operators = ([int(t) for t in tokens[::2]], tokens[1::2]) if flat else ([], [])
     slips = []
-    for i in range(1, len(tokens) - 1):
+    for i in range(1, len(tokens) - 1, 2):  # each operator
         op, a, b = tokens[i], tokens[i - 1].lstrip("("), tokens[i + 1].rstrip(")")
-        if op in PRECEDENCE and a.isdigit() and b.isdigit() and (op != "/" or (int(b) and int(a) % int(b) == 0)):
+        if a.isdigit() and b.isdigit() and (op != "/" or (int(b) and int(a) % int(b) == 0)):
             value = _compute(op, int(a), int(b))
             if value < 0:
                 continue
-            head, tail = tokens[i - 1][: -len(a)], tokens[i + 1][len(b) :]
-            text = " ".join([*tokens[: i - 1], f"{head}{value}{tail}", *tokens[i + 2 :]])
-            slip = _parse_expression(text)
-            try:
-                _check_rewrite(tree, slip)
-            except InvalidStep:
+            if flat:
+                k = i // 2  # the operator's place among the operators, its left number's among the numbers
+                slip = _flat_tree([*numbers[:k], value, *numbers[k + 2 :]], operators[:k] + operators[k + 1 :])
+            else:
+                head, tail = tokens[i - 1][: -len(a)], tokens[i + 1][len(b) :]
+                slip = _parse_expression(" ".join([*tokens[: i - 1], f"{head}{value}{tail}", *tokens[i + 2 :]]))
+            if _rewrite_error(tree, slip) is not None:
                 slips.append(slip)
     return tuple(slips)
 
@@ -416,40 +482,51 @@ def _precedence_slips(tree: Expr) -> tuple[Expr, ...]:
 # ---------------------------------------------------------------------- generation
 def _flat_tree(leaves: list[Expr], ops: list[str]) -> Expr:
     """The tree of ``leaves[0] ops[0] leaves[1] ...`` under the usual precedence (no brackets)."""
-    products, additive = [leaves[0]], []
+    tree = add = None  # the sum of the products before the current one, and the operator joining them
+    product = leaves[0]
     for op, leaf in zip(ops, leaves[1:], strict=True):
         if op in "*/":
-            products[-1] = (op, products[-1], leaf)
+            product = (op, product, leaf)
         else:
-            additive.append(op)
-            products.append(leaf)
-    tree = products[0]
-    for op, product in zip(additive, products[1:], strict=True):
-        tree = (op, tree, product)
-    return tree
+            tree = product if add is None else (add, tree, product)
+            add, product = op, leaf
+    return product if add is None else (add, tree, product)
 
 
-def _random_shape(rng: random.Random, n: int, ops: str) -> Expr:
-    if n == 1:
-        return 0
+def _random_shape(rng: random.Random, n: int, ops: str) -> tuple[Expr, int]:
+    """A random tree of ``n > 1`` leaves (all 0) and its bracket depth: the most brackets around any
+    operation, counted as the tree is built (a shape of the wrong depth is drawn again)."""
     k = rng.randint(1, n - 1)
-    return (rng.choice(ops), _random_shape(rng, k, ops), _random_shape(rng, n - k, ops))
+    op = rng.choice(ops)
+    left, left_depth = _random_shape(rng, k, ops) if k > 1 else (0, 0)
+    right, right_depth = _random_shape(rng, n - k, ops) if n - k > 1 else (0, 0)
+    if k > 1 and left[0] in _LEFT_BRACKETED[op]:
+        left_depth += 1
+    if n - k > 1 and right[0] in _RIGHT_BRACKETED[op]:
+        right_depth += 1
+    return (op, left, right), max(left_depth, right_depth)
 
 
-def _fill(rng: random.Random, node: Expr, level: Level, root: bool) -> tuple[Expr, int] | None:
-    """Numbers for the leaves of ``node`` so that divisions are exact and results stay in bounds.
+def _fill(rng: random.Random, node: tuple, level: Level, root: bool) -> tuple[Expr, int] | None:
+    """Numbers for the leaves of the operation ``node``, so that divisions are exact and results stay in
+    bounds, and its value.
 
     A failing operation is repaired by redrawing a leaf operand or by switching to the other
-    operation of its precedence class (which keeps the brackets); ``None`` if that fails.
+    operation of its precedence class (which keeps the brackets); ``None`` if that fails (once both
+    operands are filled: their draws are made whatever the other one gives).
     """
-    if isinstance(node, int):
-        value = rng.randint(1, level.max_leaf)
-        return value, value
     op, left, right = node
-    filled_left, filled_right = _fill(rng, left, level, False), _fill(rng, right, level, False)
-    if filled_left is None or filled_right is None:
+    # A leaf operand is drawn here rather than in a call of its own: half the nodes are leaves.
+    if isinstance(left, int):
+        left = a = rng.randint(1, level.max_leaf)
+    else:
+        left, a = _fill(rng, left, level, False) or (None, 0)
+    if isinstance(right, int):
+        right = b = rng.randint(1, level.max_leaf)
+    else:
+        right, b = _fill(rng, right, level, False) or (None, 0)
+    if left is None or right is None:
         return None
-    (left, a), (right, b) = filled_left, filled_right
     bound = level.max_value
     if op == "-" and a < b and not root:
         if isinstance(right, int) and a >= 1:
@@ -459,7 +536,7 @@ def _fill(rng: random.Random, node: Expr, level: Level, root: bool) -> tuple[Exp
         else:
             op = "+"
     elif op == "/" and (b == 0 or a % b):
-        divisors = [d for d in range(2, 13) if a % d == 0]
+        divisors = _divisors(a)
         if isinstance(right, int) and divisors:
             right = b = rng.choice(divisors)
         elif isinstance(left, int) and 0 < b <= bound // 2:
@@ -479,6 +556,12 @@ def _fill(rng: random.Random, node: Expr, level: Level, root: bool) -> tuple[Exp
     return (op, left, right), value
 
 
+@lru_cache(maxsize=1024)
+def _divisors(value: int) -> tuple[int, ...]:
+    """The divisors of ``value`` in 2..12 (a generated operand: a whole number within 0..999)."""
+    return tuple(d for d in range(2, 13) if value % d == 0)
+
+
 # ---------------------------------------------------------------------- parsing
 def _clean(text: str) -> str:
     """Normalise a step (label, markdown, case) keeping "*" between operands and mapping operator synonyms."""
@@ -494,49 +577,63 @@ def _parse_expression(text: str) -> Expr:
     tokens = _TOKEN.findall(stripped)
     if not tokens or "".join(tokens) != stripped:
         raise InvalidStep("expected an expression of numbers, + - * / and brackets")
-    depth = 0
-    for token in tokens:
-        depth += (token == "(") - (token == ")")
-        if depth > MAX_NESTING:
-            raise InvalidStep("brackets nested too deep")
-        if token.isdigit() and len(token) > MAX_DIGITS:
-            raise InvalidStep("number too long")
-    tree, end = _parse_sum(tokens, 0)
-    if end != len(tokens):
-        raise InvalidStep(f"unexpected '{tokens[end]}' in the expression")
-    return tree
+    # Only a token longer than one character can be a number too long, and only that many "(" can nest
+    # too deep: the token by token check runs where one of them might fail (each step parses an expression).
+    if stripped.count("(") > MAX_NESTING or len(max(tokens, key=len)) > MAX_DIGITS:
+        depth = 0
+        for token in tokens:
+            depth += (token == "(") - (token == ")")
+            if depth > MAX_NESTING:
+                raise InvalidStep("brackets nested too deep")
+            if token.isdigit() and len(token) > MAX_DIGITS:
+                raise InvalidStep("number too long")
+    return _parse_tokens(tokens)
 
 
-def _parse_sum(tokens: list[str], i: int) -> tuple[Expr, int]:
-    tree, i = _parse_product(tokens, i)
-    while i < len(tokens) and tokens[i] in "+-":
-        right, j = _parse_product(tokens, i + 1)
-        tree, i = (tokens[i], tree, right), j
-    return tree, i
+def _parse_tokens(tokens: list[str]) -> Expr:
+    """The tree of ``tokens`` by the grammar sum := product (("+" | "-") product)*, product := atom
+    (("*" | "/") atom)*, atom := number | "-" number | "(" sum ")", operations left-associative.
 
-
-def _parse_product(tokens: list[str], i: int) -> tuple[Expr, int]:
-    tree, i = _parse_atom(tokens, i)
-    while i < len(tokens) and tokens[i] in "*/":
-        right, j = _parse_atom(tokens, i + 1)
-        tree, i = (tokens[i], tree, right), j
-    return tree, i
-
-
-def _parse_atom(tokens: list[str], i: int) -> tuple[Expr, int]:
-    if i >= len(tokens):
-        raise InvalidStep("the expression ends too early")
-    token = tokens[i]
-    if token.isdigit():
-        return int(token), i + 1
-    if token == "-" and i + 1 < len(tokens) and tokens[i + 1].isdigit():
-        return -int(tokens[i + 1]), i + 2
-    if token == "(":
-        tree, j = _parse_sum(tokens, i + 1)
-        if j >= len(tokens) or tokens[j] != ")":
-            raise InvalidStep("unbalanced brackets")
-        return tree, j + 1
-    raise InvalidStep(f"unexpected '{token}' in the expression")
+    One loop rather than a recursive descent (a call per rule and atom): an open bracket keeps the sum
+    and product it interrupts on a stack. It reads the tokens left to right as the descent would, so the
+    first token that breaks the grammar raises the same error.
+    """
+    n = len(tokens)
+    stack: list[tuple] = []  # per open bracket: (total, add, product, mul) of the expression around it
+    total = add = product = mul = None  # the sum and the product so far and the operators pending on them
+    i = 0
+    while True:
+        if i >= n:
+            raise InvalidStep("the expression ends too early")
+        token = tokens[i]
+        if token.isdigit():
+            atom, i = int(token), i + 1
+        elif token == "-" and i + 1 < n and tokens[i + 1].isdigit():
+            atom, i = -int(tokens[i + 1]), i + 2
+        elif token == "(":
+            stack.append((total, add, product, mul))
+            total = add = product = mul = None
+            i += 1
+            continue
+        else:
+            raise InvalidStep(f"unexpected '{token}' in the expression")
+        while True:  # the atom ends a product, a sum and maybe a bracket, which is an atom in turn
+            product = atom if mul is None else (mul, product, atom)
+            if i < n and tokens[i] in "*/":
+                mul, i = tokens[i], i + 1
+                break
+            total, product, mul = product if add is None else (add, total, product), None, None
+            if i < n and tokens[i] in "+-":
+                add, i = tokens[i], i + 1
+                break
+            if not stack:
+                if i != n:
+                    raise InvalidStep(f"unexpected '{tokens[i]}' in the expression")
+                return total
+            if i >= n or tokens[i] != ")":
+                raise InvalidStep("unbalanced brackets")
+            atom, i = total, i + 1
+            total, add, product, mul = stack.pop()
 
 
 def _read_number(text: str) -> Fraction | None:

@@ -178,20 +178,7 @@ class LinearEquation(Task[tuple, tuple]):
     def parse_step(self, state: EquationState, text: str) -> EquationAction:
         if not isinstance(text, str) or len(text) > MAX_TEXT:
             raise InvalidStep(f"a step is a short text (at most {MAX_TEXT} characters)")
-        stated = answer_text(text)
-        if stated is not None:
-            value = _read_answer(stated)
-            if value is None:
-                raise InvalidStep("the answer must be a number, e.g. 'Answer: x = 5'")
-            return ("answer", value)
-        cleaned = normalize(_DECIMAL_POINT.sub("\u2024", _MUL_STAR.sub("\u00d7", text))).translate(_SYMBOLS)
-        words = list(_WORD.finditer(cleaned))  # a comment before the equation ("so", "subtract 5:")
-        cleaned = _LEAD.sub("", cleaned[words[-1].end() :] if words else cleaned)
-        sides = cleaned.split("=")
-        if len(sides) != 2:
-            raise InvalidStep("write one equation with a single '=', e.g. '3x = 15'")
-        lhs, rhs = _parse_side(sides[0]), _parse_side(sides[1])
-        return ("rewrite", (lhs, rhs))
+        return _read_step(text)
 
     def known_expert_length(self, problem: Problem) -> int | None:
         lhs, rhs, _ = problem.initial_state
@@ -219,15 +206,18 @@ class LinearEquation(Task[tuple, tuple]):
         if kind == "answer":
             wrong = [solution + 1, solution - 1, -solution if solution else solution + 2, solution * 2 or 3]
             return [("answer", value) for value in dict.fromkeys(wrong) if value != solution][:3]
-        options = []
-        if _has_brackets(lhs) or _has_brackets(rhs):
-            options.append((_expand(lhs, sloppy=True), _expand(rhs, sloppy=True)))
-        options += _perturbations(payload, rng, 6)
+        plan = _slips(lhs, rhs, payload)
+        # A bracket expanded in its first term only, then 6 copies of the expert's equation with one number
+        # changed (a sign slip or an off-by-one), each judged by the plan; only the wrong ones are kept.
+        options = [] if plan.sloppy is None else [plan.sloppy]
+        choice, spots, signed, slips = rng.choice, plan.spots, plan.signed, plan.slips
+        for _ in range(6):
+            spot = choice(spots)  # an index: what choosing among the spots draws
+            step = 0 if signed[spot] and rng.random() < 0.5 else choice(_STEPS)
+            options.append(slips.get((spot, step)) or plan.slip(spot, step))
         wrong = []
-        for new_lhs, new_rhs in options:
-            a, _ = _difference(new_lhs, new_rhs)
-            action = ("rewrite", (new_lhs, new_rhs))
-            if (a == 0 or _solution(new_lhs, new_rhs) != solution) and action not in wrong:
+        for action, is_wrong in options:
+            if is_wrong and action not in wrong:
                 wrong.append(action)
         return wrong[:3]
 
@@ -239,6 +229,8 @@ def _num(value: Number) -> Number:
 
 
 def _div(a: Number, b: Number) -> Number:
+    if type(a) is int and type(b) is int and b and not a % b:  # (the common case) no Fraction to make
+        return a // b
     return _num(Fraction(a) / b)
 
 
@@ -341,22 +333,55 @@ def _distance(lhs: Side, rhs: Side) -> int:
     return steps
 
 
-def _perturbations(equation: tuple[Side, Side], rng: random.Random, count: int) -> list[tuple[Side, Side]]:
-    """``count`` copies of ``equation``, each with one number changed: a sign slip or an off-by-one."""
-    spots = [(s, i) for s in (0, 1) for i, term in enumerate(equation[s]) if term[0] != "b"]
-    choice, out = rng.choice, []
-    for _ in range(count):
-        s, i = choice(spots)
-        side = equation[s]
-        kind, value = side[i]
-        if kind == "c" and value and rng.random() < 0.5:
-            value = -value
+class _Slips:
+    """The wrong steps `LinearEquation.distractors` draws from, for one equation and the expert's next one.
+
+    A pure function of the two, memoised by `_slips` (the candidates of a state are drawn again after
+    every invalid step): the sloppy expansion of the equation's brackets and, for each number of the
+    expert's equation outside brackets (its spots), the copy with that number's sign flipped (a
+    constant's, ``step`` 0) or nudged by ``step`` 1 or -1 (skipping 0), each as ``(action, wrong)``, where
+    ``wrong`` says it has another solution (or none). Each copy is made when first drawn (`slip`).
+    """
+
+    __slots__ = ("solution", "equation", "form", "sloppy", "places", "spots", "signed", "slips")
+
+    def __init__(self, lhs: Side, rhs: Side, equation: tuple[Side, Side]) -> None:
+        self.solution = _solution(lhs, rhs)
+        self.equation = equation
+        self.form = _difference(*equation)
+        if _has_brackets(lhs) or _has_brackets(rhs):
+            new_lhs, new_rhs = _expand(lhs, sloppy=True), _expand(rhs, sloppy=True)
+            a, _ = _difference(new_lhs, new_rhs)
+            self.sloppy = ("rewrite", (new_lhs, new_rhs)), a == 0 or _solution(new_lhs, new_rhs) != self.solution
         else:
-            step = choice((1, -1))
-            value += step if value + step else -step
-        side = (*side[:i], (kind, value), *side[i + 1 :])
-        out.append((side, equation[1]) if s == 0 else (equation[0], side))
-    return out
+            self.sloppy = None
+        self.places = [(s, i) for s in (0, 1) for i, term in enumerate(equation[s]) if term[0] != "b"]
+        self.spots = range(len(self.places))
+        self.signed = [equation[s][i][0] == "c" and bool(equation[s][i][1]) for s, i in self.places]
+        self.slips: dict[tuple[int, int], tuple[EquationAction, bool]] = {}
+
+    def slip(self, spot: int, step: int) -> tuple[EquationAction, bool]:
+        """The copy with the number at ``spot`` negated (``step`` 0) or moved by ``step``, and whether it is wrong."""
+        s, i = self.places[spot]
+        lhs, rhs = self.equation
+        side = (lhs, rhs)[s]
+        kind, value = side[i]
+        new = -value if step == 0 else value + step if value + step else value - step
+        side = (*side[:i], (kind, new), *side[i + 1 :])
+        # Its `_difference` is the expert's equation's, changed by that one number (exact arithmetic).
+        a, b = self.form
+        change = new - value if s == 0 else value - new
+        a, b = (a + change, b) if kind == "x" else (a, b + change)
+        slip = self.slips[spot, step] = (
+            ("rewrite", (side, rhs) if s == 0 else (lhs, side)),
+            a == 0 or _div(-b, a) != self.solution,
+        )
+        return slip
+
+
+_slips = lru_cache(maxsize=1 << 12)(_Slips)  # (a plan holds up to a dozen equations: fewer than the other memos)
+#: The nudges of a number that `LinearEquation.distractors` draws from.
+_STEPS = (1, -1)
 
 
 # ---------------------------------------------------------------------- rendering
@@ -480,6 +505,26 @@ def _parse_factor(tokens: list[str], i: int, depth: int) -> tuple[tuple, int]:
     if all(term[0] == "c" for term in inner):
         return (_num(sum(term[1] for term in inner)), None), j + 1
     return (1, inner), j + 1
+
+
+@lru_cache(maxsize=1 << 12)
+def _read_step(text: str) -> EquationAction:
+    """`LinearEquation.parse_step` of ``text`` (the state plays no part): memoised, as the last equations
+    ("x = 5") and the answers recur across problems."""
+    stated = answer_text(text)
+    if stated is not None:
+        value = _read_answer(stated)
+        if value is None:
+            raise InvalidStep("the answer must be a number, e.g. 'Answer: x = 5'")
+        return ("answer", value)
+    cleaned = normalize(_DECIMAL_POINT.sub("\u2024", _MUL_STAR.sub("\u00d7", text))).translate(_SYMBOLS)
+    words = list(_WORD.finditer(cleaned))  # a comment before the equation ("so", "subtract 5:")
+    cleaned = _LEAD.sub("", cleaned[words[-1].end() :] if words else cleaned)
+    sides = cleaned.split("=")
+    if len(sides) != 2:
+        raise InvalidStep("write one equation with a single '=', e.g. '3x = 15'")
+    lhs, rhs = _parse_side(sides[0]), _parse_side(sides[1])
+    return ("rewrite", (lhs, rhs))
 
 
 def _read_answer(text: str) -> Number | None:

@@ -195,24 +195,7 @@ class LongMultiplication(Task[MulState, MulAction]):
         top, bottom, done, _ = state
         steps = _schedule(top, bottom).steps
         expected = steps[done] if done < len(steps) else None
-        plain = text.replace("**", " ").replace("\\times", " x ").replace("\u00d7", " x ").replace("*", " x ")
-        step = normalize(plain)
-        if "answer" in step or "boxed" in step:
-            value = _answer_value(text)
-            if value is None:
-                raise InvalidStep("expected 'Answer: N' with N a number")
-            return ("answer", value)
-        if match := _MUL.match(step):
-            return _parse_mul(match, expected, _writes_whole(state))
-        if match := _PP.match(step):
-            value = parse_number(match.group(2))
-            return ("pp", int(match.group(1)), int(value) if value is not None else -1)
-        if match := _COL.match(step):
-            return _parse_column(match, expected)
-        raise InvalidStep(
-            "expected '7 x 8 = 56 + carry 3 = 59, write 9, carry 5', 'partial product 2: 34020', "
-            "'column 3: 4 + 0 + 3 + carry 1 = 8, write 8, carry 0' or 'Answer: N'"
-        )
+        return _read_step(text, expected, _writes_whole(state))
 
     def known_expert_length(self, problem: Problem) -> int:
         top, bottom, done, _ = problem.initial_state  # the expert plays the schedule, the answer last
@@ -293,6 +276,30 @@ def _digit_slips(expert: MulAction, whole: bool) -> tuple[MulAction, ...]:
 def _plausible(pool: list[MulAction], expert: MulAction) -> list[MulAction]:
     """``pool`` without repeats, without the expert's step and without negative numbers."""
     return [a for a in dict.fromkeys(pool) if a != expert and _non_negative(a)]
+
+
+@lru_cache(maxsize=1 << 12)
+def _read_step(text: str, expected: MulAction | None, whole: bool) -> MulAction:
+    """`LongMultiplication.parse_step` of ``text`` where ``expected`` is the schedule's next step and ``whole``
+    says it writes its whole total: a pure function, memoised (the digit steps' texts recur across problems)."""
+    plain = text.replace("**", " ").replace("\\times", " x ").replace("\u00d7", " x ").replace("*", " x ")
+    step = normalize(plain)
+    if "answer" in step or "boxed" in step:
+        value = _answer_value(text)
+        if value is None:
+            raise InvalidStep("expected 'Answer: N' with N a number")
+        return ("answer", value)
+    if match := _MUL.match(step):
+        return _parse_mul(match, expected, whole)
+    if match := _PP.match(step):
+        value = parse_number(match.group(2))
+        return ("pp", int(match.group(1)), int(value) if value is not None else -1)
+    if match := _COL.match(step):
+        return _parse_column(match, expected)
+    raise InvalidStep(
+        "expected '7 x 8 = 56 + carry 3 = 59, write 9, carry 5', 'partial product 2: 34020', "
+        "'column 3: 4 + 0 + 3 + carry 1 = 8, write 8, carry 0' or 'Answer: N'"
+    )
 
 
 class _Schedule(NamedTuple):
@@ -394,8 +401,9 @@ _FIELDS = {
 }
 
 
+@lru_cache(maxsize=1 << 14)
 def _mismatch(action: MulAction, expected: MulAction) -> str:
-    """Why ``action`` is not the next step ``expected``."""
+    """Why ``action`` is not the next step ``expected`` (memoised: a discrete agent's wrong steps recur)."""
     if action[0] != expected[0] or len(action) != len(expected):
         what = {"mul": "a digit product", "pp": "a partial product", "col": "a column of the addition"}
         return f"the next step is {what.get(expected[0], 'the answer')}, not that"
