@@ -7,7 +7,7 @@ Run: ``python benchmarks/speed_ratios.py [--rounds 5] [--steps 2000] [--only ste
   with the expert's action, and text with the expert's step (``similarity="lcs"``), each round
   against FrozenLake-v1 with random actions. The ratio of each round is task / FrozenLake of that
   round; the table gives the median over rounds (and the best round's times).
-- **reset**: our ``env.reset()`` (new problem + whole expert trajectory + first observation) vs
+- **reset**: our ``env.reset()`` (new problem + first observation; the expert trajectory is computed lazily) vs
   reasoning-gym's ``dataset[i]`` (new problem + answer) for the families of
   ``benchmarks/test_bench_generation.py``, interleaved per round.
 - **floor**: what the env itself costs, whatever the task: `Nothing`, a task whose every hook is next to free and
@@ -87,6 +87,15 @@ def time_steps(env: gym.Env, steps: int, policy: str, episodes: list[int] | None
     return elapsed
 
 
+def paired(
+    frozenlake: gym.Env, env: gym.Env, steps: int, policy: str, episodes: list[int] | None = None
+) -> tuple[float, float, float]:
+    """(us/step of ``env``, its ratio to a FrozenLake random run timed just before it, that run's us/step)."""
+    reference = time_steps(frozenlake, steps, "random") / steps * 1e6
+    us = time_steps(env, steps, policy, episodes) / steps * 1e6
+    return us, us / reference, reference
+
+
 def step_table(tasks, rounds: int, steps: int) -> None:
     modes = [("discrete", "random"), ("discrete", "expert"), ("text", "expert")]
     frozenlake = make("FrozenLake-v1")
@@ -103,9 +112,10 @@ def step_table(tasks, rounds: int, steps: int) -> None:
     episodes: dict[tuple, list[int]] = {k: [] for k in envs}
     for _ in range(rounds):
         for key, env in envs.items():  # each measurement paired with a FrozenLake run just before it
-            reference.append(time_steps(frozenlake, steps, "random") / steps * 1e6)
-            times[key].append(time_steps(env, steps, key[2], episodes[key]) / steps * 1e6)
-            ratios[key].append(times[key][-1] / reference[-1])
+            us, ratio, fl = paired(frozenlake, env, steps, key[2], episodes[key])
+            times[key].append(us)
+            ratios[key].append(ratio)
+            reference.append(fl)
     print(f"\n## step: median us/step, {rounds} rounds of {steps} steps; x FL: median ratio to a paired FrozenLake run")
     fl_median, fl_best = statistics.median(reference), min(reference)
     print(f"FrozenLake-v1 (random actions): median {fl_median:.1f} us/step, best {fl_best:.1f}")
@@ -136,9 +146,9 @@ def floor_table(rounds: int, steps: int, lengths=(2, 3, 4, 6, 10, 20)) -> None:
     times: dict[int, list[float]] = {length: [] for length in lengths}
     for _ in range(rounds):
         for length, env in envs.items():
-            reference = time_steps(frozenlake, steps, "random")
-            times[length].append(time_steps(env, steps, "random") / steps * 1e6)
-            ratios[length].append(times[length][-1] / (reference / steps * 1e6))
+            us, ratio, _ = paired(frozenlake, env, steps, "random")
+            times[length].append(us)
+            ratios[length].append(ratio)
     print("| steps per episode | us/step | x FrozenLake |")
     print("|---:|---:|---:|")
     for length in lengths:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from srl_gym.parsing import answer_text, last_number, normalize, parse_number
-from srl_gym.task import DEFAULT_OBS_CHARS, InvalidStep, Problem, Task, TaskConfig, encode_slots, problem_split
+from srl_gym.task import InvalidStep, Problem, Task, TaskConfig, problem_split
 from srl_gym.trajectory import SPLIT_MODES, Trajectory, read_jsonl
 
 EXAMPLE_PATH = Path(__file__).parent / "data" / "example.jsonl"
@@ -236,6 +236,4 @@ class Trajectories(Task[tuple, str]):
         index, taken, _ = state
         traj = self.trajectories[index]
         context = traj.steps[taken - 1].text if taken else traj.problem
-        slots = [context, *candidate_texts]
-        slots += [""] * (1 + self.num_candidates - len(slots))
-        return encode_slots(slots, DEFAULT_OBS_CHARS)
+        return self.encode_texts(context, candidate_texts)  # the default's slots, the last step's text first
