@@ -21,6 +21,13 @@ class NothingConfig(TaskConfig):
 
     length: int = 3
 
+    def validate(self, levels) -> None:
+        super().validate(levels)
+        if isinstance(self.length, bool) or not isinstance(self.length, int):
+            raise TypeError(f"length (steps every episode lasts) must be an int >= 1, got {self.length!r}")
+        if self.length < 1:
+            raise ValueError(f"length (steps every episode lasts) must be >= 1, got {self.length}")
+
 
 class Nothing(Task):
     """A task whose every hook is next to free: what is left of a step is the env's own cost (its floor).

@@ -226,6 +226,8 @@ def main() -> None:
     wanted = set(args.tasks.split(",")) if args.tasks else None
     tasks = [e for e in TASKS if wanted is None or e.name in wanted]
     parts = set(args.only.split(","))
+    if parts - {"step", "floor", "reset", "ppo"}:
+        parser.error(f"--only takes step, floor, reset and ppo (comma-separated), got {args.only!r}")
     print(f"python {sys.version.split()[0]}, gymnasium {gym.__version__}, load average {os.getloadavg()}")
     if "step" in parts:
         step_table(tasks, args.rounds, args.steps)
